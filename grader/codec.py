@@ -1,0 +1,146 @@
+"""Decode the kernel's tagged JSON into plain values, trusting nothing in it.
+
+The counterpart of :mod:`grader.kernel_agent`. Everything here treats its input as
+hostile: only known tags, bounded sizes, numeric dtypes only, and sympy objects rebuilt
+by the whitelist parser :func:`grader.parse.parse_srepr`. Nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from typing import Any
+
+from grader.checks import MISSING, CallableAnswer, Rejected
+from grader.errors import DecodeError, ParseError
+
+_DTYPE = re.compile(r"^[<|]?(b1|[iu][1248]|f[248]|c(8|16))$")
+_FLOAT = re.compile(r"^-?(nan|inf|\d+(\.\d*)?(e[-+]?\d+)?|\.\d+(e[-+]?\d+)?)$")
+_MAX_DEPTH = 80
+_MAX_INT_DIGITS = 4000
+_MAX_NDIM = 32
+
+
+def decode_answer(obj: Any) -> Any:
+    """Decode one harvested answer; malformed data gives :class:`Rejected`, never raises."""
+    try:
+        return _decode(obj, 0)
+    except DecodeError as exc:
+        return Rejected(str(exc))
+    except ParseError as exc:
+        return Rejected(f"the sympy expression was refused: {exc}")
+    except RecursionError:
+        return Rejected("the value is nested too deeply")
+
+
+def _decode(obj: Any, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise DecodeError("the value is nested too deeply")
+    if not isinstance(obj, dict) or not isinstance(obj.get("t"), str):
+        raise DecodeError("malformed value from the kernel")
+    t = obj["t"]
+    if t == "none":
+        return None
+    if t == "missing":
+        return MISSING
+    if t == "bool":
+        return _typed(obj, "v", bool)
+    if t == "int":
+        text = _typed(obj, "v", str)
+        if len(text) > _MAX_INT_DIGITS or not re.fullmatch(r"-?\d+", text):
+            raise DecodeError("an integer too large or malformed")
+        return int(text)
+    if t == "float":
+        return _float(_typed(obj, "v", str))
+    if t == "complex":
+        return complex(_float(_typed(obj, "re", str)), _float(_typed(obj, "im", str)))
+    if t == "str":
+        return _typed(obj, "v", str)
+    if t in ("list", "tuple", "set"):
+        items = [_decode(i, depth + 1) for i in _typed(obj, "v", list)]
+        if t == "list":
+            return items
+        if t == "tuple":
+            return tuple(items)
+        try:
+            return frozenset(items)
+        except TypeError:
+            raise DecodeError("a set of unhashable items") from None
+    if t == "dict":
+        out: dict[Any, Any] = {}
+        for pair in _typed(obj, "v", list):
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise DecodeError("malformed dict item")
+            key = _decode(pair[0], depth + 1)
+            try:
+                out[key] = _decode(pair[1], depth + 1)
+            except TypeError:
+                raise DecodeError("a dict key that cannot be hashed") from None
+        return out
+    if t == "ndarray":
+        return _array(obj)
+    if t == "objarray":
+        return _object_array(obj, depth)
+    if t == "sympy":
+        from grader.parse import parse_srepr
+
+        return parse_srepr(_typed(obj, "srepr", str))
+    if t == "callable":
+        return CallableAnswer(str(obj.get("name", ""))[:200], str(obj.get("signature", ""))[:500])
+    if t == "rejected":
+        return Rejected(str(obj.get("reason", "rejected in the kernel"))[:500])
+    if t == "unsupported":
+        return Rejected(f"values of type {str(obj.get('type', '?'))[:200]} cannot be graded")
+    raise DecodeError(f"unknown tag {t[:40]!r}")
+
+
+def _typed(obj: dict[str, Any], key: str, kind: type) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind):
+        raise DecodeError(f"malformed {obj.get('t')!s:.20} value")
+    return value
+
+
+def _float(text: str) -> float:
+    if not _FLOAT.match(text.lower()):
+        raise DecodeError("a malformed float")
+    return float(text)
+
+
+def _shape(obj: dict[str, Any]) -> tuple[int, ...]:
+    shape = _typed(obj, "shape", list)
+    if len(shape) > _MAX_NDIM or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise DecodeError("a malformed array shape")
+    return tuple(shape)
+
+
+def _array(obj: dict[str, Any]) -> Any:
+    import numpy as np
+
+    dtype_text = _typed(obj, "dtype", str)
+    if not _DTYPE.match(dtype_text):
+        raise DecodeError(f"arrays of dtype {dtype_text[:20]!r} cannot be graded")
+    dtype = np.dtype(dtype_text)
+    shape = _shape(obj)
+    try:
+        data = base64.b64decode(_typed(obj, "data", str), validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError("malformed array data") from None
+    if len(data) != math.prod(shape) * dtype.itemsize:
+        raise DecodeError("array data does not match its shape")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def _object_array(obj: dict[str, Any], depth: int) -> Any:
+    import numpy as np
+
+    shape = _shape(obj)
+    items = [_decode(i, depth + 1) for i in _typed(obj, "v", list)]
+    if len(items) != math.prod(shape):
+        raise DecodeError("array data does not match its shape")
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = items
+    return arr.reshape(shape)

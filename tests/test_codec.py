@@ -1,0 +1,150 @@
+"""The wire codec: what the kernel agent encodes, the grader decodes, and nothing more."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import pytest
+
+from grader.checks import MISSING, CallableAnswer, Rejected
+from grader.codec import decode_answer
+from grader.kernel_agent import decode_trusted, encode
+
+ROUND_TRIPS = [
+    None,
+    True,
+    False,
+    0,
+    -7,
+    10**40,
+    0.1,
+    -2.5e-300,
+    float("inf"),
+    float("-inf"),
+    complex(1.5, -2),
+    "",
+    "héllo\n<script>",
+    [1, 2.0, "x"],
+    (1, (2, 3)),
+    {"a": 1, 2: [3], (1, 2): None},
+    [[]],
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIPS, ids=repr)
+def test_round_trip(value):
+    assert decode_answer(encode(value)) == value
+    assert decode_trusted(encode(value)) == value
+
+
+def test_nan_round_trips_as_nan():
+    assert math.isnan(decode_answer(encode(float("nan"))))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int8", "uint16", "bool",
+                                   "complex128"])
+def test_arrays_keep_dtype_and_shape(dtype):
+    arr = (np.arange(12) % 3).astype(dtype).reshape(3, 4)
+    back = decode_answer(encode(arr))
+    assert back.dtype == arr.dtype and back.shape == (3, 4)
+    assert np.array_equal(back, arr)
+
+
+def test_big_endian_and_non_contiguous_arrays():
+    arr = np.arange(6, dtype=">f8").reshape(2, 3).T
+    back = decode_answer(encode(arr))
+    assert back.shape == (3, 2) and np.array_equal(back, arr)
+
+
+def test_numpy_scalars_become_plain_numbers():
+    assert decode_answer(encode(np.float32(0.5))) == 0.5
+    assert decode_answer(encode(np.int64(661))) == 661
+    assert decode_answer(encode(np.bool_(True))) is True
+
+
+def test_sympy_goes_through_srepr():
+    sympy = pytest.importorskip("sympy")
+    x, t = sympy.symbols("x t")
+    expr = sympy.exp(-x) / (1 + t**2)
+    assert encode(expr)["t"] == "sympy"
+    assert decode_answer(encode(expr)) == expr
+
+
+def test_callables_cross_as_names_only():
+    def q(a, b=2):
+        return a
+
+    assert decode_answer(encode(q)) == CallableAnswer("q", "(a, b=2)")
+
+
+def test_lying_subclasses_cross_as_plain_data():
+    class Liar(float):
+        def __repr__(self):
+            return "1.0"
+
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    class LyingList(list):
+        def __iter__(self):
+            return iter([42])
+
+    assert decode_answer(encode(Liar(0.25))) == 0.25
+    assert type(decode_answer(encode(Liar(0.25)))) is float
+    assert decode_answer(encode(LyingList([1, 2]))) == [1, 2]
+
+
+def test_object_lying_about_its_class_is_not_trusted():
+    class Fake:
+        @property
+        def __class__(self):
+            return float
+
+    assert decode_answer(encode(Fake()))  # an unsupported marker, not a crash
+    assert isinstance(decode_answer(encode(Fake())), Rejected)
+
+
+def test_oversized_value_is_rejected_in_the_kernel():
+    big = list(range(1_100_000))
+    assert encode(big)["t"] == "rejected"
+    assert isinstance(decode_answer(encode(big)), Rejected)
+
+
+def test_missing_marker():
+    assert decode_answer({"t": "missing"}) is MISSING
+
+
+HOSTILE = [
+    "not a dict",
+    {"t": "pickle", "v": "gASV"},
+    {"t": "int", "v": "1" * 5000},
+    {"t": "int", "v": "__import__('os')"},
+    {"t": "float", "v": "1e5; import os"},
+    {"t": "ndarray", "dtype": "O", "shape": [1], "data": ""},
+    {"t": "ndarray", "dtype": "<f8", "shape": [2], "data": base64.b64encode(b"x" * 8).decode()},
+    {"t": "ndarray", "dtype": "<f8", "shape": [-1], "data": ""},
+    {"t": "ndarray", "dtype": "<f8,<i4", "shape": [1], "data": ""},
+    {"t": "ndarray", "dtype": "<f8", "shape": [1], "data": "!!!"},
+    {"t": "sympy", "srepr": "__import__('os').system('echo pwned')"},
+    {"t": "sympy", "srepr": "Symbol('x').__class__"},
+    {"t": "list", "v": "abc"},
+    {"t": "dict", "v": [[{"t": "list", "v": []}, {"t": "none"}]]},
+    {"t": "set", "v": [{"t": "list", "v": []}]},
+    {"t": "str"},
+]
+
+
+@pytest.mark.parametrize("wire", HOSTILE, ids=lambda w: str(w)[:40])
+def test_hostile_wire_data_is_rejected_not_run(wire):
+    assert isinstance(decode_answer(wire), Rejected)
+
+
+def test_deep_nesting_is_rejected():
+    wire: dict = {"t": "none"}
+    for _ in range(500):
+        wire = {"t": "list", "v": [wire]}
+    assert isinstance(decode_answer(wire), Rejected)
