@@ -1,0 +1,114 @@
+"""Running code in kernels: module splitting, notebook reading, timeouts, dead kernels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.execute import (
+    KernelSession,
+    Submission,
+    load_notebook,
+    notebook_from_module,
+    strip_ansi,
+    workspace,
+)
+from grader.rubric import ExecutionSettings
+
+
+def sources(text: str) -> list[str]:
+    return [c.source for c in notebook_from_module(text).cells]
+
+
+def test_module_splits_at_top_level_statements_with_their_comments():
+    text = "import os\n\n# the answer\nk = 1\n\n@dec\ndef f():\n    return 1\nx = 2; y = 3\n"
+    assert sources(text) == ["import os", "# the answer\nk = 1", "@dec\ndef f():\n    return 1",
+                             "x = 2; y = 3"]
+
+
+def test_cell_markers_split_a_module():
+    text = "a = 1\n# %%\nb = 2\nc = 3\n# %% [markdown]\n# %%\nd = 4\n"
+    assert sources(text) == ["a = 1", "b = 2\nc = 3", "d = 4"]
+
+
+def test_module_that_does_not_parse_is_one_cell():
+    assert sources("def f(:\n  pass\nk = 1\n") == ["def f(:\n  pass\nk = 1"]
+
+
+def test_strip_ansi():
+    assert strip_ansi("\x1b[0;31mValueError\x1b[0m: boom") == "ValueError: boom"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b'{"cells": []}',  # no nbformat key
+        json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                    "cells": [{"cell_type": "code"}]}).encode(),
+        b"\xff\xfe\x00garbage",
+        json.dumps({"nbformat": 99, "nbformat_minor": 0, "metadata": {}, "cells": []}).encode(),
+        b"",
+    ],
+)
+def test_unreadable_notebooks_become_one_clear_error(tmp_path, content):
+    path = tmp_path / "bad.ipynb"
+    path.write_bytes(content)
+    loaded = load_notebook(Submission(student="bad", path=path))
+    assert loaded.nb is None
+    assert loaded.error
+
+
+def test_old_notebook_is_upgraded(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+          "worksheets": [{"cells": [{"cell_type": "code", "input": "k = 1", "outputs": [],
+                                     "language": "python"}]}]}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(v3))
+    loaded = load_notebook(Submission(student="old", path=path))
+    assert loaded.nb is not None and loaded.nb.cells[0].source == "k = 1"
+
+
+def test_workspace_copies_only_the_students_own_files(tmp_path):
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "bob.ipynb").write_text("{}")
+    with workspace(Submission(student="alice", path=tmp_path / "alice.ipynb")) as space:
+        assert sorted(p.name for p in space.work.iterdir()) == ["alice.ipynb"]
+        assert space.agent.is_file()
+
+
+def run_module(tmp_path: Path, text: str, **settings: float):
+    path = tmp_path / "sub.py"
+    path.write_text(text)
+    sub = Submission(student="sub", path=path)
+    nb = load_notebook(sub).nb
+    with workspace(sub) as space, KernelSession(space, ExecutionSettings(**settings)) as s:
+        return s.run_notebook(nb)
+
+
+@pytest.mark.kernel
+def test_cell_timeout_interrupts_and_later_cells_run(tmp_path):
+    run = run_module(tmp_path, "a = 1\n# %%\nwhile True:\n    pass\n# %%\nb = 2\n",
+                     cell_timeout=2, timeout=30)
+    assert run.outcome == "ok"
+    assert [(e.index, e.ename) for e in run.errors] == [(1, "Timeout")]
+    assert run.cells_run == 3
+
+
+@pytest.mark.kernel
+def test_whole_run_deadline_kills_the_kernel(tmp_path):
+    text = ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n# %%\n"
+            "while True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n"
+            "        pass\n# %%\nb = 2\n")
+    run = run_module(tmp_path, text, cell_timeout=30, timeout=3)
+    assert run.outcome == "timeout"
+    assert "time limit" in run.message
+
+
+@pytest.mark.kernel
+def test_kernel_death_is_reported(tmp_path):
+    run = run_module(tmp_path, "import os\n# %%\nos._exit(3)\n# %%\nb = 2\n")
+    assert run.outcome == "kernel_died"
+    assert run.errors[-1].index == 1
