@@ -1,0 +1,98 @@
+"""Function answers: call the student's function on hidden inputs, compare with the reference.
+
+The calls happen inside the student's kernel (see :mod:`grader.harvest`); this module
+sees only their decoded outcomes and compares them in the grader with the numeric rules.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from grader.checks import CallableAnswer, Comparison, Evidence, absent_result, make_result
+from grader.checks.numeric import compare, format_value
+from grader.results import CheckResult
+from grader.rubric import Call, CheckSpec
+
+
+def reference_outputs(func: Any, calls: tuple[Call, ...]) -> list[Any]:
+    """The reference's output for each call (arguments copied: a function may mutate them)."""
+    return [func(*copy.deepcopy(c.args), **copy.deepcopy(dict(c.kwargs))) for c in calls]
+
+
+def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResult | None:
+    """A failed result when the answer exists but is not a function."""
+    if isinstance(received, CallableAnswer):
+        return None
+    return make_result(spec, max_score, fraction=0.0, status="failed",
+                       message=f"`{spec.answer}` should be a function, but it is "
+                               f"{format_value(received)} ({type(received).__name__}).",
+                       received=format_value(received))
+
+
+def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+    """Compare each call's outcome with the reference's output on the same input."""
+    early = absent_result(spec, evidence.received, max_score) or not_callable(
+        spec, evidence.received, max_score)
+    if early is not None:
+        return early
+    calls, outcomes = evidence.calls, evidence.outcomes
+    try:
+        expected = reference_outputs(getattr(evidence.reference, spec.reference_name), calls)
+    except Exception as exc:
+        return make_result(spec, max_score, fraction=0.0, status="error",
+                           message=f"grader error: the reference {spec.reference_name} raised "
+                                   f"{type(exc).__name__}: {exc}")
+    verdicts = [_verdict(e, o, spec) for e, o in zip(expected, outcomes, strict=True)]
+    passed = sum(1 for v in verdicts if v.equal)
+    n = len(verdicts)
+    if passed == n:
+        return make_result(spec, max_score, fraction=1.0, status="passed",
+                           message=f"correct on all {n} test inputs.")
+    for mistake in spec.mistakes:
+        try:
+            wrong = reference_outputs(getattr(evidence.reference, mistake.reference or ""), calls)
+        except Exception:
+            continue
+        if all(_verdict(w, o, spec).equal for w, o in zip(wrong, outcomes, strict=True)):
+            return make_result(spec, max_score, fraction=mistake.credit,
+                               status="partial" if mistake.credit > 0 else "failed",
+                               message=mistake.feedback, mistake=mistake.id)
+    first = next(i for i, v in enumerate(verdicts) if not v.equal)
+    summary = f"wrong on {n - passed} of {n} test inputs"
+    if spec.visible:
+        detail = (f"{spec.answer}{calls[first].display()}: {verdicts[first].message}"
+                  + (f" ({verdicts[first].hint})" if verdicts[first].hint else ""))
+        message = f"{summary}; first: {detail}"
+        exp_text = format_value(expected[first])
+        got = outcomes[first]
+        rec_text = ("timed out" if got.timed_out else f"raised {got.error}" if got.error
+                    else format_value(got.value))
+    else:
+        kinds = sorted({_failure_kind(outcomes[i], v) for i, v in enumerate(verdicts)
+                        if not v.equal})
+        message = f"{summary} (hidden): {', '.join(kinds)}"
+        exp_text = rec_text = None
+    fraction = passed / n if spec.partial and n else 0.0
+    return make_result(spec, max_score, fraction=fraction,
+                       status="partial" if fraction > 0 else "failed",
+                       message=message, expected=exp_text, received=rec_text)
+
+
+def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
+    if outcome.timed_out:
+        return Comparison(equal=False, message="the call did not finish in time")
+    if outcome.error:
+        return Comparison(equal=False, message=f"the call raised {outcome.error}")
+    try:
+        return compare(expected, outcome.value, rtol=spec.rtol, atol=spec.atol)
+    except Exception as exc:  # a comparator bug must not end the batch
+        return Comparison(equal=None, message=f"grader error while comparing: {exc}")
+
+
+def _failure_kind(outcome: Any, verdict: Comparison) -> str:
+    if outcome.timed_out:
+        return "timed out"
+    if outcome.error:
+        return "raised " + outcome.error.split(":", 1)[0]
+    return "wrong value"

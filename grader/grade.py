@@ -1,0 +1,225 @@
+"""The facade: grade one submission, or a batch, against a rubric.
+
+The CLI and the pytest plugin both come through :func:`grade_submission`. The kernel
+runs the student's code and answers calls; every comparison happens here, in the
+grader's process, on decoded plain data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader.checks import MISSING, CallableAnswer, Evidence, Rejected, grader_for, make_result
+from grader.errors import GraderError
+from grader.execute import KernelSession, Submission, load_notebook, workspace
+from grader.results import CheckResult, QuestionResult, RunLog, Status, SubmissionResult
+from grader.rubric import Call, CheckSpec, ExecutionSettings, Rubric, resolve_inputs
+
+__version__ = "0.1.0"
+
+
+def environment() -> dict[str, str]:
+    """The fingerprint of the grading environment, so two runs can be matched."""
+    import numpy
+    import sympy
+
+    return {"python": platform.python_version(), "numpy": numpy.__version__,
+            "sympy": sympy.__version__, "platform": platform.platform(terse=True)}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a submission's file, to recognise an unchanged submission on resume."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def submission_digest(sub: Submission) -> str:
+    """SHA-256 over everything a submission brings: its file, or its whole folder."""
+    if sub.folder is None:
+        return file_digest(sub.path)
+    h = hashlib.sha256()
+    for p in sorted(sub.folder.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(str(p.relative_to(sub.folder)).encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def grade_submission(
+    path: str | Path,
+    rubric: Rubric,
+    *,
+    student: str | None = None,
+    settings: ExecutionSettings | None = None,
+) -> SubmissionResult:
+    """Grade one notebook or module; a broken submission gives a result, never an exception."""
+    path = Path(path)
+    sub = Submission(student=student or path.stem, path=path)
+    return grade(sub, rubric, settings=settings)
+
+
+def grade(sub: Submission, rubric: Rubric, *,
+          settings: ExecutionSettings | None = None) -> SubmissionResult:
+    """Run ``sub`` in a fresh kernel, harvest its answers and check them."""
+    settings = settings or rubric.execution
+    reference = rubric.load_reference()
+    loaded = load_notebook(sub)
+    answers: dict[str, Any]
+    outcomes: dict[int, tuple[Any, ...]] = {}
+    calls = _planned_calls(rubric, reference)
+    if loaded.nb is None:
+        run = RunLog(outcome="unreadable", message=loaded.error)
+        answers = {n: Rejected(loaded.error) for n in rubric.answer_names}
+    else:
+        try:
+            run, answers, outcomes = _run(sub, loaded.nb, rubric, calls, settings)
+        except GraderError as exc:
+            run = RunLog(outcome="not_run", message=str(exc))
+            answers = {n: Rejected(f"the submission could not be run: {exc}")
+                       for n in rubric.answer_names}
+        from grader.harvest import text_answers
+
+        for name, text in text_answers(loaded.nb, _manual_names(rubric)).items():
+            if text:
+                answers[name] = text
+    questions = tuple(_question(q, answers, outcomes, calls, reference)
+                      for q in rubric.questions)
+    return SubmissionResult(
+        student=sub.student,
+        submission=str(sub.path),
+        score=round(sum(q.score for q in questions), 6),
+        max_score=rubric.max_score,
+        questions=questions,
+        run=run,
+        rubric=str(rubric.path),
+        grader_version=__version__,
+        graded_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        isolation="none",
+        environment=environment(),
+        submission_sha256=_digest_or_empty(sub),
+        rubric_digest=rubric.digest,
+    )
+
+
+def _digest_or_empty(sub: Submission) -> str:
+    try:
+        return submission_digest(sub)
+    except OSError:
+        return ""
+
+
+def _manual_names(rubric: Rubric) -> list[str]:
+    return [c.answer for q in rubric.questions for c in q.checks if c.kind == "manual"]
+
+
+def _planned_calls(rubric: Rubric, reference: ModuleType) -> dict[int, tuple[Call, ...]]:
+    """The calls each function-like check makes, keyed by ``id(check)``."""
+    planned = {}
+    for q in rubric.questions:
+        for c in q.checks:
+            if c.kind == "function" or (c.kind == "property" and (c.inputs or c.inputs_from)):
+                planned[id(c)] = resolve_inputs(c, reference)
+    return planned
+
+
+def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, ...]],
+         settings: ExecutionSettings) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
+    from grader.harvest import Harvester
+
+    preamble = "" if sub.is_notebook else f"__name__ = {sub.path.stem!r}"
+    with workspace(sub) as space, KernelSession(space, settings) as session:
+        run = session.run_notebook(nb, preamble=preamble)
+        if run.outcome != "ok":
+            reason = run.message or "the submission did not finish running"
+            return run, {n: Rejected(reason) for n in rubric.answer_names}, {}
+        harvester = Harvester(session)
+        answers = harvester.answers(rubric.answer_names)
+        outcomes: dict[int, tuple[Any, ...]] = {}
+        for q in rubric.questions:
+            for c in q.checks:
+                if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
+                    outcomes[id(c)] = harvester.call(c.answer, calls[id(c)])
+        if session.deadline_hit:
+            run = replace(run, outcome="timeout", message=(
+                f"the submission ran past its time limit of {settings.timeout:g} s"))
+    return run, answers, outcomes
+
+
+def _question(q: Any, answers: dict[str, Any], outcomes: dict[int, tuple[Any, ...]],
+              calls: dict[int, tuple[Call, ...]], reference: ModuleType) -> QuestionResult:
+    total_weight = sum(c.weight for c in q.checks)
+    results = []
+    for c in q.checks:
+        max_score = q.points * c.weight / total_weight if total_weight else 0.0
+        evidence = Evidence(received=answers.get(c.answer, MISSING), reference=reference,
+                            calls=calls.get(id(c), ()), outcomes=outcomes.get(id(c), ()))
+        results.append(_check(c, evidence, max_score))
+    score = min(q.points, max(0.0, sum(r.score for r in results)))
+    return QuestionResult(id=q.id, title=q.title, score=round(score, 6), max_score=q.points,
+                          status=_status(results), checks=tuple(results))
+
+
+def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+    try:
+        return grader_for(spec.kind)(spec, evidence, max_score)
+    except Exception as exc:  # a bug of ours in one check must not sink the submission
+        return make_result(spec, max_score, fraction=0.0, status="error",
+                           message=f"grader error in this check ({type(exc).__name__}: {exc}); "
+                                   "please report it")
+
+
+def _status(results: Iterable[CheckResult]) -> Status:
+    """A question's status from its checks' (manual checks count only when alone)."""
+    results = list(results)
+    auto = [r for r in results if r.kind != "manual"]
+    if not auto:
+        return "manual" if any(r.status == "manual" for r in results) else "missing"
+    if all(r.status == "passed" for r in auto):
+        return "passed"
+    if sum(r.score for r in auto) > 0:
+        return "partial"
+    if all(r.status == "missing" for r in auto):
+        return "missing"
+    if any(r.status == "error" for r in auto) and not any(r.status == "failed" for r in auto):
+        return "error"
+    return "failed"
+
+
+def grade_many(subs: Iterable[Submission], rubric: Rubric, *,
+               settings: ExecutionSettings | None = None,
+               on_result: Callable[[SubmissionResult], None] | None = None,
+               ) -> list[SubmissionResult]:
+    """Grade submissions one after another; each result is handed on as soon as it exists."""
+    results = []
+    for sub in subs:
+        try:
+            result = grade(sub, rubric, settings=settings)
+        except Exception as exc:  # one broken submission never stops the batch
+            result = failed_result(sub, rubric, f"grader error: {type(exc).__name__}: {exc}")
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return results
+
+
+def failed_result(sub: Submission, rubric: Rubric, message: str) -> SubmissionResult:
+    """A zero result that says why a submission could not be graded at all."""
+    questions = tuple(
+        QuestionResult(id=q.id, title=q.title, score=0.0, max_score=q.points, status="error",
+                       checks=tuple(
+                           CheckResult(answer=c.answer, kind=c.kind, status="error", score=0.0,
+                                       max_score=q.points * c.weight / sum(
+                                           x.weight for x in q.checks),
+                                       message=message, visible=c.visible)
+                           for c in q.checks))
+        for q in rubric.questions)
+    return SubmissionResult(student=sub.student, submission=str(sub.path), score=0.0,
+                            max_score=rubric.max_score, questions=questions,
+                            run=RunLog(outcome="not_run", message=message),
+                            rubric=str(rubric.path), grader_version=__version__)

@@ -1,0 +1,136 @@
+"""Bring answers out of the kernel as tagged JSON, and call student functions there.
+
+After the student's cells have run, the grader loads its agent
+(:mod:`grader.kernel_agent`) into the kernel as a module of its own, then asks it to
+encode each contract name. Results come back only as display data of the grader's
+MIME type carrying this run's random nonce; anything a student prints is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from grader.checks import MISSING, CallOutcome, Rejected
+from grader.codec import decode_answer
+from grader.execute import KernelSession
+from grader.kernel_agent import RESULT_MIME, encode
+from grader.rubric import Call
+
+_LOADER = '''\
+def _grader_load(path):
+    import importlib.util, os, sys
+    saved = list(sys.path)
+    # A student's json.py or numpy.py beside the notebook must not stand in for ours.
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
+    try:
+        spec = importlib.util.spec_from_file_location("grader_kernel_agent", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+_grader_agent = _grader_load({path!r})
+del _grader_load
+'''
+
+
+class Harvester:
+    """Talks to the agent in one kernel session, with one nonce for the whole run."""
+
+    def __init__(self, session: KernelSession) -> None:
+        self.session = session
+        self.nonce = secrets.token_hex(16)
+        self._loaded = False
+
+    def _ensure_agent(self) -> bool:
+        if not self._loaded:
+            status, _ = self.session.run_code(
+                _LOADER.format(path=str(self.session.space.agent)),
+                timeout=self.session.settings.cell_timeout)
+            self._loaded = status == "ok"
+        return self._loaded
+
+    def _payload(self, outputs: Iterable[Any]) -> Any:
+        for out in outputs:
+            if out.get("output_type") != "display_data":
+                continue
+            data = out.get("data", {}).get(RESULT_MIME)
+            if isinstance(data, str):  # some front ends keep JSON as text
+                try:
+                    data = json.loads(data)
+                except ValueError:
+                    continue
+            if isinstance(data, dict) and data.get("nonce") == self.nonce:
+                return data.get("payload")
+        return None
+
+    def answers(self, names: Sequence[str]) -> dict[str, Any]:
+        """Decode each name's value; :data:`MISSING` or :class:`Rejected` where none."""
+        if not names:
+            return {}
+        if not self._ensure_agent():
+            return {n: Rejected("the grader could not read the kernel's answers") for n in names}
+        code = (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
+                f"{json.dumps(list(names))})")
+        status, outputs = self.session.run_code(code, timeout=self.session.settings.cell_timeout)
+        payload = self._payload(outputs)
+        if not isinstance(payload, dict):
+            reason = ("the kernel stopped before its answers could be read" if status != "ok"
+                      else "the kernel did not return the answers")
+            return {n: Rejected(reason) for n in names}
+        return {n: decode_answer(payload.get(n, {"t": "missing"})) for n in names}
+
+    def call(self, name: str, calls: Sequence[Call]) -> tuple[CallOutcome, ...]:
+        """Call the student's function ``name`` on each argument set, inside the kernel."""
+        if not calls:
+            return ()
+        if not self._ensure_agent():
+            return tuple(CallOutcome(error="the grader could not reach the kernel")
+                         for _ in calls)
+        per_call = self.session.settings.call_timeout
+        wire = json.dumps([{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))}
+                           for c in calls])
+        code = (f"_grader_agent._grader_call(globals(), {self.nonce!r}, {name!r}, "
+                f"{json.dumps(wire)}, {per_call!r})")
+        status, outputs = self.session.run_code(code, timeout=per_call * len(calls) + 10)
+        payload = self._payload(outputs)
+        if not isinstance(payload, list) or len(payload) != len(calls):
+            reason = {"timeout": "the calls ran past the time limit",
+                      "dead": "the kernel died during the calls"}.get(
+                status, "the kernel did not return the results")
+            return tuple(CallOutcome(error=reason, timed_out=status == "timeout")
+                         for _ in calls)
+        return tuple(_outcome(item) for item in payload)
+
+
+def _outcome(item: Any) -> CallOutcome:
+    if not isinstance(item, dict):
+        return CallOutcome(error="malformed result from the kernel")
+    if item.get("timeout") is True:
+        return CallOutcome(timed_out=True)
+    if "error" in item:
+        return CallOutcome(error=str(item["error"])[:2000])
+    value = decode_answer(item.get("value"))
+    if value is MISSING:
+        return CallOutcome(value=Rejected("malformed result from the kernel"))
+    return CallOutcome(value=value)
+
+
+def text_answers(nb: Any, names: Iterable[str]) -> dict[str, str]:
+    """Text answers given as markdown cells tagged with the answer's name."""
+    wanted = set(names)
+    found: dict[str, list[str]] = {}
+    for cell in nb.cells if nb is not None else ():
+        if cell.get("cell_type") != "markdown":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if not isinstance(tags, list):
+            continue
+        for tag in tags:
+            if tag in wanted:
+                found.setdefault(tag, []).append(str(cell.get("source", "")))
+    return {name: "\n\n".join(parts).strip() for name, parts in found.items()}
