@@ -52,7 +52,7 @@ def discover(paths: list[Path], *, names: tuple[str, ...] = ()) -> tuple[list[Su
                 elif child.is_file() and child.suffix in SUFFIXES:
                     found.append(Submission(student=student_id(child.stem), path=child))
                 elif child.is_dir():
-                    picked = _pick(child, names)
+                    picked = pick(child, names)
                     if isinstance(picked, Problem):
                         problems.append(picked)
                     else:
@@ -70,7 +70,8 @@ def discover(paths: list[Path], *, names: tuple[str, ...] = ()) -> tuple[list[Su
     return sorted(seen.values(), key=lambda s: s.student), problems
 
 
-def _pick(folder: Path, names: tuple[str, ...]) -> Path | Problem:
+def pick(folder: Path, names: tuple[str, ...]) -> Path | Problem:
+    """The file to grade in a student's folder, by the rule in this module's docstring."""
     files = [p for p in sorted(folder.iterdir())
              if p.is_file() and not p.is_symlink() and p.suffix in SUFFIXES]
     for name in names:

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.checks import MISSING, CallableAnswer, Evidence, Rejected, grader_for, make_result
-from grader.errors import GraderError
+from grader.errors import GraderError, SubmissionError
 from grader.execute import KernelSession, Submission, load_notebook, workspace
 from grader.results import CheckResult, QuestionResult, RunLog, Status, SubmissionResult
 from grader.rubric import Call, CheckSpec, ExecutionSettings, Rubric, resolve_inputs
@@ -58,9 +58,21 @@ def grade_submission(
     student: str | None = None,
     settings: ExecutionSettings | None = None,
 ) -> SubmissionResult:
-    """Grade one notebook or module; a broken submission gives a result, never an exception."""
+    """Grade one notebook or module, or a student's folder holding one.
+
+    A broken submission gives a result, never an exception; only a path that holds no
+    submission at all raises :class:`~grader.errors.SubmissionError`.
+    """
+    from grader.discover import pick, student_id
+
     path = Path(path)
-    sub = Submission(student=student or path.stem, path=path)
+    if path.is_dir():
+        picked = pick(path, rubric.submission_names)
+        if not isinstance(picked, Path):
+            raise SubmissionError(picked.reason, path=str(path))
+        sub = Submission(student=student or student_id(path.name), path=picked, folder=path)
+    else:
+        sub = Submission(student=student or student_id(path.stem), path=path)
     return grade(sub, rubric, settings=settings)
 
 

@@ -49,14 +49,17 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     if passed == n:
         return make_result(spec, max_score, fraction=1.0, status="passed",
                            message=f"correct on all {n} test inputs.")
+    share = passed / n if spec.partial and n else 0.0
     for mistake in spec.mistakes:
         try:
             wrong = reference_outputs(getattr(evidence.reference, mistake.reference or ""), calls)
-        except Exception:
+        except Exception:  # a mistake the reference cannot compute on an input never matches
             continue
         if all(_verdict(w, o, spec).equal for w, o in zip(wrong, outcomes, strict=True)):
-            return make_result(spec, max_score, fraction=mistake.credit,
-                               status="partial" if mistake.credit > 0 else "failed",
+            # Naming the mistake must never cost points that partial credit would give.
+            fraction = max(mistake.credit, share)
+            return make_result(spec, max_score, fraction=fraction,
+                               status="partial" if fraction > 0 else "failed",
                                message=mistake.feedback, mistake=mistake.id)
     first = next(i for i, v in enumerate(verdicts) if not v.equal)
     summary = f"wrong on {n - passed} of {n} test inputs"
@@ -73,9 +76,8 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
                         if not v.equal})
         message = f"{summary} (hidden): {', '.join(kinds)}"
         exp_text = rec_text = None
-    fraction = passed / n if spec.partial and n else 0.0
-    return make_result(spec, max_score, fraction=fraction,
-                       status="partial" if fraction > 0 else "failed",
+    return make_result(spec, max_score, fraction=share,
+                       status="partial" if share > 0 else "failed",
                        message=message, expected=exp_text, received=rec_text)
 
 

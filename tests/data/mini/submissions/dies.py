@@ -1,0 +1,4 @@
+import os
+k = 661
+os._exit(1)
+flag = False

@@ -1,0 +1,104 @@
+"""The grader command: grade a folder, validate a rubric, exit statuses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.cli import main
+
+MINI = Path(__file__).parent / "data" / "mini"
+
+
+def copy_mini(tmp_path: Path) -> Path:
+    dest = tmp_path / "mini"
+    shutil.copytree(MINI, dest)
+    return dest
+
+
+@pytest.mark.kernel
+def test_grade_writes_pages_json_and_gradebook(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("good.ipynb", "wrong.ipynb"):
+        shutil.copy(MINI / "submissions" / name, subs / name)
+    out = tmp_path / "reports"
+    assert main(["grade", str(subs), "--rubric", str(MINI / "rubric.toml"),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "good" in printed and str(out) in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "good.html", "good.json", "grades.csv", "wrong.html", "wrong.json"]
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [r["student"] for r in rows] == ["good", "wrong"]
+    assert float(rows[0]["total"]) > float(rows[1]["total"])
+    good = json.loads((out / "good.json").read_text())
+    assert good["student"] == "good" and good["score"] == float(rows[0]["total"])
+
+    # --resume keeps unchanged results and regrades a changed submission.
+    before = (out / "good.json").read_text()
+    (subs / "wrong.ipynb").write_text((MINI / "submissions" / "good.ipynb").read_text())
+    assert main(["grade", str(subs), "--rubric", str(MINI / "rubric.toml"),
+                 "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "good: kept" in printed
+    assert "wrong: kept" not in printed
+    assert (out / "good.json").read_text() == before
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert rows[0]["total"] == rows[1]["total"]
+
+
+def test_grade_without_submissions_is_a_usage_error(tmp_path, capsys):
+    assert main(["grade", str(tmp_path), "--rubric", str(MINI / "rubric.toml"),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "no submissions" in capsys.readouterr().err
+
+
+def test_bad_rubric_exits_2_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[assignment]\nid = 1\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.toml" in err and "'id'" in err
+
+
+@pytest.mark.kernel
+def test_validate_accepts_the_mini_rubric(capsys):
+    assert main(["validate", str(MINI / "rubric.toml")]) == 0
+    assert "ok:" in capsys.readouterr().out
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(
+    ("old", "new", "answer"),
+    [
+        ('  answer = "k"\n  kind = "numeric"\n',
+         '  answer = "k"\n  kind = "numeric"\n  value = 662\n', "k"),
+        ('  answer = "expr"\n  kind = "symbolic"\n',
+         '  answer = "expr"\n  kind = "symbolic"\n  value = "x**2 + 2*x"\n', "expr"),
+    ],
+)
+def test_validate_rejects_a_rubric_whose_reference_is_wrong(tmp_path, capsys, old, new,
+                                                             answer):
+    mini = copy_mini(tmp_path)
+    text = (mini / "rubric.toml").read_text()
+    assert old in text
+    (mini / "rubric.toml").write_text(text.replace(old, new))
+    assert main(["validate", str(mini / "rubric.toml")]) == 1
+    captured = capsys.readouterr()
+    assert f" {answer} [failed]" in captured.out
+    assert "does not earn full marks" in captured.err
+
+
+@pytest.mark.kernel
+def test_validate_rejects_a_reference_failing_its_own_property(tmp_path, capsys):
+    mini = copy_mini(tmp_path)
+    ref = (mini / "reference.py").read_text()
+    (mini / "reference.py").write_text(ref.replace("[100.0, 60.0, 40.0, 30.0, 26.0]",
+                                                   "[100.0, 60.0, 70.0, 30.0, 26.0]"))
+    assert main(["validate", str(mini / "rubric.toml")]) == 1
+    assert "curve [failed]: steps must not increase" in capsys.readouterr().out
