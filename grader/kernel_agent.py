@@ -123,7 +123,8 @@ def _encode_array(np: Any, x: Any, budget: _Budget, depth: int) -> dict[str, Any
     arr = x.view(np.ndarray) if type(x) is not np.ndarray else x
     if arr.dtype.kind in "biufc" and arr.dtype.fields is None:
         budget.spend(int(arr.size), int(arr.nbytes))
-        arr = np.ascontiguousarray(arr)
+        # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+        arr = arr if arr.flags.c_contiguous else arr.copy(order="C")
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         arr = arr.astype(dtype, copy=False)
         return {"t": "ndarray", "dtype": dtype.str, "shape": list(arr.shape),

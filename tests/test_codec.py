@@ -148,3 +148,8 @@ def test_deep_nesting_is_rejected():
     for _ in range(500):
         wire = {"t": "list", "v": [wire]}
     assert isinstance(decode_answer(wire), Rejected)
+
+
+def test_zero_dimensional_array_keeps_its_shape():
+    back = decode_answer(encode(np.asarray(1.5)))
+    assert back.shape == () and back == 1.5
