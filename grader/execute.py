@@ -372,7 +372,7 @@ def _cell_error(index: int, cell: Any, status: str, cell_timeout: float) -> Cell
             tb = strip_ansi("\n".join(out.get("traceback", [])))
             lines = tb.splitlines()
             if len(lines) > _TRACEBACK_LINES:
-                lines = ["..."] + lines[-_TRACEBACK_LINES:]
+                lines = ["...", *lines[-_TRACEBACK_LINES:]]
             ename = str(out.get("ename", "Error"))
             evalue = strip_ansi(str(out.get("evalue", "")))
             if status == "timeout":

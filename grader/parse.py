@@ -53,8 +53,8 @@ EXPR_MAX_NUMBER_CHARS = 100  # characters of a typed float literal
 _LOG10_2 = math.log10(2)
 _INT_LIMIT = 10**MAX_INT_DIGITS
 _MAX_RESULT_BITS = math.ceil(MAX_RESULT_DIGITS / _LOG10_2)
-_FLOAT_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE]([-+]?\d{1,6}))?")
-_LONG_DIGITS = re.compile(r"\d{%d,}" % (MAX_INT_DIGITS + 1))
+_FLOAT_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE]([-+]?\d+))?")
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_INT_DIGITS + 1},}}")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 
 # Every assumption sympy defines (sympy.core.assumptions._assume_defined, spelled out so a
@@ -151,7 +151,7 @@ class _Call:
     name: str
     args: list[Any]
     kwargs: dict[str, Any]
-    node: ast.AST
+    node: ast.AST | None
     src: _Source
     budget: _Budget = field(default_factory=_Budget)
 
@@ -186,6 +186,7 @@ def _exc_text(exc: BaseException) -> str:
         text = str(exc)
     except Exception:  # str() of a huge number inside a message can itself fail
         text = ""
+    text = " ".join(text.split())
     return f"{type(exc).__name__}: {_snippet(text, 120)}" if text else type(exc).__name__
 
 
@@ -405,7 +406,9 @@ def _check_add(call: _Call, args: Sequence[Any]) -> None:
             if isinstance(coeff, sympy.Rational):
                 sizes[rest] = sizes.get(rest, 0.0) + _digits(coeff)
                 if sizes[rest] > MAX_RESULT_DIGITS:
-                    call.fail(f"the sum would have a number with more than {MAX_RESULT_DIGITS} digits")
+                    call.fail(
+                        f"the sum would have a number with more than {MAX_RESULT_DIGITS} digits"
+                    )
 
 
 def _check_mul(call: _Call, args: Sequence[Any]) -> None:
@@ -434,7 +437,7 @@ def _check_mul(call: _Call, args: Sequence[Any]) -> None:
 def _check_final(src: _Source, result: Any) -> None:
     """Last pass over every number in the result, whatever sympy did while building."""
     numbers = result.atoms(sympy.Number) if isinstance(result, sympy.Basic) else ()
-    call = _Call("the expression", [], {}, ast.Expression(), src)
+    call = _Call("the expression", [], {}, None, src)
     for number in numbers:
         _check_number(call, number)
 
@@ -486,7 +489,7 @@ def _factorial_check(call: _Call, args: list[Any]) -> None:
         call.fail(f"{call.name} of a number larger than {MAX_FACTORIAL_ARG} is not allowed")
 
 
-def _variadic_check(cls: type) -> Callable[[_Call, list[Any]], None]:
+def _variadic_check(cls: type[Any]) -> Callable[[_Call, list[Any]], None]:
     """Cap Max/Min/Union arguments: sympy compares them pairwise, at a high cost each."""
 
     def check(call: _Call, args: list[Any]) -> None:
@@ -516,7 +519,9 @@ def _build_symbol(call: _Call) -> Any:
         call.fail(f"a symbol name must have 1 to {MAX_NAME_LENGTH} characters")
     assumptions: dict[str, bool] = {}
     for key, value in call.kwargs.items():
-        if call.name == "Dummy" and key == "dummy_index" and type(value) is int:
+        if call.name == "Dummy" and key == "dummy_index":
+            if type(value) is not int:
+                call.fail(f"dummy_index must be an integer, not {_kind(value)}")
             continue
         if key not in _ASSUMPTIONS:
             call.fail(f"unknown assumption {_snippet(key)!r} for {call.name}")
@@ -711,9 +716,7 @@ _SREPR_CALLS: dict[str, _Builder] = {
 # --------------------------------------------------------------------------- srepr
 
 
-def parse_srepr(
-    text: str, *, max_length: int = 200_000, max_nodes: int = 20_000
-) -> sympy.Basic:
+def parse_srepr(text: str, *, max_length: int = 200_000, max_nodes: int = 20_000) -> sympy.Basic:
     """Rebuild a sympy object from ``sympy.srepr`` text, calling only whitelisted constructors.
 
     ``text`` comes from a student's kernel and is treated as hostile: it is parsed with
@@ -1048,7 +1051,7 @@ def _expr(node: ast.AST, st: _ExprState, depth: int) -> Any:
         operand = _expr(node.operand, st, depth + 1)
         if isinstance(node.op, ast.UAdd):
             return operand
-        return _operate(node, st, "-", lambda: -operand)
+        return _operate(node, st, "-", _negate, operand)
     if isinstance(node, ast.Compare):
         if len(node.ops) != 1:
             raise src.error("a chained comparison such as 'a < b < c' is not allowed", node)
@@ -1107,10 +1110,16 @@ def _expr_name(node: ast.Name, st: _ExprState) -> Any:
     return sympy.Symbol(name)
 
 
-def _operate(node: ast.AST, st: _ExprState, label: str, action: Callable[[], Any]) -> Any:
+def _negate(value: Any) -> Any:
+    return -value
+
+
+def _operate(
+    node: ast.AST, st: _ExprState, label: str, action: Callable[..., Any], *args: Any
+) -> Any:
     """Run one sympy operation on built operands, turning failures into ParseError."""
-    call = _Call(f"'{label}'", [], {}, node, st.src, st.budget)
-    return _construct(call, action, [])
+    call = _Call(f"'{label}'", list(args), {}, node, st.src, st.budget)
+    return _construct(call, action, args)
 
 
 def _chain(node: ast.BinOp, ops: tuple[type[ast.operator], ...]) -> list[tuple[ast.AST, bool]]:
@@ -1134,7 +1143,7 @@ def _expr_sum(node: ast.BinOp, st: _ExprState, depth: int) -> Any:
     for operand, negate in _chain(node, (ast.Add, ast.Sub)):
         term = _expr(operand, st, depth + 1)
         if negate:
-            term = _operate(operand, st, "-", lambda t=term: -t)
+            term = _operate(operand, st, "-", _negate, term)
         terms.append(term)
     call = _Call("'+'", terms, {}, node, st.src, st.budget)
     _check_add(call, terms)

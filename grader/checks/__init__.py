@@ -7,6 +7,7 @@ A check never raises for a wrong, missing or malformed answer: it returns a
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -120,19 +121,13 @@ def absent_result(spec: CheckSpec, received: Any, max_score: float) -> CheckResu
 
 def grader_for(kind: str) -> Callable[[CheckSpec, Evidence, float], CheckResult]:
     """The ``grade`` function of a check kind (imported lazily: sympy is slow to import)."""
-    if kind == "numeric":
-        from grader.checks import numeric as module
-    elif kind == "symbolic":
-        from grader.checks import symbolic as module  # type: ignore[no-redef]
-    elif kind == "function":
-        from grader.checks import function as module  # type: ignore[no-redef]
-    elif kind == "property":
-        from grader.checks import property as module  # type: ignore[no-redef]
-    elif kind == "manual":
-        from grader.checks import manual as module  # type: ignore[no-redef]
-    else:  # the rubric loader rejects unknown kinds; reaching here is our bug
+    from grader.rubric import KINDS
+
+    if kind not in KINDS:  # the rubric loader rejects unknown kinds; reaching here is our bug
         raise ValueError(f"unknown check kind {kind!r}")
-    return module.grade
+    module = importlib.import_module(f"grader.checks.{kind}")
+    grade: Callable[[CheckSpec, Evidence, float], CheckResult] = module.grade
+    return grade
 
 
 __all__ = [

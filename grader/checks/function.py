@@ -62,6 +62,8 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
                                status="partial" if fraction > 0 else "failed",
                                message=mistake.feedback, mistake=mistake.id)
     first = next(i for i, v in enumerate(verdicts) if not v.equal)
+    exp_text: str | None
+    rec_text: str | None
     summary = f"wrong on {n - passed} of {n} test inputs"
     if spec.visible:
         detail = (f"{spec.answer}{calls[first].display()}: {verdicts[first].message}"
