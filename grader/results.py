@@ -27,6 +27,12 @@ class CheckResult:
     received: str | None = None
     mistake: str | None = None
     visible: bool = True
+    visibility: str = "visible"  # visible | hidden | after_due_date | after_published
+    hint: str = ""  # one line on how received and expected differ, where the check knows
+    expected_math: str | None = None  # MathML from sympy's printer, for symbolic answers
+    received_math: str | None = None
+    # Arrays: {"expected": rows, "received": rows, "mismatch": [[i, j], ...]} of display text.
+    diff: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,15 +60,31 @@ class CellError:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Figure:
+    """An image a cell of the submission displayed, with the answers its source names."""
+
+    cell: int
+    mime: str  # image/png (base64 data) or image/svg+xml (text)
+    data: str
+    answers: tuple[str, ...] = ()
+
+
+OUTCOMES = ("ok", "timeout", "kernel_died", "resource_limit", "unreadable", "not_run",
+            "grader_error")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunLog:
-    """How the submission's code ran in its kernel."""
+    """How the submission's code ran in its kernel; ``outcome`` is one of OUTCOMES."""
 
     cells_total: int = 0
     cells_run: int = 0
     errors: tuple[CellError, ...] = ()
-    outcome: str = "ok"  # ok | timeout | kernel_died | unreadable | not_run
+    outcome: str = "ok"
     message: str = ""
     seconds: float = 0.0
+    figures: tuple[Figure, ...] = ()
+    skipped_cells: tuple[int, ...] = ()  # cells left out of a re-run after a kernel died
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +104,7 @@ class SubmissionResult:
     environment: dict[str, str] = field(default_factory=dict)
     submission_sha256: str = ""
     rubric_digest: str = ""
+    command: str = ""  # the exact command that reproduces this result
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form documented in the README."""
@@ -92,6 +115,9 @@ class SubmissionResult:
         """Rebuild a result from :meth:`to_dict` output (our own files, for ``--resume``)."""
         run = dict(data.get("run", {}))
         run["errors"] = tuple(CellError(**e) for e in run.get("errors", ()))
+        run["figures"] = tuple(Figure(**{**f, "answers": tuple(f.get("answers", ()))})
+                               for f in run.get("figures", ()))
+        run["skipped_cells"] = tuple(run.get("skipped_cells", ()))
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"])})
             for q in data["questions"])

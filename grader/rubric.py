@@ -22,6 +22,8 @@ from typing import Any
 from grader.errors import ReferenceModuleError, RubricError
 
 KINDS = ("numeric", "symbolic", "function", "property", "manual")
+SANDBOX_MODES = ("auto", "bwrap", "none", "required")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUESTION_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -35,6 +37,12 @@ class ExecutionSettings:
     call_timeout: float = 10.0
     startup_timeout: float = 60.0
     max_output_bytes: int = 2_000_000
+    memory_mb: int = 4096
+    cpu_seconds: int = 900
+    max_processes: int = 128
+    max_file_mb: int = 256
+    sandbox: str = "auto"  # auto | bwrap | none | required
+    preload: tuple[str, ...] = ()  # modules a pooled kernel imports ahead of need
 
 
 DEFAULTS = ExecutionSettings()
@@ -83,7 +91,8 @@ class CheckSpec:
     answer: str
     kind: str
     weight: float = 1.0
-    visible: bool = True
+    visible: bool = True  # shown to the student now: visibility == "visible"
+    visibility: str = "visible"
     expected: str | None = None
     value: Any = None
     rtol: float | None = None
@@ -274,17 +283,27 @@ class _Loader:
                       submission_names=tuple(names), digest=digest)
 
     def execution(self, table: Mapping[str, Any]) -> ExecutionSettings:
-        fields = ("cell_timeout", "timeout", "call_timeout", "startup_timeout",
-                  "max_output_bytes")
-        self.keys(table, fields, where="[execution]")
+        numbers = {"cell_timeout": float, "timeout": float, "call_timeout": float,
+                   "startup_timeout": float, "max_output_bytes": int, "memory_mb": int,
+                   "cpu_seconds": int, "max_processes": int, "max_file_mb": int}
+        self.keys(table, (*numbers, "sandbox", "preload"), where="[execution]")
         values: dict[str, Any] = {}
-        for key in fields:
+        for key, kind in numbers.items():
             if key in table:
-                kind: type = int if key == "max_output_bytes" else float
-                value = self.get(table, key, kind)
+                value = self.get(table, key, kind, describe=f"a positive {kind.__name__}")
                 if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
                     raise self.error("must be a positive number", key=f"execution.{key}")
                 values[key] = value
+        if "sandbox" in table:
+            mode = self.get(table, "sandbox", str)
+            if mode not in SANDBOX_MODES:
+                raise self.error(f"unknown sandbox mode {mode!r}", key="execution.sandbox",
+                                 allowed=", ".join(SANDBOX_MODES))
+            values["sandbox"] = mode
+        preload = self.get(table, "preload", list, default=[])
+        if not all(isinstance(m, str) and re.fullmatch(r"[A-Za-z_][\w.]*", m) for m in preload):
+            raise self.error("must be a list of module names", key="execution.preload")
+        values["preload"] = tuple(preload)
         return ExecutionSettings(**values)
 
     def question(self, raw: Mapping[str, Any]) -> Question:
@@ -308,9 +327,9 @@ class _Loader:
     def check(self, raw: Any, qid: str) -> CheckSpec:
         if not isinstance(raw, dict):
             raise self.error("each check must be a table", question=qid, key="checks")
-        allowed = ("answer", "kind", "weight", "visible", "expected", "value", "rtol", "atol",
-                   "partial", "inputs", "inputs_from", "array_args", "property", "symbols",
-                   "functions", "domain", "mistakes")
+        allowed = ("answer", "kind", "weight", "visible", "visibility", "expected", "value",
+                   "rtol", "atol", "partial", "inputs", "inputs_from", "array_args",
+                   "property", "symbols", "functions", "domain", "mistakes")
         self.keys(raw, allowed, where="a check", question=qid)
         answer = self.get(raw, "answer", str, question=qid, required=True,
                           describe="the contract name of the answer")
@@ -325,9 +344,16 @@ class _Loader:
         weight = self.get(raw, "weight", float, question=qid, default=1.0)
         if not (math.isfinite(weight) and weight > 0):
             raise self.error("weight must be a positive number", question=qid, key="weight")
+        visible = self.get(raw, "visible", bool, question=qid, default=True)
+        visibility = self.get(raw, "visibility", str, question=qid,
+                              default="visible" if visible else "hidden")
+        if visibility not in VISIBILITIES or ("visible" in raw and visible != (
+                visibility == "visible")):
+            raise self.error(f"visibility {visibility!r} is unknown or contradicts visible",
+                             question=qid, key="visibility", allowed=", ".join(VISIBILITIES))
         spec: dict[str, Any] = {
             "answer": answer, "kind": kind, "weight": weight,
-            "visible": self.get(raw, "visible", bool, question=qid, default=True),
+            "visible": visibility == "visible", "visibility": visibility,
             "partial": self.get(raw, "partial", bool, question=qid, default=False),
         }
         for key in ("rtol", "atol"):
@@ -376,7 +402,7 @@ class _Loader:
             "property": {"property", "inputs", "inputs_from", "array_args", "partial"},
             "manual": set(),
         }[kind]
-        common = {"answer", "kind", "weight", "visible"}
+        common = {"answer", "kind", "weight", "visible", "visibility"}
         for key in raw:
             if key not in common and key not in relevant:
                 raise self.error(f"not an option of a {kind} check", question=qid, key=key,

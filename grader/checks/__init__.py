@@ -105,6 +105,7 @@ def make_result(
         received=received,
         mistake=mistake,
         visible=spec.visible,
+        visibility=spec.visibility,
     )
 
 
