@@ -33,9 +33,12 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"seconds per cell (rubric, else {DEFAULTS.cell_timeout:g})")
     g.add_argument("--timeout", type=float, metavar="S",
                    help=f"seconds per submission (rubric, else {DEFAULTS.timeout:g})")
+    g.set_defaults(handler=_grade)
 
     v = sub.add_parser("validate", help="check that the reference earns full marks")
     v.add_argument("rubric", type=Path, help="the assignment's TOML rubric")
+    v.set_defaults(handler=lambda args: _validate(args.rubric))
+    # Each further command adds its parser here, with set_defaults(handler=...).
     return parser
 
 
@@ -43,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "grade":
-            return _grade(args)
-        return _validate(args.rubric)
+        status: int = args.handler(args)
+        return status
     except GraderError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ MAX_FLOAT_PRECISION = 1000  # bits of a srepr Float
 MAX_FLOAT_MAGNITUDE = 400  # largest decimal exponent of any Float kept (double range + margin)
 MAX_POW_EXPONENT = 1000  # |exponent| of a power whose base contains numbers
 MAX_RESULT_DIGITS = 10_000  # digits of any exact number built, literal or computed
-MAX_RADICAL_DIGITS = 100  # digits of numbers under a fractional power (sympy factors them)
+MAX_ROOT_WORK = 200  # digits of a number times the root taken of it (sympy factors it)
 MAX_FACTORIAL_ARG = 1000  # |n| for factorial(n) and gamma(n) of a number
 MAX_EXP_FLOAT_ARG = 1000  # |x| for exp/sinh/cosh/tanh of a Float
 MAX_VARIADIC_ARGS = 10  # arguments of one Max/Min/Union (sympy compares them pairwise)
@@ -213,21 +213,14 @@ def _construct(
     return result
 
 
-def _check_tree(
-    tree: ast.AST, src: _Source, max_nodes: int, node_types: tuple[type[ast.AST], ...]
-) -> None:
-    """Count the syntax nodes (iteratively: the tree may be deep) and measure its depth."""
+def _count_nodes(tree: ast.AST, src: _Source, max_nodes: int) -> None:
+    """Refuse a tree with too many expression nodes (walked iteratively: it may be deep)."""
     count = 0
-    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, node_types):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr | ast.keyword):
             count += 1
             if count > max_nodes:
                 raise src.error(f"the expression has more than {max_nodes} parts")
-        if depth > MAX_DEPTH + 10:  # calls and keywords add a level or two per bracket
-            raise src.error(f"the expression is nested more than {MAX_DEPTH} levels deep", node)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _parse_tree(src: _Source, max_length: int) -> ast.Expression:
@@ -258,7 +251,9 @@ def _parse_tree(src: _Source, max_length: int) -> ast.Expression:
             f"invalid syntax: {_snippet(exc.msg, 120)}", text=src.original, offset=offset
         ) from None
     except (RecursionError, MemoryError):
-        raise src.error(f"the expression is nested more than {MAX_DEPTH} levels deep") from None
+        raise src.error(
+            "the expression is nested too deeply, or is too long a chain of operators"
+        ) from None
     except ValueError as exc:  # e.g. null bytes on older Pythons
         raise src.error(f"invalid text: {_exc_text(exc)}") from None
 
@@ -380,11 +375,20 @@ def _check_pow(call: _Call, base: Any, exponent: Any) -> None:
         call.fail(f"the power would have more than {MAX_RESULT_DIGITS} digits")
     if isinstance(exponent, sympy.Rational) and exponent.q != 1:
         for number in numbers:
-            if isinstance(number, sympy.Rational) and _digits(number) > MAX_RADICAL_DIGITS:
+            if isinstance(number, sympy.Rational) and _root_work(number, exponent) > MAX_ROOT_WORK:
                 call.fail(
-                    "a fractional power of a number with more than "
-                    f"{MAX_RADICAL_DIGITS} digits is not allowed"
+                    "a fractional power of so large a number is not allowed "
+                    f"(digits times root index is over {MAX_ROOT_WORK})"
                 )
+
+
+def _root_work(number: Any, exponent: Any) -> float:
+    """How hard sympy works to simplify ``number**(p/q)``: digits times ``q``.
+
+    Sympy factors the number and may build powers up to ``q - 1`` of its factors.
+    """
+    digits = (number.p.bit_length() + number.q.bit_length()) * _LOG10_2
+    return float(digits * exponent.q)
 
 
 def _check_exp(call: _Call, argument: Any) -> None:
@@ -425,12 +429,13 @@ def _check_mul(call: _Call, args: Sequence[Any]) -> None:
                 and isinstance(factor.exp, sympy.Rational)
                 and factor.exp.q != 1
             ):
-                radical += _digits(factor.base)
+                radical += _root_work(factor.base, factor.exp)
     if exact > MAX_RESULT_DIGITS:
         call.fail(f"the product would have more than {MAX_RESULT_DIGITS} digits")
-    if radical > MAX_RADICAL_DIGITS:
+    if radical > MAX_ROOT_WORK:
         call.fail(
-            f"the product has roots of numbers with more than {MAX_RADICAL_DIGITS} digits in all"
+            "the product has roots of too large numbers "
+            f"(digits times root index is over {MAX_ROOT_WORK} in all)"
         )
 
 
@@ -551,14 +556,16 @@ def _build_rational(call: _Call) -> Any:
 
 def _float_text(call: _Call, text: str) -> None:
     """Refuse a Float literal sympy would be slow to even read (huge exponents hang mpmath)."""
+    if len(text) > MAX_FLOAT_DIGITS + 10:
+        call.fail(f"a float literal has more than {MAX_FLOAT_DIGITS} digits")
     match = _FLOAT_TEXT.fullmatch(text)
     if match is None:
         call.fail(f"malformed float literal {_snippet(text)!r}")
-    if len(text) > MAX_FLOAT_DIGITS + 10:
-        call.fail(f"a float literal has more than {MAX_FLOAT_DIGITS} digits")
     exponent = match.group(1)
-    if exponent is not None and abs(int(exponent)) > MAX_FLOAT_MAGNITUDE + MAX_FLOAT_DIGITS:
-        call.fail(f"a float literal's exponent is out of range: {_snippet(text)!r}")
+    if exponent is not None and (
+        len(exponent) > 8 or abs(int(exponent)) > MAX_FLOAT_MAGNITUDE + MAX_FLOAT_DIGITS
+    ):
+        call.fail(f"the exponent of float literal {_snippet(text)!r} is out of range")
 
 
 def _build_float(call: _Call) -> Any:
@@ -696,6 +703,7 @@ _SREPR_CALLS: dict[str, _Builder] = {
     "And": _plain(sympy.And),
     "Or": _plain(sympy.Or),
     "Not": _plain(sympy.Not, 1, 1),
+    "ITE": _plain(sympy.ITE, 3, 3),
     "Tuple": _plain(sympy.Tuple),
     "Derivative": _plain(sympy.Derivative, 1),
     "Lambda": _plain(sympy.Lambda, 2, 2),
@@ -732,7 +740,7 @@ def parse_srepr(text: str, *, max_length: int = 200_000, max_nodes: int = 20_000
     shift = len(text) - len(text.lstrip())
     src.origin = None if not shift else range(shift, shift + len(src.parsed) + 1)
     tree = _parse_tree(src, max_length)
-    _check_tree(tree, src, max_nodes, (ast.expr, ast.keyword))
+    _count_nodes(tree, src, max_nodes)
     budget = _Budget()
     try:
         result = _srepr_node(tree.body, src, budget, 0)
@@ -935,10 +943,12 @@ def parse_expression(
     if len(text) > max_length:
         raise ParseError(f"the answer is longer than {max_length} characters", text=text)
     functions = functions or {}
+    # a pasted answer may span lines; newlines mean nothing in a formula
+    text_one_line = re.sub(r"[\r\n]", " ", text)
     if syntax == "math":
-        parsed, origin = _rewrite_math(text, symbols, functions)
+        parsed, origin = _rewrite_math(text_one_line, symbols, functions)
     else:
-        parsed, origin = text, list(range(len(text) + 1))
+        parsed, origin = text_one_line, list(range(len(text) + 1))
     # ast.parse refuses leading whitespace in eval mode, so strip and keep the offsets
     lead = len(parsed) - len(parsed.lstrip())
     stripped = parsed.strip()
@@ -949,7 +959,7 @@ def parse_expression(
         tree = _parse_tree(src, max_length)
     except ParseError as exc:
         raise ParseError(_syntax_hint(str(exc), text), text=text, offset=exc.offset) from None
-    _check_tree(tree, src, EXPR_MAX_NODES, (ast.expr, ast.keyword))
+    _count_nodes(tree, src, EXPR_MAX_NODES)
     state = _ExprState(src, symbols, functions)
     body = tree.body
     try:
@@ -1075,18 +1085,21 @@ def _expr(node: ast.AST, st: _ExprState, depth: int) -> Any:
 
 def _expr_number(node: ast.Constant, st: _ExprState) -> Any:
     value = node.value
-    if isinstance(value, bool) or value is None or isinstance(value, str | bytes):
-        raise st.src.error(f"{value!r}"[:40] + " is not allowed in a math answer", node)
-    value = _literal(node, st.src)
     call = _Call("the number", [], {}, node, st.src, st.budget)
-    if isinstance(value, int):
-        return _construct(call, sympy.Integer, [value])
-    # a float: rebuild it from its digits, so 0.1 is exactly Float('0.1')
-    literal = (ast.get_source_segment(st.src.parsed, node) or repr(value)).replace("_", "")
-    if len(literal) > EXPR_MAX_NUMBER_CHARS:
-        call.fail(f"a number has more than {EXPR_MAX_NUMBER_CHARS} characters")
-    _float_text(call, literal)
-    return _construct(call, sympy.Float, [literal])
+    if type(value) is float:
+        # rebuilt from its digits, so 0.1 is exactly Float('0.1') and 1e400 is not inf
+        segment = ast.get_source_segment(st.src.parsed, node) or repr(value)
+        literal = segment.replace("_", "")
+        if len(literal) > EXPR_MAX_NUMBER_CHARS:
+            call.fail(f"a number has more than {EXPR_MAX_NUMBER_CHARS} characters")
+        _float_text(call, literal)
+        return _construct(call, sympy.Float, [literal])
+    if type(value) is int:
+        return _construct(call, sympy.Integer, [_literal(node, st.src)])
+    if isinstance(value, bool) or value is None or isinstance(value, str | bytes):
+        call.fail(f"{_snippet(repr(value), 40)} is not allowed in a math answer")
+    _literal(node, st.src)  # raises with the right message for the remaining types
+    call.fail("this literal is not allowed in a math answer")
 
 
 def _expr_name(node: ast.Name, st: _ExprState) -> Any:

@@ -83,6 +83,9 @@ _EXPAND_MAX_POWER = 12
 _POW_BY_SQUARING = 10**6  # larger integer exponents go through exp/log
 _EXP_LIMIT = 10**6  # |argument| of exp beyond which the result is infinite or zero for us
 _EVALF_BUDGET = 1.0  # seconds for one sympy evalf at one point
+_TRIG_MAX_BITS = 64  # |argument| of sin, cos, ... beyond 2**64 is not evaluated
+_MIN_EVALF_BITS = 20  # an evalf result with fewer significant bits is not a value
+_UNRESOLVED_ZERO = 1e-50
 
 
 class _Refused(Exception):
@@ -138,6 +141,29 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
             spec, max_score, fraction=0.0, status="error", received=received_text,
             message=f"The grader failed on this check (a grader problem, not your answer): "
             f"{type(exc).__name__}: {exc}")
+
+
+def numeric_value(expr: Any) -> float | complex | None:
+    """The value of a constant sympy expression as a Python number, without lambdify.
+
+    Evaluated to 30 digits by the same guarded evaluator as the sampling (overflow gives
+    ``inf``, a huge ``exp`` is not computed); None when undefined, not constant, or too
+    costly (a time budget in the main thread).
+    """
+    if not isinstance(expr, sp.Expr) or expr.free_symbols:
+        return None
+    ctx = _mp()
+    value = None
+    with _budget(TIME_BUDGET):
+        try:
+            value = _evaluate(expr, {})
+        except RecursionError:
+            value = None
+    if value is None:
+        return None
+    if isinstance(value, ctx.mpc):
+        return complex(float(value.real), float(value.imag))
+    return float(value)
 
 
 # --------------------------------------------------------------------------- setup
@@ -647,12 +673,17 @@ def _cas_constant_ratio(d_a: Any, d_e: Any) -> bool:
         return False
     with _budget(CAS_BUDGET):
         ratio = sp.cancel(d_a / d_e) if _expandable(d_a / d_e) else d_a / d_e
-        if not ratio.free_symbols and ratio.is_number and ratio != 0:
+        if _nonzero_constant(ratio):
             return True
         if threading.current_thread() is threading.main_thread():
-            ratio = sp.simplify(ratio)
-            return bool(not ratio.free_symbols and ratio.is_number and ratio != 0)
+            return _nonzero_constant(sp.simplify(ratio))
     return False
+
+
+def _nonzero_constant(value: Any) -> bool:
+    # nan and zoo are "numbers" to sympy; a proof needs a finite nonzero constant.
+    return bool(not value.free_symbols and value.is_number and value.is_finite is True
+                and value.is_zero is False)
 
 
 # --------------------------------------------------------------------------- sampling
@@ -762,8 +793,10 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
             continue
         # Confirm with sympy's adaptive evalf before calling it a counterexample.
         e2 = _evalf(e_n, points[i])
-        a2 = _evalf(a_n, points[i])
         e2 = e_val if e2 is None else e2
+        # Where our evaluation found the received undefined (a division by zero), evalf
+        # has nothing better to offer.
+        a2 = None if a_val is None else _evalf(a_n, points[i])
         if a2 is None and a_val is not None and ctx.isfinite(a_val):
             a2 = a_val
         if proportional:
@@ -781,9 +814,9 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
     return _Sampled(
         distinct=distinct, exact=not free and distinct == 1,
         agreement="equal as numbers" if not free else f"equal at {distinct} sample points",
-        undecided=f"could not decide: the answers agree at only {distinct} of "
-                  f"{len(points)} sample points (the expected answer is undefined at the "
-                  "others) and simplification did not settle it")
+        undecided=f"could not decide: the answers agree at all {distinct} distinct sample "
+                  "points, too few to tell (the expected answer is undefined elsewhere, or "
+                  "the symbols take few values), and simplification did not settle it")
 
 
 def _differs(free: list[Any], point: Mapping[Any, Any], e: Any, a: Any) -> str:
@@ -915,7 +948,12 @@ def _to_mp(value: Any) -> Any:
     if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         return None
     if value.is_Float:
-        return ctx.make_mpf(value._mpf_)
+        number = ctx.make_mpf(value._mpf_)
+        if value._prec < _MIN_EVALF_BITS:
+            # evalf could not resolve the value: "0.e-165" is a zero it could not pin
+            # down, "0.e+6" (a 0/0 at the point) is junk.
+            return ctx.mpf(0) if abs(number) < _UNRESOLVED_ZERO else None
+        return number
     if value.is_Rational:
         return ctx.mpf(int(value.p)) / int(value.q)
     re_part, im_part = value.as_real_imag()
@@ -934,12 +972,18 @@ def _evaluate(expr: Any, point: Mapping[Any, Any]) -> Any:
     memo: dict[Any, Any] = {}
     try:
         return _walk(expr, env, point, memo)
+    except (ZeroDivisionError, _TooBig):
+        return None  # undefined here; evalf would answer 0/0 with junk like "0.e+6"
     except (ArithmeticError, ValueError, TypeError, KeyError, _Unknown):
         return _evalf(expr, point)
 
 
 class _Unknown(Exception):
     """The evaluator met something it does not handle: ask sympy's evalf instead."""
+
+
+class _TooBig(Exception):
+    """A value too costly to compute (sin of 10**100000): the point is left out."""
 
 
 _ENTIRE = {  # no branch cuts: mpmath and sympy agree everywhere
@@ -984,6 +1028,8 @@ def _walk(node: Any, env: dict[Any, Any], point: Mapping[Any, Any], memo: dict[A
         if node.func is sp.exp:
             value = _exp(arg)
         else:
+            if not ctx.isfinite(arg) or ctx.mag(arg) > _TRIG_MAX_BITS:
+                raise _TooBig  # reducing such an argument mod pi takes its digits
             value = getattr(ctx, _ENTIRE[node.func])(arg)
     elif node.func in _REAL_ARG and len(node.args) == 1:
         arg = _walk(node.args[0], env, point, memo)
