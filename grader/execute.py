@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import sandbox
 from grader.errors import SubmissionError
-from grader.results import CellError, RunLog
+from grader.results import CellError, Figure, RunLog
 from grader.rubric import ExecutionSettings
+from grader.sandbox import Isolation, PidsCgroup
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
@@ -141,11 +143,83 @@ def kernel_argv(python: str | None = None) -> list[str]:
             "--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False"]
 
 
-def _kernel_manager(argv: list[str], env: dict[str, str], ipc: Path) -> Any:
+def kernel_env(home: Path) -> dict[str, str]:
+    """A small environment for the kernel: no tokens or secrets of the caller."""
+    keep = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update({
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
+                                 "/bin"]),
+        "HOME": str(home),
+        "IPYTHONDIR": str(home / ".ipython"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "JUPYTER_PLATFORM_DIRS": "1",
+    })
+    return env
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workspace:
+    """A submission's temporary folders: its working copy, a home, sockets, the agent."""
+
+    root: Path
+    work: Path
+    home: Path
+    ipc: Path
+    agent: Path
+
+    @classmethod
+    def create(cls) -> Workspace:
+        """Make the folders (empty; :meth:`fill` copies a submission in later)."""
+        from importlib.resources import files
+
+        root = Path(tempfile.mkdtemp(prefix="grader-"))
+        space = cls(root=root, work=root / "work", home=root / "home", ipc=root / "ipc",
+                    agent=root / "agent" / "grader_kernel_agent.py")
+        for folder in (space.work, space.home, space.ipc, space.agent.parent):
+            folder.mkdir()
+        space.agent.write_text(
+            files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
+        return space
+
+    def fill(self, submission: Submission) -> None:
+        """Copy the submission in: its whole folder, or the file alone."""
+        if submission.folder is not None:
+            # symlinks=True copies links as links: a link to the reference stays a link
+            # to a path the sandbox does not show, never a copy of its target.
+            shutil.copytree(submission.folder, self.work, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(submission.path, self.work / submission.path.name)
+
+    def remove(self) -> None:
+        """Delete everything, whatever the kernel left behind."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def workspace(submission: Submission) -> Iterator[Workspace]:
+    """A filled temporary workspace for ``submission``, removed afterwards."""
+    space = Workspace.create()
+    try:
+        space.fill(submission)
+        yield space
+    finally:
+        space.remove()
+
+
+def _kernel_manager(argv: list[str], ipc: Path) -> Any:
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
 
-    spec = KernelSpec(argv=argv, display_name="grader", language="python", env=env)
+    # Interrupts as messages, not SIGINT to a process group: that works through bwrap.
+    spec = KernelSpec(argv=argv, display_name="grader", language="python",
+                      interrupt_mode="message")
 
     class _OneSpec(KernelSpecManager):
         """Resolves every kernel name to the grader's own kernel command."""
@@ -155,127 +229,163 @@ def _kernel_manager(argv: list[str], env: dict[str, str], ipc: Path) -> Any:
 
     # IPC (Unix sockets in the workspace) rather than TCP: nothing listens on the network,
     # and the channels keep working inside a sandbox with its own network namespace.
-    return AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OneSpec(),
-                              transport="ipc", ip=str(ipc))
+    km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OneSpec(),
+                            transport="ipc", ip=str(ipc / "kernel"))
+    km.connection_file = str(ipc / "connection.json")
+    return km
 
 
-def kernel_env(home: Path) -> dict[str, str]:
-    """A small environment for the kernel: no tokens or secrets of the caller."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update({
-        "HOME": str(home),
-        "IPYTHONDIR": str(home / ".ipython"),
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    })
-    return env
+def _capped_client_class() -> Any:
+    from nbclient import NotebookClient
 
+    class CappedClient(NotebookClient):
+        """Drops outputs past a byte budget as they stream in, instead of keeping them all."""
 
-@dataclass(frozen=True, kw_only=True)
-class Workspace:
-    """A submission's temporary folders: its working copy, a home, and the grader's agent."""
+        output_budget = 0
+        output_capped = False
 
-    root: Path
-    work: Path
-    home: Path
-    agent: Path
+        def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
+                   cell_index: int) -> Any:
+            content = msg.get("content", {})
+            size = len(json.dumps(content, default=str)) if content else 0
+            if size > self.output_budget:
+                if not self.output_capped:
+                    self.output_capped = True
+                    outs.append({"output_type": "stream", "name": "stderr",
+                                 "text": "[grader: output beyond the limit was dropped]\n"})
+                self.output_budget = 0
+                return None
+            self.output_budget -= size
+            return super().output(outs, msg, display_id, cell_index)
 
-
-@contextmanager
-def workspace(submission: Submission) -> Iterator[Workspace]:
-    """A temporary folder holding a copy of the submission (its folder, or the file alone)."""
-    from importlib.resources import files
-
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
-        root = Path(tmp)
-        work = root / "work"
-        if submission.folder is not None:
-            # symlinks=True copies links as links: a link to the reference stays a
-            # dangling or outside path, never a copy of its target.
-            shutil.copytree(submission.folder, work, symlinks=True)
-        else:
-            work.mkdir()
-            shutil.copy2(submission.path, work / submission.path.name)
-        home = root / "home"
-        home.mkdir()
-        agent_dir = root / "agent"
-        agent_dir.mkdir()
-        agent = agent_dir / "grader_kernel_agent.py"
-        agent.write_text(files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
-        yield Workspace(root=root, work=work, home=home, agent=agent)
+    return CappedClient
 
 
 class KernelSession:
-    """A live kernel for one submission: run its cells, then the grader's own code.
+    """A fresh kernel for one submission: start (perhaps ahead of need), load, run, close.
 
-    A watchdog thread owns the whole-run deadline and kills the kernel process when it
-    passes, whatever the kernel is doing; per-cell timeouts interrupt the cell first.
+    A watchdog thread owns the per-submission deadline, counted from :meth:`load`, and
+    kills the kernel's whole process tree when it passes, whatever the kernel is doing;
+    per-cell timeouts interrupt the cell first.
     """
 
-    def __init__(self, space: Workspace, settings: ExecutionSettings) -> None:
-        self.space = space
-        self.workdir = space.work
+    def __init__(self, settings: ExecutionSettings, *,
+                 isolation: Isolation | None = None) -> None:
         self.settings = settings
+        self.isolation = isolation or Isolation(mode="none", reason="no sandbox requested")
+        self.space: Workspace | None = None
         self._client: Any = None
         self._context: Any = None
-        self._deadline = 0.0
+        self._cgroup: PidsCgroup | None = None
+        self._deadline = float("inf")
         self._timer: threading.Timer | None = None
         self.deadline_hit = False
+        self.started = False
 
-    def __enter__(self) -> KernelSession:
+    @property
+    def workdir(self) -> Path:
+        """The kernel's working folder (the submission's copy)."""
+        assert self.space is not None
+        return self.space.work
+
+    def start(self) -> KernelSession:
+        """Create the workspace and start the kernel; no submission is in it yet."""
         import nbformat
-        from nbclient import NotebookClient
 
-        ipc = self.space.root / "ipc"
-        ipc.mkdir(exist_ok=True)
-        km = _kernel_manager(kernel_argv(), kernel_env(self.space.home), ipc / "kernel")
-        self._client = NotebookClient(
-            nbformat.v4.new_notebook(),
-            km=km,
-            timeout=int(max(1, self.settings.cell_timeout)),
-            startup_timeout=int(self.settings.startup_timeout),
-            allow_errors=True,
-            interrupt_on_timeout=True,
-            shutdown_kernel="immediate",
-            record_timing=False,
-            resources={"metadata": {"path": str(self.workdir)}},
-        )
-        # The kernel's own stderr (C-level output, its warnings) is not the student's
-        # output: cell output reaches us through the protocol.
-        self._context = self._client.setup_kernel(cleanup_kc=True, stderr=subprocess.DEVNULL,
-                                                  stdout=subprocess.DEVNULL)
+        if self.started:
+            return self
+        self.space = space = Workspace.create()
         try:
+            self._cgroup = PidsCgroup(self.settings.max_processes)
+            env = kernel_env(space.home)
+            argv = sandbox.wrap(kernel_argv(), settings=self.settings,
+                                isolation=self.isolation, work=space.work, home=space.home,
+                                ipc=space.ipc, agent=space.agent.parent, env=env,
+                                cgroup=self._cgroup)
+            km = _kernel_manager(argv, space.ipc)
+            client_class = _capped_client_class()
+            self._client = client_class(
+                nbformat.v4.new_notebook(),
+                km=km,
+                timeout=int(max(1, self.settings.cell_timeout)),
+                startup_timeout=int(self.settings.startup_timeout),
+                allow_errors=True,
+                interrupt_on_timeout=True,
+                shutdown_kernel="immediate",
+                record_timing=False,
+                resources={"metadata": {"path": str(space.work)}},
+            )
+            self._client.output_budget = self.settings.max_output_bytes
+            # The kernel's own stderr (C-level output, its warnings) is not the student's
+            # output: cell output reaches us through the protocol.
+            self._context = self._client.setup_kernel(
+                cleanup_kc=True, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             self._context.__enter__()
         except Exception as exc:
+            self._teardown()
             raise SubmissionError(f"the kernel did not start: {exc}") from exc
+        self.started = True
+        return self
+
+    def load(self, submission: Submission) -> None:
+        """Copy the submission into the kernel's folder and start its deadline."""
+        assert self.space is not None
+        self.space.fill(submission)
         self._deadline = time.monotonic() + self.settings.timeout
         self._timer = threading.Timer(self.settings.timeout, self._kill)
         self._timer.daemon = True
         self._timer.start()
-        return self
+
+    def __enter__(self) -> KernelSession:
+        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the kernel, kill anything it left running, delete the workspace."""
         if self._timer is not None:
             self._timer.cancel()
-        try:
-            self._context.__exit__(None, None, None)
-        except Exception:  # a kernel that is already dead cannot be shut down cleanly
-            self._kill()
+        if self._context is not None:
+            try:
+                self._context.__exit__(None, None, None)
+            except Exception:  # a kernel that is already dead cannot be shut down cleanly
+                self._kill()
+            self._context = None
+        self._teardown()
+
+    def _teardown(self) -> None:
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
+        if self.space is not None:
+            self.space.remove()
 
     @property
     def time_left(self) -> float:
         """Seconds until the whole-run deadline."""
         return self._deadline - time.monotonic()
 
-    def _kill(self) -> None:
-        self.deadline_hit = True
+    @property
+    def output_capped(self) -> bool:
+        """True once output beyond the byte limit was dropped."""
+        return bool(self._client is not None and self._client.output_capped)
+
+    def _pid(self) -> int | None:
         km = self._client.km if self._client is not None else None
         provisioner = getattr(km, "provisioner", None)
-        pid = getattr(getattr(provisioner, "process", None), "pid", None)
+        return getattr(getattr(provisioner, "process", None), "pid", None)
+
+    def exit_signal(self) -> int | None:
+        """The signal that ended the kernel process, when it was killed by one."""
+        km = self._client.km if self._client is not None else None
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        return -code if code is not None and code < 0 else None
+
+    def _kill(self) -> None:
+        self.deadline_hit = True
+        pid = self._pid()
         if pid:
             try:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
@@ -284,6 +394,8 @@ class KernelSession:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
 
     def _execute(self, cell: Any) -> str:
         """Run one cell; return ok, error, timeout or dead."""
@@ -315,8 +427,12 @@ class KernelSession:
             return "timeout"
         return "error"
 
-    def run_notebook(self, nb: Any, *, preamble: str = "") -> RunLog:
-        """Run every code cell of ``nb`` in order, past errors; log how it went."""
+    def run_notebook(self, nb: Any, *, preamble: str = "", skip: tuple[int, ...] = (),
+                     answer_names: tuple[str, ...] = ()) -> RunLog:
+        """Run every code cell of ``nb`` in order, past errors; log how it went.
+
+        Cells whose index is in ``skip`` are left out (they killed an earlier kernel).
+        """
         import nbformat
 
         started = time.monotonic()
@@ -324,29 +440,43 @@ class KernelSession:
             self._execute(nbformat.v4.new_code_cell(preamble))
         code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
         errors: list[CellError] = []
+        figures: list[Figure] = []
         run = 0
         outcome, message = "ok", ""
         for index, cell in code_cells:
+            if index in skip:
+                continue
             copy = nbformat.v4.new_code_cell(cell.get("source", ""))
             status = self._execute(copy)
             run += 1
-            cell["outputs"] = copy.get("outputs", [])
+            figures += _figures(index, copy, answer_names, len(figures))
             if status in ("error", "timeout"):
                 errors.append(_cell_error(index, copy, status, self.settings.cell_timeout))
             if status == "dead":
+                signum = self.exit_signal()
+                outcome, why = _death(signum)
                 errors.append(CellError(index=index, source=copy.get("source", ""),
-                                        ename="KernelDied", evalue="the kernel died",
-                                        traceback="The kernel process ended while this cell ran."))
-                outcome, message = "kernel_died", f"the kernel died while cell {index} ran"
+                                        ename="KernelDied", evalue=why,
+                                        traceback=f"The kernel process ended while this cell "
+                                                  f"ran: {why}."))
+                message = f"the kernel died while cell {index} ran: {why}"
                 break
             if self.deadline_hit:
                 outcome = "timeout"
                 message = (f"the submission ran past its time limit of "
                            f"{self.settings.timeout:g} s (stopped in cell {index})")
+                if not errors or errors[-1].index != index:
+                    errors.append(CellError(
+                        index=index, source=copy.get("source", ""), ename="Timeout",
+                        evalue="the submission's time limit ran out in this cell",
+                        traceback=""))
                 break
+        if self.output_capped and not message:
+            message = (f"output beyond {self.settings.max_output_bytes} bytes was dropped")
         return RunLog(cells_total=len(code_cells), cells_run=run, errors=tuple(errors),
                       outcome=outcome, message=message,
-                      seconds=round(time.monotonic() - started, 3))
+                      seconds=round(time.monotonic() - started, 3), figures=tuple(figures),
+                      skipped_cells=tuple(sorted(skip)))
 
     def run_code(self, source: str, *, timeout: float | None = None) -> tuple[str, list[Any]]:
         """Run the grader's own code; return its status and outputs."""
@@ -363,6 +493,48 @@ class KernelSession:
         finally:
             self._client.timeout = previous
         return status, list(cell.get("outputs", []))
+
+
+_SIGNALS = {
+    signal.SIGKILL: ("resource_limit", "it was killed (SIGKILL), most often for using too much "
+                                       "memory"),
+    signal.SIGSEGV: ("kernel_died", "it crashed with a segmentation fault (SIGSEGV)"),
+    signal.SIGXCPU: ("resource_limit", "it used up its CPU time limit (SIGXCPU)"),
+    signal.SIGXFSZ: ("resource_limit", "it wrote a file over the size limit (SIGXFSZ)"),
+    signal.SIGABRT: ("kernel_died", "it aborted (SIGABRT)"),
+    signal.SIGBUS: ("kernel_died", "it crashed with a bus error (SIGBUS)"),
+}
+
+
+def _death(signum: int | None) -> tuple[str, str]:
+    if signum in _SIGNALS:
+        return _SIGNALS[signum]  # type: ignore[index]
+    if signum:
+        return "kernel_died", f"it was ended by signal {signum}"
+    return "kernel_died", "the process exited (os._exit, a crash, or a limit)"
+
+
+_MAX_FIGURES = 20
+_MAX_FIGURE_BYTES = 2_000_000
+
+
+def _figures(index: int, cell: Any, names: tuple[str, ...], have: int) -> list[Figure]:
+    source = str(cell.get("source", ""))
+    named = tuple(n for n in names if re.search(rf"\b{re.escape(n)}\b", source))
+    out: list[Figure] = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") not in ("display_data", "execute_result"):
+            continue
+        data = o.get("data", {})
+        for mime in ("image/png", "image/svg+xml"):
+            value = data.get(mime)
+            if isinstance(value, list):
+                value = "".join(value)
+            if isinstance(value, str) and len(value) <= _MAX_FIGURE_BYTES and \
+                    have + len(out) < _MAX_FIGURES:
+                out.append(Figure(cell=index, mime=mime, data=value, answers=named))
+                break
+    return out
 
 
 def _cell_error(index: int, cell: Any, status: str, cell_timeout: float) -> CellError:

@@ -16,11 +16,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader import sandbox
 from grader.checks import MISSING, CallableAnswer, Evidence, Rejected, grader_for, make_result
 from grader.errors import GraderError, SubmissionError
-from grader.execute import KernelSession, Submission, load_notebook, workspace
-from grader.results import CheckResult, QuestionResult, RunLog, Status, SubmissionResult
+from grader.execute import KernelSession, Submission, load_notebook
+from grader.results import (
+    CellError,
+    CheckResult,
+    QuestionResult,
+    RunLog,
+    Status,
+    SubmissionResult,
+)
 from grader.rubric import Call, CheckSpec, ExecutionSettings, Rubric, resolve_inputs
+from grader.sandbox import Isolation
 
 __version__ = "0.1.0"
 
@@ -77,9 +86,17 @@ def grade_submission(
 
 
 def grade(sub: Submission, rubric: Rubric, *,
-          settings: ExecutionSettings | None = None) -> SubmissionResult:
-    """Run ``sub`` in a fresh kernel, harvest its answers and check them."""
+          settings: ExecutionSettings | None = None,
+          isolation: Isolation | None = None,
+          session: KernelSession | None = None,
+          command: str = "") -> SubmissionResult:
+    """Run ``sub`` in a fresh kernel, harvest its answers and check them.
+
+    ``session`` may be a kernel started ahead of need (never one that ran another
+    student's code); ``isolation`` defaults to what ``settings.sandbox`` resolves to.
+    """
     settings = settings or rubric.execution
+    isolation = isolation or sandbox.resolve(settings.sandbox)
     reference = rubric.load_reference()
     loaded = load_notebook(sub)
     answers: dict[str, Any]
@@ -90,7 +107,8 @@ def grade(sub: Submission, rubric: Rubric, *,
         answers = {n: Rejected(loaded.error) for n in rubric.answer_names}
     else:
         try:
-            run, answers, outcomes = _run(sub, loaded.nb, rubric, calls, settings)
+            run, answers, outcomes = _run(sub, loaded.nb, rubric, calls, settings, isolation,
+                                          session)
         except GraderError as exc:
             run = RunLog(outcome="not_run", message=str(exc))
             answers = {n: Rejected(f"the submission could not be run: {exc}")
@@ -112,8 +130,9 @@ def grade(sub: Submission, rubric: Rubric, *,
         rubric=str(rubric.path),
         grader_version=__version__,
         graded_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        isolation="none",
+        isolation=isolation.mode,
         environment=environment(),
+        command=command or reproduce_command(sub, rubric),
         submission_sha256=_digest_or_empty(sub),
         rubric_digest=rubric.digest,
     )
@@ -124,6 +143,14 @@ def _digest_or_empty(sub: Submission) -> str:
         return submission_digest(sub)
     except OSError:
         return ""
+
+
+def reproduce_command(sub: Submission, rubric: Rubric) -> str:
+    """The command that grades this one submission again, the same way."""
+    import shlex
+
+    target = sub.folder if sub.folder is not None else sub.path
+    return shlex.join(["grader", "grade", str(target), "--rubric", str(rubric.path)])
 
 
 def _manual_names(rubric: Rubric) -> list[str]:
@@ -140,27 +167,59 @@ def _planned_calls(rubric: Rubric, reference: ModuleType) -> dict[int, tuple[Cal
     return planned
 
 
+MAX_RERUNS = 2
+
+
 def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, ...]],
-         settings: ExecutionSettings) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
+         settings: ExecutionSettings, isolation: Isolation, session: KernelSession | None,
+         ) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
+    """Run, harvest and call; when a cell kills the kernel, run again without it."""
     from grader.harvest import Harvester
 
     preamble = "" if sub.is_notebook else f"__name__ = {sub.path.stem!r}"
-    with workspace(sub) as space, KernelSession(space, settings) as session:
-        run = session.run_notebook(nb, preamble=preamble)
-        if run.outcome != "ok":
-            reason = run.message or "the submission did not finish running"
-            return run, {n: Rejected(reason) for n in rubric.answer_names}, {}
-        harvester = Harvester(session)
-        answers = harvester.answers(rubric.answer_names)
-        outcomes: dict[int, tuple[Any, ...]] = {}
-        for q in rubric.questions:
-            for c in q.checks:
-                if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
-                    outcomes[id(c)] = harvester.call(c.answer, calls[id(c)])
-        if session.deadline_hit:
-            run = replace(run, outcome="timeout", message=(
-                f"the submission ran past its time limit of {settings.timeout:g} s"))
-    return run, answers, outcomes
+    skip: tuple[int, ...] = ()
+    fatal: list[CellError] = []
+    for attempt in range(MAX_RERUNS + 1):
+        current = session if attempt == 0 and session is not None else \
+            KernelSession(settings, isolation=isolation)
+        with current:
+            current.load(sub)
+            run = current.run_notebook(nb, preamble=preamble, skip=skip,
+                                       answer_names=rubric.answer_names)
+            bad = run.errors[-1].index if run.errors and run.outcome != "ok" else None
+            if bad is not None and attempt < MAX_RERUNS:
+                # A dead kernel is never a pass: grade what the rest of the code defines.
+                fatal.append(run.errors[-1])
+                skip = (*skip, bad)
+                continue
+            if run.outcome != "ok":
+                reason = run.message or "the submission did not finish running"
+                return (_with_fatal(run, fatal), {n: Rejected(reason) for n in rubric.answer_names},
+                        {})
+            harvester = Harvester(current)
+            answers = harvester.answers(rubric.answer_names)
+            outcomes: dict[int, tuple[Any, ...]] = {}
+            for q in rubric.questions:
+                for c in q.checks:
+                    if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
+                        outcomes[id(c)] = harvester.call(c.answer, calls[id(c)])
+            if current.deadline_hit:
+                run = replace(run, outcome="timeout", message=(
+                    f"the submission ran past its time limit of {settings.timeout:g} s"))
+            return _with_fatal(run, fatal), answers, outcomes
+    raise AssertionError("unreachable")  # the loop returns on its last attempt
+
+
+def _with_fatal(run: RunLog, fatal: list[CellError]) -> RunLog:
+    """Fold the cells that killed earlier kernels into the final run's log."""
+    if not fatal:
+        return run
+    skipped = ", ".join(str(e.index) for e in fatal)
+    note = (f"cell{'s' if len(fatal) > 1 else ''} {skipped} stopped the kernel and "
+            f"{'were' if len(fatal) > 1 else 'was'} left out of a fresh run; "
+            "everything else was graded")
+    message = f"{note}; {run.message}" if run.message else note
+    return replace(run, errors=(*fatal, *run.errors), message=message)
 
 
 def _question(q: Any, answers: dict[str, Any], outcomes: dict[int, tuple[Any, ...]],

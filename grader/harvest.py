@@ -48,6 +48,7 @@ class Harvester:
 
     def _ensure_agent(self) -> bool:
         if not self._loaded:
+            assert self.session.space is not None, "the session has not started"
             status, _ = self.session.run_code(
                 _LOADER.format(path=str(self.session.space.agent)),
                 timeout=self.session.settings.cell_timeout)

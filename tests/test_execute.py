@@ -84,7 +84,8 @@ def run_module(tmp_path: Path, text: str, **settings: float):
     path.write_text(text)
     sub = Submission(student="sub", path=path)
     nb = load_notebook(sub).nb
-    with workspace(sub) as space, KernelSession(space, ExecutionSettings(**settings)) as s:
+    with KernelSession(ExecutionSettings(**settings)) as s:
+        s.load(sub)
         return s.run_notebook(nb)
 
 

@@ -23,7 +23,9 @@ GOLDEN = {
                       "grad": "missing", "double": "passed", "stats": "failed",
                       "curve": "missing", "why": "manual"}, "ok", [(2, "NameError")]),
     "broken.ipynb": (ALL_ERROR, "unreadable", []),
-    "dies.py": (ALL_ERROR, "kernel_died", [(2, "KernelDied")]),
+    # The cell that kills the kernel is left out of a second run; the rest is graded.
+    "dies.py": ({**dict.fromkeys(ALL_PASS, "missing"), "k": "passed", "flag": "passed"}, "ok",
+                [(2, "KernelDied")]),
 }
 
 
@@ -46,6 +48,9 @@ def test_golden_verdicts(rubric, name):
             assert c.message, f"{c.answer} has no message"
             assert 0 <= c.score <= c.max_score
         assert q.score == pytest.approx(min(q.max_score, sum(c.score for c in q.checks)))
+    if name == "dies.py":
+        assert result.run.skipped_cells == (2,)
+        assert "left out of a fresh run" in result.run.message
     if expected is ALL_PASS:
         auto = sum(c.max_score for q in result.questions for c in q.checks if c.kind != "manual")
         assert result.score == pytest.approx(auto)
