@@ -12,9 +12,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from grader import sandbox
 from grader.errors import GraderError
 from grader.results import SubmissionResult
-from grader.rubric import DEFAULTS, ExecutionSettings, Rubric, load_rubric
+from grader.rubric import DEFAULTS, SANDBOX_MODES, ExecutionSettings, Rubric, load_rubric
+from grader.sandbox import Isolation
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"seconds per cell (rubric, else {DEFAULTS.cell_timeout:g})")
     g.add_argument("--timeout", type=float, metavar="S",
                    help=f"seconds per submission (rubric, else {DEFAULTS.timeout:g})")
+    g.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
+                   help="kernel isolation: auto (bwrap when it works, else limits only; the "
+                        "default), bwrap or required (refuse without it), none")
     g.set_defaults(handler=_grade)
 
     v = sub.add_parser("validate", help="check that the reference earns full marks")
@@ -63,7 +68,18 @@ def _settings(rubric: Rubric, args: argparse.Namespace) -> ExecutionSettings:
         settings = replace(settings, cell_timeout=args.cell_timeout)
     if args.timeout:
         settings = replace(settings, timeout=args.timeout)
+    if getattr(args, "sandbox", None):
+        settings = replace(settings, sandbox=args.sandbox)
     return settings
+
+
+def _isolation(settings: ExecutionSettings) -> Isolation:
+    """Resolve the sandbox once per run, and say so when kernels will not be sandboxed."""
+    isolation = sandbox.resolve(settings.sandbox)
+    if not isolation.sandboxed:
+        print(f"grader: NOT SANDBOXED ({isolation.reason}); kernels run with resource "
+              "limits only and every report says so", file=sys.stderr)
+    return isolation
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -73,6 +89,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     rubric = load_rubric(args.rubric)
     settings = _settings(rubric, args)
+    isolation = _isolation(settings)
     subs, problems = discover(list(args.paths), names=rubric.submission_names)
     for p in problems:
         print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
@@ -92,7 +109,7 @@ def _grade(args: argparse.Namespace) -> int:
                 print(f"{prefix}: kept {kept.score:g}/{kept.max_score:g} (unchanged)")
                 continue
         try:
-            result = grade(sub, rubric, settings=settings)
+            result = grade(sub, rubric, settings=settings, isolation=isolation)
         except Exception as exc:  # one broken submission never stops the batch
             result = failed_result(sub, rubric, f"grader error: {type(exc).__name__}: {exc}")
         write_student(result, rubric, out)
