@@ -35,12 +35,13 @@ __all__ = ["parse_expression", "parse_srepr"]
 # Limits. Each bounds something a hostile text could otherwise make arbitrarily large.
 MAX_DEPTH = 200  # bracket / syntax-tree nesting; CPython's tokenizer stops at 200 anyway
 MAX_INT_DIGITS = 1000  # digits of an integer literal
-MAX_FLOAT_DIGITS = 1000  # characters of the mantissa of a Float literal
+MAX_FLOAT_DIGITS = 350  # digits of a Float literal (sympy reads its precision from them)
 MAX_FLOAT_PRECISION = 1000  # bits of a srepr Float
 MAX_FLOAT_MAGNITUDE = 400  # largest decimal exponent of any Float kept (double range + margin)
 MAX_POW_EXPONENT = 1000  # |exponent| of a power whose base contains numbers
 MAX_RESULT_DIGITS = 10_000  # digits of any exact number built, literal or computed
 MAX_ROOT_WORK = 200  # digits of a number times the root taken of it (sympy factors it)
+MAX_ROOTS = 500  # distinct fractional powers of numbers in one text (each is factored)
 MAX_FACTORIAL_ARG = 1000  # |n| for factorial(n) and gamma(n) of a number
 MAX_EXP_FLOAT_ARG = 1000  # |x| for exp/sinh/cosh/tanh of a Float
 MAX_VARIADIC_ARGS = 10  # arguments of one Max/Min/Union (sympy compares them pairwise)
@@ -142,6 +143,7 @@ class _Budget:
     """Work counted across one parse, for limits that no single node can enforce."""
 
     variadic_args: int = 0
+    roots: set[tuple[Any, Any]] = field(default_factory=set)
 
 
 @dataclass
@@ -226,7 +228,8 @@ def _count_nodes(tree: ast.AST, src: _Source, max_nodes: int) -> None:
 def _parse_tree(src: _Source, max_length: int) -> ast.Expression:
     """Length, digit and bracket checks, then ``ast.parse``; every failure is a ParseError."""
     text = src.parsed
-    if len(src.original) > max_length or len(text) > max_length + max_length // 2:
+    # math syntax at most doubles the text ('^' -> '**', one '*' per token)
+    if len(src.original) > max_length or len(text) > 2 * max_length + 1:
         raise src.error(f"the text is longer than {max_length} characters")
     if _LONG_DIGITS.search(text):
         raise src.error(f"a number has more than {MAX_INT_DIGITS} digits")
@@ -375,11 +378,16 @@ def _check_pow(call: _Call, base: Any, exponent: Any) -> None:
         call.fail(f"the power would have more than {MAX_RESULT_DIGITS} digits")
     if isinstance(exponent, sympy.Rational) and exponent.q != 1:
         for number in numbers:
-            if isinstance(number, sympy.Rational) and _root_work(number, exponent) > MAX_ROOT_WORK:
+            if not isinstance(number, sympy.Rational):
+                continue
+            if _root_work(number, exponent) > MAX_ROOT_WORK:
                 call.fail(
                     "a fractional power of so large a number is not allowed "
                     f"(digits times root index is over {MAX_ROOT_WORK})"
                 )
+            call.budget.roots.add((number, exponent.q))
+        if len(call.budget.roots) > MAX_ROOTS:
+            call.fail(f"more than {MAX_ROOTS} different roots of numbers in one expression")
 
 
 def _root_work(number: Any, exponent: Any) -> float:
@@ -396,6 +404,8 @@ def _check_exp(call: _Call, argument: Any) -> None:
     for term in sympy.Add.make_args(argument):
         if isinstance(term, sympy.Float) and _exceeds(term, MAX_EXP_FLOAT_ARG):
             call.fail(f"{call.name} of a float larger than {MAX_EXP_FLOAT_ARG} is not allowed")
+        if not isinstance(term, sympy.Expr):
+            continue  # sympy refuses it later, with its own message
         coeff, rest = term.as_coeff_Mul()
         if isinstance(rest, sympy.log) and len(rest.args) == 1:
             _check_pow(call, rest.args[0], coeff)
@@ -406,6 +416,8 @@ def _check_add(call: _Call, args: Sequence[Any]) -> None:
     sizes: dict[Any, float] = {}
     for arg in args:
         for term in sympy.Add.make_args(arg):
+            if not isinstance(term, sympy.Expr):
+                continue  # sympy refuses it later, with its own message
             coeff, rest = term.as_coeff_Mul()
             if isinstance(coeff, sympy.Rational):
                 sizes[rest] = sizes.get(rest, 0.0) + _digits(coeff)
@@ -450,13 +462,16 @@ def _check_final(src: _Source, result: Any) -> None:
 # --------------------------------------------------------------------------- builders
 
 
-def _sympy_args(call: _Call, low: int = 0, high: int | None = None) -> list[Any]:
-    """The call's arguments, which must all be sympy objects; no keywords."""
+def _sympy_args(
+    call: _Call, low: int = 0, high: int | None = None, kind: type[Any] = sympy.Basic
+) -> list[Any]:
+    """The call's arguments, which must all be sympy objects of ``kind``; no keywords."""
     if call.kwargs:
         call.fail(f"{call.name}() takes no keyword arguments (got {next(iter(call.kwargs))!r})")
     for arg in call.args:
-        if not isinstance(arg, sympy.Basic):
-            call.fail(f"{call.name}() takes sympy arguments, not {_kind(arg)}")
+        if not isinstance(arg, kind):
+            wanted = "expressions" if kind is sympy.Expr else "sympy arguments"
+            call.fail(f"{call.name}() takes {wanted}, not {_kind(arg)}")
     count = len(call.args)
     if count < low or (high is not None and count > high):
         expected = str(low) if low == high else f"{low} to {high}" if high else f"at least {low}"
@@ -469,16 +484,28 @@ def _plain(
     low: int = 0,
     high: int | None = None,
     check: Callable[[_Call, list[Any]], None] | None = None,
+    *,
+    kind: type[Any] = sympy.Basic,
 ) -> _Builder:
-    """Builder for a constructor that takes only sympy positional arguments."""
+    """Builder for a constructor that takes only sympy positional arguments of ``kind``."""
 
     def build(call: _Call) -> Any:
-        args = _sympy_args(call, low, high)
+        args = _sympy_args(call, low, high, kind)
         if check is not None:
             check(call, args)
         return _construct(call, ctor, args)
 
     return build
+
+
+def _math(
+    ctor: Callable[..., Any],
+    low: int = 1,
+    high: int | None = 1,
+    check: Callable[[_Call, list[Any]], None] | None = None,
+) -> _Builder:
+    """Builder for arithmetic and math functions, whose arguments must be expressions."""
+    return _plain(ctor, low, high, check, kind=sympy.Expr)
 
 
 def _pow_check(call: _Call, args: list[Any]) -> None:
@@ -509,8 +536,13 @@ def _variadic_check(cls: type[Any]) -> Callable[[_Call, list[Any]], None]:
     return check
 
 
+def _lambda_check(call: _Call, args: list[Any]) -> None:
+    if not isinstance(args[0], sympy.Tuple):
+        call.fail("Lambda() takes a Tuple of its parameters first")
+
+
 def _build_sqrt(call: _Call) -> Any:
-    (arg,) = _sympy_args(call, 1, 1)
+    (arg,) = _sympy_args(call, 1, 1, sympy.Expr)
     _check_pow(call, arg, sympy.S.Half)
     return _construct(call, sympy.sqrt, [arg])
 
@@ -660,38 +692,40 @@ _SREPR_CALLS: dict[str, _Builder] = {
     "Integer": _build_integer,
     "Rational": _build_rational,
     "Float": _build_float,
-    "Add": _plain(sympy.Add, check=_check_add),
-    "Mul": _plain(sympy.Mul, check=_check_mul),
-    "Pow": _plain(sympy.Pow, 2, 2, _pow_check),
-    "exp": _plain(sympy.exp, 1, 1, _exp_check),
-    "log": _plain(sympy.log, 1, 2),
-    "sin": _plain(sympy.sin, 1, 1),
-    "cos": _plain(sympy.cos, 1, 1),
-    "tan": _plain(sympy.tan, 1, 1),
-    "cot": _plain(sympy.cot, 1, 1),
-    "asin": _plain(sympy.asin, 1, 1),
-    "acos": _plain(sympy.acos, 1, 1),
-    "atan": _plain(sympy.atan, 1, 1),
-    "atan2": _plain(sympy.atan2, 2, 2),
-    "sinh": _plain(sympy.sinh, 1, 1, _exp_check),
-    "cosh": _plain(sympy.cosh, 1, 1, _exp_check),
-    "tanh": _plain(sympy.tanh, 1, 1, _exp_check),
-    "asinh": _plain(sympy.asinh, 1, 1),
-    "acosh": _plain(sympy.acosh, 1, 1),
-    "atanh": _plain(sympy.atanh, 1, 1),
-    "Abs": _plain(sympy.Abs, 1, 1),
-    "sign": _plain(sympy.sign, 1, 1),
-    "re": _plain(sympy.re, 1, 1),
-    "im": _plain(sympy.im, 1, 1),
-    "Max": _plain(sympy.Max, 1, None, _variadic_check(sympy.Max)),
-    "Min": _plain(sympy.Min, 1, None, _variadic_check(sympy.Min)),
-    "Heaviside": _plain(sympy.Heaviside, 1, 2),
-    "floor": _plain(sympy.floor, 1, 1),
-    "ceiling": _plain(sympy.ceiling, 1, 1),
-    "Mod": _plain(sympy.Mod, 2, 2),
-    "erf": _plain(sympy.erf, 1, 1),
-    "gamma": _plain(sympy.gamma, 1, 1, _factorial_check),
-    "factorial": _plain(sympy.factorial, 1, 1, _factorial_check),
+    "Add": _math(sympy.Add, 0, None, _check_add),
+    "Mul": _math(sympy.Mul, 0, None, _check_mul),
+    "Pow": _math(sympy.Pow, 2, 2, _pow_check),
+    "exp": _math(sympy.exp, 1, 1, _exp_check),
+    "log": _math(sympy.log, 1, 2),
+    "sin": _math(sympy.sin),
+    "cos": _math(sympy.cos),
+    "tan": _math(sympy.tan),
+    "cot": _math(sympy.cot),
+    "asin": _math(sympy.asin),
+    "acos": _math(sympy.acos),
+    "atan": _math(sympy.atan),
+    "atan2": _math(sympy.atan2, 2, 2),
+    "sinh": _math(sympy.sinh, 1, 1, _exp_check),
+    "cosh": _math(sympy.cosh, 1, 1, _exp_check),
+    "tanh": _math(sympy.tanh, 1, 1, _exp_check),
+    "asinh": _math(sympy.asinh),
+    "acosh": _math(sympy.acosh),
+    "atanh": _math(sympy.atanh),
+    "Abs": _math(sympy.Abs),
+    "sign": _math(sympy.sign),
+    "re": _math(sympy.re),
+    "im": _math(sympy.im),
+    "conjugate": _math(sympy.conjugate),
+    "Max": _math(sympy.Max, 1, None, _variadic_check(sympy.Max)),
+    "Min": _math(sympy.Min, 1, None, _variadic_check(sympy.Min)),
+    "Heaviside": _math(sympy.Heaviside, 1, 2),
+    "DiracDelta": _math(sympy.DiracDelta, 1, 2),
+    "floor": _math(sympy.floor),
+    "ceiling": _math(sympy.ceiling),
+    "Mod": _math(sympy.Mod, 2, 2),
+    "erf": _math(sympy.erf),
+    "gamma": _math(sympy.gamma, 1, 1, _factorial_check),
+    "factorial": _math(sympy.factorial, 1, 1, _factorial_check),
     "Piecewise": _plain(sympy.Piecewise, 1),
     "ExprCondPair": _plain(ExprCondPair, 2, 2),
     "Equality": _plain(sympy.Equality, 2, 2),
@@ -706,7 +740,7 @@ _SREPR_CALLS: dict[str, _Builder] = {
     "ITE": _plain(sympy.ITE, 3, 3),
     "Tuple": _plain(sympy.Tuple),
     "Derivative": _plain(sympy.Derivative, 1),
-    "Lambda": _plain(sympy.Lambda, 2, 2),
+    "Lambda": _plain(sympy.Lambda, 2, 2, _lambda_check),
     "Integral": _plain(sympy.Integral, 1),
     "Sum": _plain(sympy.Sum, 1),
     "Product": _plain(sympy.Product, 1),
@@ -946,7 +980,7 @@ def parse_expression(
     # a pasted answer may span lines; newlines mean nothing in a formula
     text_one_line = re.sub(r"[\r\n]", " ", text)
     if syntax == "math":
-        parsed, origin = _rewrite_math(text_one_line, symbols, functions)
+        parsed, origin = _rewrite_math(text_one_line)
     else:
         parsed, origin = text_one_line, list(range(len(text) + 1))
     # ast.parse refuses leading whitespace in eval mode, so strip and keep the offsets
@@ -990,15 +1024,12 @@ def _syntax_hint(message: str, text: str) -> str:
     return message
 
 
-def _rewrite_math(
-    text: str, symbols: Mapping[str, Any] | None, functions: Mapping[str, Any]
-) -> tuple[str, list[int]]:
+def _rewrite_math(text: str) -> tuple[str, list[int]]:
     """Rewrite math syntax as Python: ``^`` -> ``**``, implicit products get ``*``.
 
     Works on tokens, so digits inside names (``beta1``) are never split. Returns the new
     text and, per character, its position in the original.
     """
-    del symbols, functions  # names never change how a product is read
     out: list[str] = []
     origin: list[int] = []
     previous: tuple[str, str] | None = None  # (kind, text) of the last non-space token
@@ -1053,15 +1084,15 @@ def _expr(node: ast.AST, st: _ExprState, depth: int) -> Any:
         if isinstance(node.op, ast.Mult | ast.Div):
             return _expr_product(node, st, depth)
         if isinstance(node.op, ast.Pow):
-            base = _expr(node.left, st, depth + 1)
-            exponent = _expr(node.right, st, depth + 1)
+            base = _operand(node.left, st, depth + 1, "**")
+            exponent = _operand(node.right, st, depth + 1, "**")
             return _expr_pow(node, st, base, exponent)
         _refuse_node(node, src, srepr=False)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = _expr(node.operand, st, depth + 1)
+        operand = _operand(node.operand, st, depth + 1, _OPERATORS[type(node.op)])
         if isinstance(node.op, ast.UAdd):
             return operand
-        return _operate(node, st, "-", _negate, operand)
+        return _construct(_Call("'-'", [], {}, node, src), _negate, [operand])
     if isinstance(node, ast.Compare):
         if len(node.ops) != 1:
             raise src.error("a chained comparison such as 'a < b < c' is not allowed", node)
@@ -1127,12 +1158,12 @@ def _negate(value: Any) -> Any:
     return -value
 
 
-def _operate(
-    node: ast.AST, st: _ExprState, label: str, action: Callable[..., Any], *args: Any
-) -> Any:
-    """Run one sympy operation on built operands, turning failures into ParseError."""
-    call = _Call(f"'{label}'", list(args), {}, node, st.src, st.budget)
-    return _construct(call, action, args)
+def _operand(node: ast.AST, st: _ExprState, depth: int, operator: str) -> Any:
+    """Build one operand of an arithmetic operator, which must be an expression."""
+    value = _expr(node, st, depth)
+    if not isinstance(value, sympy.Expr):
+        raise st.src.error(f"'{operator}' needs numbers or expressions, not {_kind(value)}", node)
+    return value
 
 
 def _chain(node: ast.BinOp, ops: tuple[type[ast.operator], ...]) -> list[tuple[ast.AST, bool]]:
@@ -1154,9 +1185,9 @@ def _chain(node: ast.BinOp, ops: tuple[type[ast.operator], ...]) -> list[tuple[a
 def _expr_sum(node: ast.BinOp, st: _ExprState, depth: int) -> Any:
     terms = []
     for operand, negate in _chain(node, (ast.Add, ast.Sub)):
-        term = _expr(operand, st, depth + 1)
+        term = _operand(operand, st, depth + 1, "-" if negate else "+")
         if negate:
-            term = _operate(operand, st, "-", _negate, term)
+            term = _construct(_Call("'-'", [], {}, operand, st.src), _negate, [term])
         terms.append(term)
     call = _Call("'+'", terms, {}, node, st.src, st.budget)
     _check_add(call, terms)
@@ -1166,7 +1197,7 @@ def _expr_sum(node: ast.BinOp, st: _ExprState, depth: int) -> Any:
 def _expr_product(node: ast.BinOp, st: _ExprState, depth: int) -> Any:
     factors = []
     for operand, invert in _chain(node, (ast.Mult, ast.Div)):
-        factor = _expr(operand, st, depth + 1)
+        factor = _operand(operand, st, depth + 1, "/" if invert else "*")
         if invert:
             factor = _expr_pow(operand, st, factor, sympy.S.NegativeOne)
         factors.append(factor)
@@ -1177,9 +1208,6 @@ def _expr_product(node: ast.BinOp, st: _ExprState, depth: int) -> Any:
 
 def _expr_pow(node: ast.AST, st: _ExprState, base: Any, exponent: Any) -> Any:
     call = _Call("'**'", [base, exponent], {}, node, st.src, st.budget)
-    for operand in (base, exponent):
-        if not isinstance(operand, sympy.Expr):
-            call.fail(f"'**' needs numbers or expressions, not {_kind(operand)}")
     _check_pow(call, base, exponent)
     return _construct(call, sympy.Pow, [base, exponent])
 
@@ -1193,23 +1221,19 @@ def _expr_call(node: ast.Call, st: _ExprState, depth: int) -> Any:
     _call_parts(node, src)
     if node.keywords:
         raise src.error(f"keyword arguments are not allowed (in the call of {name!r})", node)
-    builder = None
-    callee = st.functions.get(name)
-    if callee is None:
-        if st.symbols is not None and name in st.symbols:
-            raise src.error(f"{name!r} is a symbol, not a function; write '*' to multiply", node)
-        builder = _EXPR_CALLS.get(name)
-        if builder is None:
-            known = sorted({*st.functions, *_EXPR_CALLS})
-            raise src.error(
-                f"call of {_snippet(name)!r} is not allowed; functions: {', '.join(known)}", node
-            )
+    if name in st.functions:
+        args = [_expr(arg, st, depth + 1) for arg in node.args]
+        call = _Call(name, args, {}, node, src, st.budget)
+        _sympy_args(call)
+        result = _construct(call, st.functions[name], args)
+        if not isinstance(result, sympy.Basic):
+            call.fail(f"{name}(...) did not give a sympy expression")
+        return result
+    if st.symbols is not None and name in st.symbols:
+        raise src.error(f"{name!r} is a symbol, not a function; write '*' to multiply", node)
+    builder = _EXPR_CALLS.get(name)
+    if builder is None:
+        known = ", ".join(sorted({*st.functions, *_EXPR_CALLS}))
+        raise src.error(f"call of {_snippet(name)!r} is not allowed; functions: {known}", node)
     args = [_expr(arg, st, depth + 1) for arg in node.args]
-    call = _Call(name, args, {}, node, src, st.budget)
-    if builder is not None:
-        return builder(call)
-    _sympy_args(call)
-    result = _construct(call, callee, args)  # type: ignore[arg-type]
-    if not isinstance(result, sympy.Basic):
-        call.fail(f"{name}(...) did not give a sympy expression")
-    return result
+    return builder(_Call(name, args, {}, node, src, st.budget))
