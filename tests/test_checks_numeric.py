@@ -1,0 +1,373 @@
+"""Tables of near misses for the numeric comparator and its grade()."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import types
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader.checks import MISSING, CallableAnswer, Evidence, Rejected
+from grader.checks.numeric import compare, format_value, grade
+from grader.rubric import CheckSpec, Mistake
+
+NAN = math.nan
+INF = math.inf
+
+# (expected, received, tolerances, equal?)
+EQUAL_CASES: list[tuple[Any, Any, dict[str, float], bool]] = [
+    # floats around the relative boundary: |a - e| <= atol + rtol*|e|
+    (0.1, 0.1, {}, True),
+    (0.1, 0.10000001, {"rtol": 1e-6}, True),
+    (0.1, 0.1000002, {"rtol": 1e-6}, False),
+    (0.1, 0.0999998, {"rtol": 1e-6}, False),
+    (1.0, 1.0000009, {"rtol": 1e-6, "atol": 0.0}, True),
+    (1.0, 1.0000011, {"rtol": 1e-6, "atol": 0.0}, False),
+    (1000.0, 1000.0009, {"rtol": 1e-6, "atol": 0.0}, True),
+    (1000.0, 1000.0011, {"rtol": 1e-6, "atol": 0.0}, False),
+    (0.0, 5e-10, {}, True),  # default atol 1e-9
+    (0.0, 2e-9, {}, False),
+    (0.0, 0.04, {"atol": 0.05}, True),
+    (0.0, 0.06, {"atol": 0.05}, False),
+    (1e-12, 2e-12, {"atol": 0.0}, False),  # relative to the expected, not symmetric
+    (-3.5, -3.5000001, {}, True),
+    (-3.5, 3.5, {}, False),
+    (np.float64(2.5), 2.5, {}, True),
+    (2.5, np.float32(2.5), {}, True),
+    # integers: exact unless a tolerance is given
+    (661, 661, {}, True),
+    (661, 660, {}, False),
+    (661, 661.0, {}, True),
+    (661, 661.5, {}, False),
+    (661, 661.0000001, {}, False),
+    (661, np.int64(661), {}, True),
+    (np.int64(661), 661.0, {}, True),
+    (661, 661.4, {"atol": 0.5}, True),
+    (661, 661.6, {"atol": 0.5}, False),
+    (2**60 + 1, float(2**60), {}, False),  # a float cannot hold 2**60 + 1
+    (661, complex(661, 0), {}, True),
+    (661, complex(661, 1), {}, False),
+    # bool is not a number
+    (True, True, {}, True),
+    (True, np.bool_(True), {}, True),
+    (True, False, {}, False),
+    (True, 1, {}, False),
+    (1, True, {}, False),
+    (0, False, {}, False),
+    (1.0, True, {}, False),
+    # NaN and infinities
+    (NAN, NAN, {}, False),
+    (1.0, NAN, {}, False),
+    (INF, INF, {}, True),
+    (INF, -INF, {}, False),
+    (INF, 1e308, {}, False),
+    (-INF, -INF, {}, True),
+    # complex numbers: both parts
+    (1 + 2j, 1 + 2j, {}, True),
+    (1 + 2j, 1 + 2.0000001j, {}, True),
+    (1 + 2j, 1 + 2.1j, {}, False),
+    (1 + 2j, 1.1 + 2j, {}, False),
+    (1 + 2j, 1 - 2j, {}, False),
+    (2.0, 2 + 0j, {}, True),
+    (2.0, 2 + 1e-3j, {}, False),
+    # arrays and lists: exact shapes, no broadcasting
+    (np.array([1.0, 2.0]), [1.0, 2.0], {}, True),
+    (np.array([1.0, 2.0]), [[1.0, 2.0]], {}, False),
+    (np.array([1.0, 2.0]), np.array([[1.0], [2.0]]), {}, False),
+    (np.ones((2, 2)), 1, {}, False),
+    (1, [[1, 1], [1, 1]], {}, False),
+    (1.0, [1.0], {}, False),
+    (np.array([1, 2, 3]), np.array([1.0, 2.0, 3.0]), {}, True),
+    (np.array([1.0, 2.0, 3.0]), np.array([1, 2, 3]), {}, True),
+    (np.array([1, 2, 3]), np.array([1.0, 2.0, 3.5]), {}, False),
+    (np.array([0.5, 0.25]), [0.5, 0.2500001], {}, True),
+    (np.array([0.5, 0.25]), [0.5, 0.2501], {}, False),
+    ([[1, 2], [3, 4]], np.array([[1, 2], [3, 4]]), {}, True),
+    ([[1, 2], [3, 4]], np.array([[1, 2], [4, 3]]), {}, False),
+    (np.array([1.0, NAN]), np.array([1.0, NAN]), {}, False),
+    (np.array([1.0, INF]), np.array([1.0, INF]), {}, True),
+    (np.array([True, False]), np.array([True, False]), {}, True),
+    (np.array([True, False]), np.array([1, 0]), {}, False),
+    (np.array([1, 0]), [True, False], {}, False),
+    (np.array([[1, 2], [3, 4]]), [[1, 2], [3]], {}, False),  # ragged
+    (np.array([1, 2]), [1, "2"], {}, False),  # not numbers
+    (np.array([1, 2]), [1, None], {}, False),
+    (np.array([1, 2]), [1, Rejected("too big")], {}, False),
+    (np.zeros(0), [], {}, True),
+    ((1.0, 2.0), [1.0, 2.0], {}, True),
+    ((1.0, 2.0), (1.0, 2.5), {}, False),
+    # tuples of arrays (several return values), element by element
+    ((np.zeros(2), np.ones(2)), (np.zeros(2), np.ones(2)), {}, True),
+    ((np.zeros(2), np.ones(2)), [np.zeros(2), [1.0, 1.0]], {}, True),
+    ((np.zeros(2), np.ones(2)), (np.zeros(2), np.array([1.0, 0.5])), {}, False),
+    ((np.zeros(2), np.ones(2)), (np.zeros(2),), {}, False),
+    ((np.zeros(2), 3), (np.zeros(2), 3.0), {}, True),
+    # dicts, by key and recursively
+    ({"a": 1, "b": 2.5}, {"a": 1, "b": 2.5}, {}, True),
+    ({"a": 1, "b": 2.5}, {"b": 2.5000001, "a": 1.0}, {}, True),
+    ({"a": 1, "b": 2.5}, {"a": 1}, {}, False),
+    ({"a": 1, "b": 2.5}, {"a": 1, "b": 2.5, "c": 0}, {}, False),
+    ({"a": 1, "b": 2.5}, {"a": 1, "b": 2.6}, {}, False),
+    ({(0, 1): np.array([1.0])}, {(0, 1): [1.0]}, {}, True),
+    ({"a": 1}, [1], {}, False),
+    # text answers, read without evaluating anything
+    (1 / 7, "1/7", {}, True),
+    (1 / 7, "1/8", {}, False),
+    (1 / 7, "0.142857", {}, True),  # off by 1.4e-7, within 1e-9 + 1e-6 * 0.143
+    (1 / 7, "0.14285", {}, False),
+    (1 / 7, "0.14285", {"rtol": 1e-4}, True),
+    (-2.5e-3, "-2.5e-3", {}, True),
+    (-2.5e-3, " -0.0025 ", {}, True),
+    (-2.5e-3, "2.5e-3", {}, False),
+    (661, "661", {}, True),
+    (661, "661.0", {}, True),
+    (661, "660", {}, False),
+    (np.array([-1, 2, 3]), "[-1, 2, 3]", {}, True),
+    (np.array([-1, 2, 3]), "[-1, 2, 4]", {}, False),
+    (np.array([-1, 2, 3]), "[-1 2 3]", {}, True),
+    (np.array([[1, 2], [3, 4]]), "[[1, 2], [3, 4]]", {}, True),
+    (np.array([[1, 2], [3, 4]]), "[[1, 2], [3, 4]", {}, False),
+    (np.array([1.0, 2.0]), "[1, 2, 3]", {}, False),
+    (2.0, "[2]", {}, False),
+    (1 + 2j, "1+2j", {}, True),
+    (INF, "inf", {}, True),
+    (1.0, "one", {}, False),
+    (1.0, "", {}, False),
+    (1.0, "1/0", {}, False),
+    (0.0, "__import__('os').system('x')", {}, False),
+    (0.0, "[__import__('os').system('x')]", {}, False),
+    (0.0, "().__class__.__bases__[0].__subclasses__()", {}, False),
+    # things that are not numbers at all
+    (1.0, None, {}, False),
+    (1.0, CallableAnswer("f", "(x)"), {}, False),
+    (1.0, Rejected("the value is too large"), {}, False),
+    (1.0, MISSING, {}, False),
+    (1.0, {"a": 1.0}, {}, False),
+    (1.0, frozenset({1.0}), {}, False),
+    (None, None, {}, True),
+    ("abc", "abc", {}, True),
+    ("abc", "abd", {}, False),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "tol", "equal"), EQUAL_CASES)
+def test_compare_table(expected: Any, received: Any, tol: dict[str, float], equal: bool) -> None:
+    result = compare(expected, received, **tol)
+    assert result.equal is equal, result.message
+    if not equal:
+        assert result.message
+
+
+# (expected, received, words the message must contain, hint)
+MESSAGE_CASES: list[tuple[Any, Any, tuple[str, ...], str]] = [
+    (True, 1, ("True", "1", "bool"), ""),
+    (1, True, ("True", "bool", "not a number"), ""),
+    (NAN, NAN, ("NaN",), ""),
+    (1.0, NAN, ("NaN",), ""),
+    (np.array([1.0, 2.0]), [[1.0, 2.0]], ("shape (2,) expected", "(1, 2)"),
+     "the values are right but the shape is not"),
+    (np.ones((2, 2)), 1, ("(2, 2)",), ""),
+    (1, np.ones((2, 2)), ("(2, 2)", "single number"), ""),
+    (np.array([[1.0, 0.5], [0.5, 2.0]]), np.array([[1.0, 0.5], [-0.5, 2.0]]),
+     ("at index (1, 0)", "expected 0.5", "got -0.5"), ""),
+    (np.array([1.0, -2.0, 3.0]), np.array([-1.0, 2.0, -3.0]), ("3 of 3",), "sign flipped"),
+    (np.array([1.0, -2.0, 3.0]), np.array([2.0, -4.0, 6.0]), ("at index 0",),
+     "off by a constant factor 2"),
+    (np.array([1.0, 2.0, 4.0]), np.array([0.5, 1.0, 2.0]), (), "off by a constant factor 0.5"),
+    (np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]),
+     ("(2, 3)", "(3, 2)"), "transposed"),
+    (np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 3.0], [2.0, 4.0]]), ("(0, 1)",),
+     "transposed"),
+    (2.5, -2.5, ("2.5", "-2.5"), "sign flipped"),
+    ({"a": 1, "b": 2, "c": 3}, {"a": 1, "c": 4, "d": 0},
+     ("missing keys: 'b'", "extra keys: 'd'", "'c'"), ""),
+    ((np.zeros(2), np.ones(2)), (np.zeros(2), np.array([1.0, 0.5])),
+     ("element 1 of the returned tuple", "index 1", "0.5"), ""),
+    (np.array([[1, 2], [3, 4]]), [[1, 2], [3]], ("ragged",), ""),
+    (np.array([1, 2]), [1, "2"], ("index 1", "not a number"), ""),
+    (1.0, None, ("None",), ""),
+    (1.0, CallableAnswer("f"), ("function",), ""),
+    (1.0, Rejected("too big"), ("could not be read", "too big"), ""),
+    (1.0, "__import__('os').system('x')", ("not a number",), ""),
+    (661, 660, ("661", "660"), ""),
+    (0.1, 0.1000002, ("0.1", "0.1000002"), ""),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "words", "hint"), MESSAGE_CASES)
+def test_compare_messages(expected: Any, received: Any, words: tuple[str, ...],
+                          hint: str) -> None:
+    result = compare(expected, received)
+    assert result.equal is False
+    for word in words:
+        assert word in result.message, result.message
+    assert result.hint == hint
+
+
+def test_malicious_text_is_never_run(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.chdir(tmp_path)
+    text = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    assert compare(1.0, text).equal is False
+    assert compare(np.array([1.0]), "[" + text + "]").equal is False
+    assert not marker.exists()
+
+
+def test_compare_never_raises_on_odd_values() -> None:
+    class Weird:
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("boom")
+
+        __hash__ = object.__hash__
+
+    for value in (Weird(), [Weird()], {"a": Weird()}, object(), b"bytes", [[[[1]]]] * 3,
+                  "[" * 10_000, "9" * 5000):
+        result = compare(np.array([1.0, 2.0]), value)
+        assert result.equal is False
+        result = compare(1.0, value)
+        assert result.equal is False
+
+
+def test_sympy_values_are_numbers() -> None:
+    sp = pytest.importorskip("sympy")
+    assert compare(0.5, sp.Rational(1, 2)).equal is True
+    assert compare(sp.Rational(1, 3), 0.3333333333).equal is True
+    assert compare(2, sp.Integer(2)).equal is True
+    assert compare(np.array([1.0, 2.0]), sp.Matrix([[1, 2]])).equal is False  # (1, 2) shape
+    assert compare(np.array([[1.0, 2.0]]), sp.Matrix([[1, 2]])).equal is True
+    assert compare(1.0, sp.Symbol("x")).equal is False
+    assert compare(0.7071067811865476, sp.sqrt(2) / 2).equal is True
+    assert compare(1j, sp.I).equal is True
+    assert compare(1.0, sp.zoo).equal is False
+    assert compare(INF, sp.oo).equal is True
+    # hostile constants are answered quickly instead of being computed digit by digit
+    assert compare(1.0, sp.exp(sp.exp(sp.exp(sp.exp(10))))).equal is False
+    assert compare(1.0, sp.sin(sp.exp(sp.exp(20)))).equal is False
+
+
+def test_numeric_does_not_import_sympy() -> None:
+    code = "import sys, grader.checks.numeric; assert 'sympy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+FORMAT_CASES: list[tuple[Any, str]] = [
+    (661, "661"),
+    (661.0, "661"),
+    (0.123456789, "0.123457"),
+    (1e-10, "1e-10"),
+    (NAN, "NaN"),
+    (True, "True"),
+    (None, "None"),
+    (Fraction(1, 7), "1/7"),
+    (np.array([[1, 2], [3, 4]]), "[[1, 2], [3, 4]]"),
+    ((np.zeros(1), 2), "([0], 2)"),
+    ({"a": 0.5}, "{'a': 0.5}"),
+    (CallableAnswer("f", "(x)"), "<function f(x)>"),
+]
+
+
+@pytest.mark.parametrize(("value", "text"), FORMAT_CASES)
+def test_format_value(value: Any, text: str) -> None:
+    assert format_value(value) == text
+
+
+def test_format_value_truncates_large_arrays() -> None:
+    text = format_value(np.arange(1000.0).reshape(100, 10))
+    assert "…" in text and "(100, 10)" in text and len(text) < 400
+
+
+# --------------------------------------------------------------------------- grade()
+
+
+REFERENCE = types.SimpleNamespace(
+    q1_count=661,
+    no_bias_count=660,
+    q2_weights={"w1": 0.5, "w2": -0.25, "b": 0.1},
+    q3_vector=np.array([1.0, 2.0, 3.0, 4.0]),
+)
+
+
+def _spec(answer: str, **kwargs: Any) -> CheckSpec:
+    return CheckSpec(answer=answer, kind="numeric", **kwargs)
+
+
+def _grade(spec: CheckSpec, received: Any) -> Any:
+    module = types.ModuleType("reference")
+    module.__dict__.update(vars(REFERENCE))
+    return grade(spec, Evidence(received=received, reference=module), 2.0)
+
+
+def test_grade_passed() -> None:
+    result = _grade(_spec("q1_count"), 661.0)
+    assert (result.status, result.score, result.expected, result.received) == (
+        "passed", 2.0, "661", "661")
+
+
+def test_grade_failed_with_message() -> None:
+    result = _grade(_spec("q1_count"), 659)
+    assert result.status == "failed" and result.score == 0
+    assert "661" in result.message and "659" in result.message
+
+
+def test_grade_missing_and_rejected() -> None:
+    assert _grade(_spec("q1_count"), MISSING).status == "missing"
+    rejected = _grade(_spec("q1_count"), Rejected("an object of type Foo"))
+    assert rejected.status == "error" and "Foo" in rejected.message
+
+
+def test_grade_mistake_with_credit() -> None:
+    mistake = Mistake(id="no-output-bias", feedback="You forgot the output bias.", credit=0.5,
+                      reference="no_bias_count")
+    spec = _spec("q1_count", mistakes=(mistake,))
+    result = _grade(spec, 660)
+    assert (result.status, result.score, result.mistake) == ("partial", 1.0, "no-output-bias")
+    assert result.message == "You forgot the output bias."
+    other = _grade(spec, 662)
+    assert other.status == "failed" and other.mistake is None
+
+
+def test_grade_mistake_literal_value_without_credit() -> None:
+    mistake = Mistake(id="sign", feedback="Check the sign.", value=-661)
+    result = _grade(_spec("q1_count", mistakes=(mistake,)), -661)
+    assert (result.status, result.score, result.mistake) == ("failed", 0.0, "sign")
+
+
+def test_grade_partial_dict() -> None:
+    spec = _spec("q2_weights", partial=True)
+    result = _grade(spec, {"w1": 0.5, "w2": 0.25, "b": 0.1})
+    assert result.status == "partial"
+    assert result.score == pytest.approx(2.0 * 2 / 3, abs=1e-5)
+    assert "'w2'" in result.message
+    # extra keys count against the share, missing keys earn nothing
+    result = _grade(spec, {"w1": 0.5, "b": 0.1, "junk": 1})
+    assert result.score == pytest.approx(2.0 * 2 / 4, abs=1e-5)
+    assert _grade(spec, {"w1": 0.5, "w2": -0.25, "b": 0.1}).status == "passed"
+    assert _grade(_spec("q2_weights"), {"w1": 0.5, "w2": 0.25, "b": 0.1}).status == "failed"
+
+
+def test_grade_partial_array() -> None:
+    spec = _spec("q3_vector", partial=True)
+    result = _grade(spec, [1.0, 2.0, 3.0, 5.0])
+    assert result.status == "partial" and result.score == pytest.approx(1.5, abs=1e-5)
+    assert _grade(spec, [1.0, 2.0, 3.0]).status == "failed"  # wrong shape: nothing to share
+
+
+def test_grade_literal_value_and_hint() -> None:
+    result = _grade(_spec("anything", value=[1.0, -2.0]), [-1.0, 2.0])
+    assert result.status == "failed" and "sign flipped" in result.message
+
+
+def test_grade_hidden_expected() -> None:
+    result = _grade(_spec("q1_count", visible=False), 1)
+    assert result.expected is None and result.received == "1"
+
+
+def test_grade_reference_bug_is_an_error_not_an_exception() -> None:
+    result = _grade(_spec("not_in_reference"), 1.0)
+    assert result.status == "error" and "grader problem" in result.message

@@ -1,0 +1,445 @@
+"""Tables of equal forms and near misses for the symbolic comparator and its grade()."""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from typing import Any
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from grader.checks import MISSING, CallableAnswer, Evidence, Rejected
+from grader.checks.symbolic import compare, grade
+from grader.rubric import CheckSpec, Mistake
+
+w, b, x, t, lam, y, z = sp.symbols("w b x t lam y z")
+beta1, beta2, m = sp.symbols("beta1 beta2 m")
+sigma = sp.Function("sigma")
+SIGMA = sp.Lambda(z, 1 / (1 + sp.exp(-z)))
+
+HW2 = {n: sp.Symbol(n) for n in ("w", "b", "x", "t", "lam")}
+FUNCS = {"sigma": SIGMA}
+
+s = 1 / (1 + sp.exp(-(w * x + b)))  # explicit sigmoid
+S = sigma(w * x + b)  # the same with the undefined function
+DL_DW = lam * w + x * (s - t) * s * (1 - s)
+TANH = sp.tanh((w * x + b) / 2)
+
+xr = sp.Symbol("x", real=True)
+wr = sp.Symbol("w", real=True)
+xp = sp.Symbol("x", positive=True)
+yp = sp.Symbol("y", positive=True)
+tp = sp.Symbol("t", integer=True, positive=True)
+n_np = sp.Symbol("n", integer=True, nonpositive=True)
+n_int = sp.Symbol("n", integer=True)
+k_int = sp.Symbol("k", integer=True)
+
+GRADIENT_FORMS_EQUAL = [
+    DL_DW,
+    lam * w + x * (S - t) * S * (1 - S),
+    lam * w + x * (S - t) * (S - S**2),
+    lam * w + (S - t) * sp.Derivative(S, w),
+    lam * w + (S - t) * S.diff(w),
+    lam * w + (S - t) * sp.Derivative(sigma(z), z).subs(z, w * x + b) * x,
+    lam * w + x * (s - t) * sp.exp(-(w * x + b)) / (1 + sp.exp(-(w * x + b))) ** 2,
+    lam * wr + xr * (s - t) * s * (1 - s),  # the student's symbols carry assumptions
+    sp.expand(lam * w + x * (s - t) * s * (1 - s)),
+    lam * w + x * (S - t) * S * (1 - S) * sp.Float(1.0),
+    lam * w + x * ((1 + TANH) / 2 - t) * (1 - TANH**2) / 4,  # sigma(z) = (1 + tanh(z/2))/2
+]
+
+GRADIENT_NEAR_MISSES = [
+    lam * w - x * (s - t) * s * (1 - s),  # sign of the data term
+    lam * w + x * (t - s) * s * (1 - s),  # target and prediction swapped
+    -lam * w + x * (s - t) * s * (1 - s),  # sign of the regulariser
+    lam * w / 2 + x * (s - t) * s * (1 - s),  # lam*w/2
+    lam * w + (s - t) * s * (1 - s),  # missing x
+    x * (s - t) * s * (1 - s),  # missing regulariser
+    lam * w + x * (s - t) * s * (1 + s),  # 1 + s
+    lam * w + x * (S - t) * S,  # missing (1 - s)
+    lam * w + x * (sigma(w * x - b) - t) * sigma(w * x - b) * (1 - sigma(w * x - b)),
+    lam * w + x * (sigma(w + x * b) - t) * sigma(w + x * b) * (1 - sigma(w + x * b)),
+    DL_DW + sp.Float(1e-6),  # a tiny constant
+    DL_DW * sp.Float(1.000001),  # a tiny factor
+    lam * w + x**2 * (s - t) * s * (1 - s),
+    lam * w + (S - t) * sp.Derivative(S, x),  # derivative by the wrong variable
+]
+
+
+@pytest.mark.parametrize("form", GRADIENT_FORMS_EQUAL)
+def test_gradient_forms_are_equal(form: Any) -> None:
+    result = compare(DL_DW, form, symbols=HW2, functions=FUNCS)
+    assert result.equal is True, result.message
+
+
+@pytest.mark.parametrize("form", GRADIENT_NEAR_MISSES)
+def test_gradient_near_misses_are_not_equal(form: Any) -> None:
+    result = compare(DL_DW, form, symbols=HW2, functions=FUNCS)
+    assert result.equal is False, result.message
+    assert result.message.startswith("differs at ")
+    # and symmetric: the miss as the expected value rejects the right answer too
+    assert compare(form, DL_DW, symbols=HW2, functions=FUNCS).equal is False
+
+
+# (expected, received, symbols, options, equal)
+CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] = [
+    # Adam's bias correction: which beta, and the exponent
+    (1 - beta1**tp, 1 - beta1**tp, {"beta1": beta1, "beta2": beta2, "t": tp}, {}, True),
+    (1 - beta1**tp, 1 - beta2**tp, {"beta1": beta1, "beta2": beta2, "t": tp}, {}, False),
+    (1 - beta1**tp, 1 - beta1 ** (tp - 1), {"beta1": beta1, "beta2": beta2, "t": tp}, {}, False),
+    (1 - beta1**tp, 1 - beta1 ** (tp + 1), {"beta1": beta1, "beta2": beta2, "t": tp}, {}, False),
+    (1 - beta1**tp, 1 - beta1 * beta1 ** (tp - 1), {"beta1": beta1, "t": tp}, {}, True),
+    (m / (1 - beta1**tp), m / (1 - beta2**tp), {"m": m, "beta1": beta1, "beta2": beta2, "t": tp},
+     {}, False),
+    # floats
+    (sp.Rational(99, 1000), 0.099, {}, {}, True),
+    (sp.Rational(99, 1000), sp.Float(0.099), {}, {}, True),
+    (sp.Rational(99, 1000), 0.0991, {}, {}, False),
+    (sp.Rational(99, 1000), 0.099000001, {}, {}, False),
+    (sp.Rational(99, 1000), 0.0990000000001, {}, {}, True),
+    (x / 10, sp.Float(0.1) * x, {"x": x}, {}, True),
+    (x / 10, sp.Float(0.1001) * x, {"x": x}, {}, False),
+    (sp.Integer(2), 2, {}, {}, True),
+    (sp.Integer(2), np.float64(2.0), {}, {}, True),
+    (sp.Integer(2), 3, {}, {}, False),
+    (sp.sqrt(2), 1.4142135623730951, {}, {}, True),
+    (sp.sqrt(2), 1.41421356, {}, {}, True),  # off by 2.4e-9, within rtol 1e-8
+    (sp.sqrt(2), 1.414213, {}, {}, False),
+    (sp.pi, 3.14159, {}, {}, False),
+    # branches: the declared symbol's assumptions and the domain decide
+    (x, sp.sqrt(x**2), {"x": x}, {}, False),
+    (xp, sp.sqrt(xp**2), {"x": xp}, {}, True),
+    (xp, sp.sqrt(x**2), {"x": xp}, {}, True),  # the student's plain x is the declared one
+    (x, sp.sqrt(x**2), {"x": x}, {"domain": {"x": (0.5, 3.0)}}, True),
+    (sp.Abs(x), sp.sqrt(x**2), {"x": x}, {}, True),
+    (xp, sp.exp(sp.log(xp)), {"x": xp}, {}, True),
+    (sp.log(xp * yp), sp.log(xp) + sp.log(yp), {"x": xp, "y": yp}, {}, True),
+    (sp.log(x * y), sp.log(x) + sp.log(y), {"x": x, "y": y}, {}, False),
+    (sp.log(x), sp.log(-x) + sp.I * sp.pi, {"x": x}, {"domain": {"x": (-2.0, -1.0)}}, True),
+    # algebra
+    ((x + 1) ** 2, x**2 + 2 * x + 1, {"x": x}, {}, True),
+    ((x + 1) ** 2, x**2 + 2 * x, {"x": x}, {}, False),
+    ((x + 1) ** 2, x**2 + 1, {"x": x}, {}, False),
+    (sp.sin(x) ** 2 + sp.cos(x) ** 2, 1, {"x": x}, {}, True),
+    (x + 1, (x**2 - 1) / (x - 1), {"x": x}, {}, True),
+    (sp.exp(x + y), sp.exp(x) * sp.exp(y), {"x": x, "y": y}, {}, True),
+    (sp.exp(x + y), sp.exp(x) + sp.exp(y), {"x": x, "y": y}, {}, False),
+    (sp.atan(x), sp.asin(x / sp.sqrt(1 + x**2)), {"x": x}, {}, True),
+    # undeclared names and unknown functions
+    (x + y, x + sp.Symbol("q"), {"x": x, "y": y}, {}, False),
+    (x, sp.Function("f")(x), {"x": x}, {}, False),
+    (x, sigma(x), {"x": x}, {"functions": {}}, False),
+    (SIGMA(x), sigma(x), {"x": x}, {"functions": FUNCS}, True),
+    (SIGMA(SIGMA(x)), sigma(sigma(x)), {"x": x}, {"functions": FUNCS}, True),
+    # equations: up to a nonzero constant factor, either side
+    (sp.Eq(y, 2 * x + 1), sp.Eq(2 * x + 1, y), {"x": x, "y": y}, {}, True),
+    (sp.Eq(y, 2 * x + 1), sp.Eq(2 * y, 4 * x + 2), {"x": x, "y": y}, {}, True),
+    (sp.Eq(y, 2 * x + 1), sp.Eq(-3 * y + 6 * x, -3), {"x": x, "y": y}, {}, True),
+    (sp.Eq(y, 2 * x + 1), sp.Eq(y, 2 * x + 2), {"x": x, "y": y}, {}, False),
+    (sp.Eq(y, 2 * x + 1), sp.Eq(y, 2 * x), {"x": x, "y": y}, {}, False),
+    (sp.Eq(y, 2 * x + 1), sp.Eq(x * y, x * (2 * x + 1)), {"x": x, "y": y}, {}, False),
+    (sp.Eq(y, 2 * x + 1), 2 * x + 1, {"x": x, "y": y}, {}, False),
+    (2 * x + 1, sp.Eq(y, 2 * x + 1), {"x": x, "y": y}, {}, False),
+    # matrices, entry by entry
+    (sp.Matrix([[x, 1], [0, x]]), sp.Matrix([[x, 1], [0, x]]), {"x": x}, {}, True),
+    (sp.Matrix([[x, 1], [0, x]]), sp.ImmutableMatrix([[x, 1], [0, x**2 / x]]), {"x": x}, {},
+     True),
+    (sp.Matrix([[x, 1], [0, x]]), sp.Matrix([[x, 1], [1, x]]), {"x": x}, {}, False),
+    (sp.Matrix([[x, 1], [0, x]]), sp.Matrix([x, 1]), {"x": x}, {}, False),
+    (sp.Matrix([[x, 1], [0, x]]), [[x, 1], [0, x]], {"x": x}, {}, True),
+    (sp.Matrix([[1, 2], [3, 4]]), np.array([[1.0, 2.0], [3.0, 4.0]]), {}, {}, True),
+    (sp.Matrix([[1, 2], [3, 4]]), np.array([[1.0, 2.0], [3.0, 4.5]]), {}, {}, False),
+    (sp.Matrix([x, 2 * x]), sp.Matrix([[x, 2 * x]]), {"x": x}, {}, True),  # row vs column
+    (sp.Matrix([[x, 1], [0, x]]), x, {"x": x}, {}, False),
+    # dicts, key by key
+    ({"w": x, "b": 1}, {"w": x, "b": 1}, {"x": x}, {}, True),
+    ({"w": x, "b": 1}, {"w": x, "b": 2}, {"x": x}, {}, False),
+    ({"w": x, "b": 1}, {"w": x}, {"x": x}, {}, False),
+    ({"w": x, "b": 1}, {sp.Symbol("w"): x, sp.Symbol("b"): 1}, {"x": x}, {}, True),
+    ({"w": x, "b": 1}, [x, 1], {"x": x}, {}, False),
+    # lists and tuples
+    ([x, x**2], (x, x * x), {"x": x}, {}, True),
+    ([x, x**2], [x, x**3], {"x": x}, {}, False),
+    ([x, x**2], [x], {"x": x}, {}, False),
+    # not expressions at all
+    (x, None, {"x": x}, {}, False),
+    (x, True, {"x": x}, {}, False),
+    (x, CallableAnswer("f", "(x)"), {"x": x}, {}, False),
+    (x, Rejected("the sympy expression was refused"), {"x": x}, {}, False),
+    (x, MISSING, {"x": x}, {}, False),
+    (x, {"x": x}, {"x": x}, {}, False),
+    (x, object(), {"x": x}, {}, False),
+    # undefined points: a removable singularity on the grid is no counterexample, an
+    # answer undefined everywhere is one
+    (tp + 1, (tp**2 - 1) / (tp - 1), {"t": tp}, {}, True),
+    ((tp**2 - 1) / (tp - 1), tp + 1, {"t": tp}, {}, True),
+    (tp + 2, (tp**2 - 1) / (tp - 1), {"t": tp}, {}, False),
+    (x, sp.zoo * x, {"x": x}, {}, False),
+    (x, sp.nan, {"x": x}, {}, False),
+    (sp.Integer(1), sp.zoo, {}, {}, False),
+    (x, 1 / (x - 1) / (x - sp.Rational(-921, 1000)) / (x - sp.Rational(548, 1000)),
+     {"x": x}, {}, False),
+    # undecidable: the expected is undefined everywhere we sample, the CAS decides
+    (sp.gamma(n_np), sp.gamma(n_np + 1) / n_np, {"n": n_np}, {}, True),
+    (sp.gamma(n_np), sp.gamma(n_np) + 1, {"n": n_np}, {}, None),
+    # a small integer domain: three agreeing values prove nothing, the CAS decides
+    (n_int * (n_int + 1) / 2, (n_int**2 + n_int) / 2, {"n": n_int},
+     {"domain": {"n": (1.0, 3.0)}}, True),
+    (n_int * (n_int + 1) / 2, n_int * (n_int + 1) * (n_int - 1) * (n_int - 2) * (n_int - 3)
+     + n_int * (n_int + 1) / 2, {"n": n_int}, {"domain": {"n": (1.0, 3.0)}}, None),
+    (sp.Eq(n_int * (n_int + 1), 2 * k_int), sp.Eq(k_int, n_int * (n_int + 1) / 2),
+     {"n": n_int, "k": k_int}, {"domain": {"n": (1.0, 3.0), "k": (1.0, 3.0)}}, True),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "symbols", "options", "equal"), CASES)
+def test_compare_table(expected: Any, received: Any, symbols: dict[str, Any],
+                       options: dict[str, Any], equal: bool | None) -> None:
+    result = compare(expected, received, symbols=symbols, **options)
+    assert result.equal is equal, result.message
+    assert result.message or equal
+
+
+# (expected, received, symbols, words)
+MESSAGES: list[tuple[Any, Any, dict[str, Any], tuple[str, ...]]] = [
+    (x + y, x + sp.Symbol("q"), {"w": w, "b": b, "x": x, "t": t, "lam": lam, "y": y},
+     ("uses symbol 'q' which is not among w, b, x, t, lam, y",)),
+    (x, sp.Function("f")(x), {"x": x}, ("function 'f'",)),
+    (x, sp.sqrt(x**2), {"x": x}, ("differs at x=-", "expected -", "got 0.")),
+    (sp.Matrix([[x, 1], [0, x]]), sp.Matrix([x, 1]), {"x": x}, ("2x2", "2x1")),
+    (sp.Matrix([[x, 1], [0, x]]), sp.Matrix([[x, 1], [1, x]]), {"x": x}, ("entry (1, 0)",)),
+    ({"w": x, "b": 1, "t": 2}, {"w": x, "b": 2, "q": 2}, {"x": x},
+     ("wrong: 'b'", "missing keys: 't'", "extra keys: 'q'")),
+    (sp.Eq(y, x), y - x, {"x": x, "y": y}, ("equation",)),
+    (x, CallableAnswer("f"), {"x": x}, ("function",)),
+    (sp.Rational(99, 1000), 0.0991, {}, ("0.099", "0.0991")),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "symbols", "words"), MESSAGES)
+def test_compare_messages(expected: Any, received: Any, symbols: dict[str, Any],
+                          words: tuple[str, ...]) -> None:
+    result = compare(expected, received, symbols=symbols)
+    assert result.equal is False
+    for word in words:
+        assert word in result.message, result.message
+
+
+@pytest.mark.parametrize(("received", "hint"), [
+    (-DL_DW, "sign flipped"),
+    (2 * DL_DW, "off by a constant factor 2.0"),
+    (DL_DW / 2, "off by a constant factor 0.5"),
+    (DL_DW + 1, ""),
+])
+def test_hints(received: Any, hint: str) -> None:
+    result = compare(DL_DW, received, symbols=HW2, functions=FUNCS)
+    assert result.equal is False and result.hint == hint
+
+
+def test_counterexample_names_the_point() -> None:
+    result = compare(DL_DW, -DL_DW, symbols=HW2, functions=FUNCS)
+    assert result.equal is False
+    assert all(f"{n}=" in result.message for n in HW2)
+
+
+def test_sampling_is_deterministic_and_seeded() -> None:
+    first = compare(x, sp.sqrt(x**2), symbols={"x": x})
+    assert first == compare(x, sp.sqrt(x**2), symbols={"x": x})
+    assert compare(x, sp.sqrt(x**2), symbols={"x": x}, seed=1).equal is False
+
+
+def test_hostile_expressions_return_quickly() -> None:
+    start = time.monotonic()
+    assert compare(x, x ** (10**6), symbols={"x": x}).equal is False
+    assert compare(x ** (10**6), x ** (10**6), symbols={"x": x}).equal is True
+    assert compare((x + 1) ** (10**6), (x + 1) ** (10**6) * (1 + x - x), symbols={"x": x}).equal
+    for depth in (300, 1500):
+        nested = x
+        for _ in range(depth):
+            nested = sp.sin(nested, evaluate=False)
+        assert compare(x, nested, symbols={"x": x}).equal in (False, None)
+    wide = sp.Add(*[x**k / k for k in range(1, 2000)])
+    assert compare(x, wide, symbols={"x": x}).equal is False
+    tower = sp.exp(sp.exp(sp.exp(sp.exp(sp.exp(x)))))
+    assert compare(x, tower, symbols={"x": x}).equal is False
+    assert compare(tower, tower * (1 + x - x), symbols={"x": x}).equal is True
+    assert compare(x, 2 ** (x * 10**4000), symbols={"x": x}).equal is False
+    assert time.monotonic() - start < 20
+
+
+def test_works_outside_the_main_thread() -> None:
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(
+        compare(DL_DW, lam * w + x * (S - t) * S * (1 - S), symbols=HW2, functions=FUNCS)))
+    worker.start()
+    worker.join(30)
+    assert out and out[0].equal is True
+
+
+def test_bad_setup_is_a_grader_problem_not_an_exception() -> None:
+    result = compare(x, x, symbols={"x": x}, domain={"x": "wide"})  # type: ignore[dict-item]
+    assert result.equal is None and "grader problem" in result.message
+
+
+# --------------------------------------------------------------------------- strings
+
+
+def test_text_answers_are_parsed() -> None:
+    assert compare(DL_DW, "lam*w + x*(sigma(w*x+b) - t)*sigma(w*x+b)*(1 - sigma(w*x+b))",
+                   symbols=HW2, functions=FUNCS).equal is True
+    assert compare(DL_DW, "lam*w - x*(sigma(w*x+b) - t)*sigma(w*x+b)*(1 - sigma(w*x+b))",
+                   symbols=HW2, functions=FUNCS).equal is False
+    refused = compare(x, "__import__('os').system('true')", symbols={"x": x})
+    assert refused.equal is False and refused.message
+
+
+# --------------------------------------------------------------------------- grade()
+
+
+def _gradients(sig: Any) -> dict[str, Any]:
+    return {
+        "w": lam * w + x * (sig - t) * sig * (1 - sig),
+        "b": (sig - t) * sig * (1 - sig),
+        "x": w * (sig - t) * sig * (1 - sig),
+        "t": t - sig,
+        "lam": w**2 / 2,
+    }
+
+
+y0 = 1 / (1 + sp.exp(-(sp.Rational(1, 10) * x + sp.Rational(1, 10))))
+y0_flipped = 1 / (1 + sp.exp(-(sp.Rational(1, 10) * x - sp.Rational(1, 10))))
+
+REFERENCE = types.SimpleNamespace(
+    grads=_gradients(s),
+    q3_3=sp.Rational(99, 1000) - sp.Rational(1, 10) * x * (y0 - t) * y0 * (1 - y0),
+    q3_3_flipped_b0=(sp.Rational(99, 1000)
+                     - sp.Rational(1, 10) * x * (y0_flipped - t) * y0_flipped * (1 - y0_flipped)),
+    root=xp,
+)
+
+
+def _spec(answer: str, **kwargs: Any) -> CheckSpec:
+    kwargs.setdefault("symbols", ("w", "b", "x", "t", "lam"))
+    return CheckSpec(answer=answer, kind="symbolic", **kwargs)
+
+
+def _grade(spec: CheckSpec, received: Any) -> Any:
+    module = types.ModuleType("reference")
+    module.__dict__.update(vars(REFERENCE))
+    return grade(spec, Evidence(received=received, reference=module), 4.0)
+
+
+def _functions_spec() -> dict[str, tuple[str, str]]:
+    return {"sigma": ("z", "1/(1 + exp(-z))")}
+
+
+def test_grade_passed_with_sigma_form() -> None:
+    spec = _spec("grads", functions=_functions_spec())
+    result = _grade(spec, _gradients(S))
+    assert (result.status, result.score) == ("passed", 4.0), result.message
+    assert result.expected is not None and "exp" in result.expected
+
+
+def test_grade_dict_partial_credit() -> None:
+    received = _gradients(S)
+    received["b"] = -received["b"]
+    spec = _spec("grads", functions=_functions_spec(), partial=True)
+    result = _grade(spec, received)
+    assert result.status == "partial" and result.score == pytest.approx(4.0 * 4 / 5, abs=1e-4)
+    assert "'b'" in result.message
+    no_partial = _grade(_spec("grads", functions=_functions_spec()), received)
+    assert no_partial.status == "failed" and no_partial.score == 0
+
+
+def test_grade_dict_missing_key() -> None:
+    received = _gradients(S)
+    del received["lam"]
+    spec = _spec("grads", functions=_functions_spec(), partial=True)
+    result = _grade(spec, received)
+    assert result.status == "partial" and "Missing keys: 'lam'" in result.message
+
+
+def test_grade_mistake_flipped_bias_sign() -> None:
+    mistake = Mistake(id="flipped-b0", feedback="The bias enters with a plus sign.", credit=0.25,
+                      reference="q3_3_flipped_b0")
+    spec = _spec("q3_3", symbols=("x", "t"), mistakes=(mistake,))
+    correct = 0.099 - 0.1 * x * (y0 - t) * y0 * (1 - y0)
+    assert _grade(spec, correct).status == "passed"
+    flipped = sp.Float(0.099) - sp.Float(0.1) * x * (y0_flipped - t) * y0_flipped * (
+        1 - y0_flipped)
+    result = _grade(spec, flipped)
+    assert (result.status, result.mistake, result.score) == ("partial", "flipped-b0", 1.0)
+    assert result.message == "The bias enters with a plus sign."
+    other = _grade(spec, correct + x)
+    assert other.status == "failed" and other.mistake is None and "Differs at" in other.message
+
+
+def test_grade_mistake_given_as_text() -> None:
+    mistake = Mistake(id="half", feedback="Where did the 1/2 go?", value={"lam": "w**2"})
+    spec = _spec("grads", functions=_functions_spec(), mistakes=(mistake,),
+                 value={"lam": "w**2/2"})
+    assert _grade(spec, {"lam": w**2 / 2}).status == "passed"
+    result = _grade(spec, {"lam": w**2})
+    assert (result.status, result.mistake) == ("failed", "half")
+    assert _grade(spec, {"lam": w**3}).mistake is None
+    # a whole-answer mistake as text, with credit, on a single expression
+    sign = Mistake(id="sign", feedback="Mind the sign.", value="-x*sigma(x)", credit=0.5)
+    spec = _spec("single", symbols=("x",), functions=_functions_spec(), mistakes=(sign,),
+                 value="x*sigma(x)")
+    assert _grade(spec, "x*sigma(x)").status == "passed"
+    result = _grade(spec, -x * sigma(x))
+    assert (result.status, result.mistake, result.score) == ("partial", "sign", 2.0)
+
+
+def test_grade_uses_reference_assumptions() -> None:
+    spec = _spec("root", symbols=("x",))
+    assert _grade(spec, sp.sqrt(x**2)).status == "passed"
+
+
+def test_grade_missing_rejected_and_odd_values() -> None:
+    spec = _spec("q3_3", symbols=("x", "t"))
+    assert _grade(spec, MISSING).status == "missing"
+    assert _grade(spec, Rejected("refused")).status == "error"
+    for value in (None, 3, "", CallableAnswer("q3_3"), [1, 2], {"a": 1}):
+        result = _grade(spec, value)
+        assert result.status == "failed" and result.score == 0, value
+
+
+def test_grade_reference_bug_is_an_error() -> None:
+    result = _grade(_spec("nope"), x)
+    assert result.status == "error" and "grader problem" in result.message
+
+
+# --------------------------------------------------------------------------- evaluator
+
+
+EVALUATED = [
+    DL_DW, sp.sqrt(x), sp.sqrt(-x), x ** sp.Rational(1, 3), (-x) ** sp.Rational(2, 3),
+    sp.log(x), sp.log(-x * y), sp.asin(x), sp.acos(2 * x), sp.atan(x), sp.atanh(x),
+    sp.acosh(x), sp.asinh(x), sp.Abs(x - y), sp.exp(sp.I * x), sp.tan(x) * sp.cot(y),
+    sp.sec(x) + sp.csc(y), sp.sinh(x) / sp.cosh(y), x**y, sp.pi * sp.E, sp.Piecewise((x, x > 0),
+    (-x, True)), sp.floor(3 * x), sp.Max(x, y), sp.erf(x), sp.gamma(x + 3), sp.sign(x),
+    sp.Heaviside(x), sp.Float(0.1) * x + sp.Rational(1, 3), x**-3, (x - y) ** 40,
+]
+
+
+@pytest.mark.parametrize("expr", EVALUATED)
+def test_evaluator_agrees_with_evalf(expr: Any) -> None:
+    from grader.checks.symbolic import _evaluate, _mp
+
+    ctx = _mp()
+    for xv, yv in [("0.548", "-0.921"), ("-1.5", "0.25"), ("1.75", "1.999"), ("-0.3", "-2")]:
+        point = {x: sp.Rational(xv), y: sp.Rational(yv), w: sp.Rational(1, 3),
+                 b: sp.Rational(-1, 7), t: sp.Rational(1, 2), lam: sp.Rational(1, 10)}
+        ours = _evaluate(expr, point)
+        theirs = expr.evalf(n=40, subs=point)
+        if theirs.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            assert ours is None or not ctx.isfinite(ours)
+            continue
+        re_part, im_part = theirs.as_real_imag()
+        reference = ctx.mpc(str(re_part), str(im_part))
+        assert ours is not None
+        assert abs(ours - reference) <= 1e-25 * (1 + abs(reference)), (expr, point, ours)
