@@ -152,7 +152,9 @@ def kernel_env(home: Path) -> dict[str, str]:
                                  "/bin"]),
         "HOME": str(home),
         "IPYTHONDIR": str(home / ".ipython"),
-        "MPLBACKEND": "Agg",
+        # Figures are shown inline (as display data the report can pick up), never on a
+        # screen the kernel does not have.
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "MPLCONFIGDIR": str(home / ".matplotlib"),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",

@@ -136,3 +136,7 @@ def test_example_submission(rubric, expected: Expected) -> None:
         assert result.score == pytest.approx(auto_points)
 
     assert [(e.ename, e.index) for e in result.run.errors] == list(expected.errors)
+    if expected.student == "alice":
+        # Her plot of Q1.1 is kept and attributed to the answer its cell names.
+        figures = [f for f in result.run.figures if "q1_1_curve" in f.answers]
+        assert figures and figures[0].mime == "image/png"
