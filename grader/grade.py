@@ -202,7 +202,8 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
             for q in rubric.questions:
                 for c in q.checks:
                     if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
-                        outcomes[id(c)] = harvester.call(c.answer, calls[id(c)])
+                        outcomes[id(c)] = harvester.call(c.answer, calls[id(c)],
+                                                         timeout=c.call_timeout)
             if current.deadline_hit:
                 run = replace(run, outcome="timeout", message=(
                     f"the submission ran past its time limit of {settings.timeout:g} s"))

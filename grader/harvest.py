@@ -85,14 +85,19 @@ class Harvester:
             return {n: Rejected(reason) for n in names}
         return {n: decode_answer(payload.get(n, {"t": "missing"})) for n in names}
 
-    def call(self, name: str, calls: Sequence[Call]) -> tuple[CallOutcome, ...]:
-        """Call the student's function ``name`` on each argument set, inside the kernel."""
+    def call(self, name: str, calls: Sequence[Call], *,
+             timeout: float | None = None) -> tuple[CallOutcome, ...]:
+        """Call the student's function ``name`` on each argument set, inside the kernel.
+
+        ``timeout`` (seconds per call) is the check's own ``call_timeout``; without one the
+        execution settings' ``call_timeout`` applies.
+        """
         if not calls:
             return ()
         if not self._ensure_agent():
             return tuple(CallOutcome(error="the grader could not reach the kernel")
                          for _ in calls)
-        per_call = self.session.settings.call_timeout
+        per_call = timeout or self.session.settings.call_timeout
         wire = json.dumps([{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))}
                            for c in calls])
         code = (f"_grader_agent._grader_call(globals(), {self.nonce!r}, {name!r}, "

@@ -30,7 +30,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 from grader.errors import ParseError
 
-__all__ = ["parse_expression", "parse_srepr"]
+__all__ = ["expression_syntax", "parse_expression", "parse_srepr"]
 
 # Limits. Each bounds something a hostile text could otherwise make arbitrarily large.
 MAX_DEPTH = 200  # bracket / syntax-tree nesting; CPython's tokenizer stops at 200 anyway
@@ -887,6 +887,8 @@ _EXPR_CONSTANTS: dict[str, Any] = {
     "I": sympy.I,
     "oo": sympy.oo,
     "inf": sympy.oo,
+    "EmptySet": sympy.S.EmptySet,
+    "Reals": sympy.S.Reals,
 }
 
 _EXPR_CALLS: dict[str, _Builder] = {
@@ -918,6 +920,21 @@ _EXPR_CALLS: dict[str, _Builder] = {
     "Heaviside": _SREPR_CALLS["Heaviside"],
     "Derivative": _build_derivative(evaluate=False),
     "diff": _build_derivative(evaluate=True),
+    # sets and conditions, for answers compared by the set they denote
+    "Interval": _plain(sympy.Interval, 2, 2, kind=sympy.Expr),
+    "FiniteSet": _SREPR_CALLS["FiniteSet"],
+    "Union": _SREPR_CALLS["Union"],
+    "Intersection": _plain(sympy.Intersection, 1, None, _variadic_check(sympy.Intersection)),
+    "And": _SREPR_CALLS["And"],
+    "Or": _SREPR_CALLS["Or"],
+    "Not": _SREPR_CALLS["Not"],
+}
+
+# Interval.open(a, b) and friends: the only attribute calls a typed answer may make.
+_INTERVAL_KINDS: dict[str, Callable[..., Any]] = {
+    "open": sympy.Interval.open,
+    "Lopen": sympy.Interval.Lopen,
+    "Ropen": sympy.Interval.Ropen,
 }
 
 _COMPARISONS: dict[type[ast.AST], Any] = {
@@ -966,6 +983,11 @@ def parse_expression(
     callables (a sympy ``Lambda`` or ``Function``) the caller trusts. Besides those, only
     the math functions of ``_EXPR_CALLS`` and the constants ``pi, E, I, oo, inf`` exist.
 
+    Sets and conditions: ``Interval(a, b)`` (closed), ``Interval.open``, ``Interval.Lopen``,
+    ``Interval.Ropen``, ``FiniteSet``, ``Union``, ``Intersection``, ``EmptySet``, ``Reals``,
+    and ``And``, ``Or``, ``Not`` of comparisons. ``Matrix([[a, b], [c, d]])`` builds an
+    immutable matrix (``Matrix([a, b])`` a column).
+
     ``syntax="math"`` also reads ``^`` as a power and accepts implicit multiplication
     (``2x``, ``2(x+1)``, ``(a)(b)``, ``(a+b)c``, ``x y``); in ``"python"`` syntax ``^`` is
     refused, since it is XOR there. Raises :class:`ParseError` for anything else.
@@ -1007,6 +1029,21 @@ def parse_expression(
         raise src.error("the expression is nested too deeply") from None
     _check_final(src, result)
     return result
+
+
+def expression_syntax(text: str, *, syntax: str = "python") -> tuple[ast.expr, str]:
+    """The syntax tree of a typed answer (after the math-syntax rewrite) and that text.
+
+    Only :func:`ast.parse` runs: nothing is built or evaluated. Meant for checks of how
+    an answer is *written* (factored, expanded), on text that :func:`parse_expression`
+    has already accepted; raises ``SyntaxError`` or ``ValueError`` otherwise.
+    """
+    if syntax not in ("python", "math"):
+        raise ValueError(f"syntax must be 'python' or 'math', not {syntax!r}")
+    one_line = re.sub(r"[\r\n]", " ", text)
+    parsed = _rewrite_math(one_line)[0] if syntax == "math" else one_line
+    stripped = parsed.strip()
+    return ast.parse(stripped, mode="eval").body, stripped
 
 
 def _syntax_hint(message: str, text: str) -> str:
@@ -1215,12 +1252,22 @@ def _expr_pow(node: ast.AST, st: _ExprState, base: Any, exponent: Any) -> Any:
 def _expr_call(node: ast.Call, st: _ExprState, depth: int) -> Any:
     src = st.src
     func = node.func
+    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == "Interval" and func.attr in _INTERVAL_KINDS):
+        _call_parts(node, src)
+        if node.keywords:
+            raise src.error("keyword arguments are not allowed (in Interval)", node)
+        args = [_expr(arg, st, depth + 1) for arg in node.args]
+        call = _Call(f"Interval.{func.attr}", args, {}, node, src, st.budget)
+        return _construct(call, _INTERVAL_KINDS[func.attr], _sympy_args(call, 2, 2, sympy.Expr))
     if not isinstance(func, ast.Name):
         raise src.error(f"call of {_callee_text(func, src)!r} is not allowed", node)
     name = func.id
     _call_parts(node, src)
     if node.keywords:
         raise src.error(f"keyword arguments are not allowed (in the call of {name!r})", node)
+    if name == "Matrix" and (st.symbols is None or name not in st.symbols):
+        return _expr_matrix(node, st, depth)
     if name in st.functions:
         args = [_expr(arg, st, depth + 1) for arg in node.args]
         call = _Call(name, args, {}, node, src, st.budget)
@@ -1237,3 +1284,21 @@ def _expr_call(node: ast.Call, st: _ExprState, depth: int) -> Any:
         raise src.error(f"call of {_snippet(name)!r} is not allowed; functions: {known}", node)
     args = [_expr(arg, st, depth + 1) for arg in node.args]
     return builder(_Call(name, args, {}, node, src, st.budget))
+
+
+def _expr_matrix(node: ast.Call, st: _ExprState, depth: int) -> Any:
+    """``Matrix([[a, b], [c, d]])`` (rows) or ``Matrix([a, b])`` (a column)."""
+    if len(node.args) != 1 or not isinstance(node.args[0], ast.List):
+        raise st.src.error("Matrix() takes one list of rows, as in Matrix([[1, 2], [3, 4]])",
+                           node)
+    items = node.args[0].elts
+    rows: list[Any] = []
+    if items and all(isinstance(row, ast.List) for row in items):
+        for row in items:
+            assert isinstance(row, ast.List)  # checked just above
+            rows.append([_expr(item, st, depth + 3) for item in row.elts])
+    elif any(isinstance(row, ast.List) for row in items):
+        raise st.src.error("Matrix() takes rows that are all lists, or no lists at all", node)
+    else:
+        rows = [_expr(item, st, depth + 2) for item in items]
+    return _build_matrix(_Call("Matrix", [rows], {}, node, st.src, st.budget))

@@ -172,7 +172,7 @@ MESSAGE_CASES: list[tuple[Any, Any, tuple[str, ...], str]] = [
     (1.0, NAN, ("NaN",), ""),
     (np.array([1.0, 2.0]), [[1.0, 2.0]], ("shape (2,) expected", "(1, 2)"),
      "the values are right but the shape is not"),
-    (np.ones((2, 2)), 1, ("(2, 2)",), ""),
+    (np.ones((2, 2)), 1, ("(2, 2)",), "shape () (a single number) instead of (2, 2)"),
     (1, np.ones((2, 2)), ("(2, 2)", "single number"), ""),
     (np.array([[1.0, 0.5], [0.5, 2.0]]), np.array([[1.0, 0.5], [-0.5, 2.0]]),
      ("at index (1, 0)", "expected 0.5", "got -0.5"), ""),
@@ -360,7 +360,9 @@ def test_grade_partial_array() -> None:
 
 def test_grade_literal_value_and_hint() -> None:
     result = _grade(_spec("anything", value=[1.0, -2.0]), [-1.0, 2.0])
-    assert result.status == "failed" and "sign flipped" in result.message
+    assert result.status == "failed" and result.hint == "sign flipped"
+    assert result.diff == {"expected": ["1.0", "-2.0"], "received": ["-1.0", "2.0"],
+                           "mismatch": [[0, 0], [0, 1]]}
 
 
 def test_grade_hidden_expected() -> None:
@@ -371,3 +373,277 @@ def test_grade_hidden_expected() -> None:
 def test_grade_reference_bug_is_an_error_not_an_exception() -> None:
     result = _grade(_spec("not_in_reference"), 1.0)
     assert result.status == "error" and "grader problem" in result.message
+
+
+# --------------------------------------------------------------------------- options
+
+# (expected, received, options, equal): every option with the near misses around it.
+OPTION_CASES: list[tuple[Any, Any, dict[str, Any], bool]] = [
+    # sigfigs: both rounded half-up to n significant figures, on their decimal text
+    (Fraction(1, 7), 0.1429, {"sigfigs": 4}, True),
+    (Fraction(1, 7), 0.14285, {"sigfigs": 4}, True),
+    (Fraction(1, 7), 0.1428, {"sigfigs": 4}, False),
+    (Fraction(1, 7), 0.14295, {"sigfigs": 4}, False),
+    (0.04985, 0.0499, {"sigfigs": 3}, True),  # binary 0.04985 is 0.049849999...
+    (0.04985, 0.0498, {"sigfigs": 3}, False),
+    (999, 1000, {"sigfigs": 2}, True),
+    (661, 660, {"sigfigs": 2}, True),  # a rounding rule turns the exact-integer rule off
+    (661, 600, {"sigfigs": 2}, False),
+    (-0.0499, -0.05, {"sigfigs": 1}, True),
+    (-0.0499, 0.05, {"sigfigs": 1}, False),
+    (0, 0.0, {"sigfigs": 2}, True),
+    (0, 1e-300, {"sigfigs": 3}, False),  # tiny is not zero
+    (1.5e300, 1.5049e300, {"sigfigs": 3}, True),
+    (1.5e300, 1.5051e300, {"sigfigs": 3}, False),
+    (np.array([1 / 3, 2 / 3]), [0.333, 0.667], {"sigfigs": 3}, True),
+    (np.array([1 / 3, 2 / 3]), [0.333, 0.666], {"sigfigs": 3}, False),
+    (1 / 3 + 2j / 3, 0.333 + 0.667j, {"sigfigs": 3}, True),
+    (1 / 3 + 2j / 3, 0.333 - 0.667j, {"sigfigs": 3}, False),
+    (INF, INF, {"sigfigs": 3}, True),
+    (NAN, NAN, {"sigfigs": 3}, False),
+    # decimals
+    (2.675, 2.68, {"decimals": 2}, True),  # binary 2.675 is below; the text is not
+    (2.675, 2.67, {"decimals": 2}, False),
+    (-1.005, -1.01, {"decimals": 2}, True),  # half away from zero
+    (1234.5, 1235, {"decimals": 0}, True),
+    (1234.5, 1234, {"decimals": 0}, False),
+    (np.array([[0.125, 1.0]]), np.array([[0.13, 1.0]]), {"decimals": 2}, True),
+    # the tolerance boundary, decided on the numbers as written
+    (1, 1.05, {"rtol": 0.05, "atol": 0}, True),
+    (1, 0.95, {"rtol": 0.05, "atol": 0}, True),
+    (1, 1.0500001, {"rtol": 0.05, "atol": 0}, False),
+    (10.0, 9.9, {"atol": 0.1, "rtol": 0}, True),
+    (10.0, 9.8999999, {"atol": 0.1, "rtol": 0}, False),
+    (np.array([1.0, 10.0]), [1.05, 10.5], {"rtol": 0.05, "atol": 0}, True),
+    (np.array([1.0, 10.0]), [1.05, 10.51], {"rtol": 0.05, "atol": 0}, False),
+    # equal_nan
+    (NAN, NAN, {"equal_nan": True}, True),
+    (NAN, 1.0, {"equal_nan": True}, False),
+    (1.0, NAN, {"equal_nan": True}, False),
+    (complex(NAN, 0), complex(NAN, 0), {"equal_nan": True}, True),
+    (np.array([1.0, NAN]), np.array([1.0, NAN]), {"equal_nan": True}, True),
+    (np.array([1.0, NAN]), np.array([NAN, 1.0]), {"equal_nan": True}, False),
+    # bool_as_number
+    (True, 1, {"bool_as_number": True}, True),
+    (1, True, {"bool_as_number": True}, True),
+    (0.0, False, {"bool_as_number": True}, True),
+    (2, True, {"bool_as_number": True}, False),
+    (True, False, {"bool_as_number": True}, False),
+    (np.array([1, 0]), [True, False], {"bool_as_number": True}, True),
+    (np.array([1, 0]), [True, True], {"bool_as_number": True}, False),
+    ([1, 1], [1, True], {"bool_as_number": True}, True),
+    ([1, 1], [1, True], {}, False),
+    # unordered: a multiset, matched under the tolerance
+    ([3, 1, 2], [1, 2, 3], {"unordered": True}, True),
+    ([3, 1, 2], "[2, 3, 1]", {"unordered": True}, True),
+    ([3, 1, 2], [1, 2, 2], {"unordered": True}, False),
+    ([3, 1, 2], [1, 2], {"unordered": True}, False),
+    ([1.0, 1.0], [1.0, 1.0000001], {"unordered": True}, True),
+    ([1.0, 1.0], [1.0, 1.01], {"unordered": True}, False),
+    ([1.0, 2.0], [1.5, 1.1], {"unordered": True, "atol": 0.6, "rtol": 0}, True),
+    ([1.0, 2.0], [2.7, 1.1], {"unordered": True, "atol": 0.6, "rtol": 0}, False),
+    (np.array([[1, 2], [3, 4]]), [[3, 4], [1, 2]], {"unordered": True}, True),
+    (np.array([[1, 2], [3, 4]]), [[4, 3], [1, 2]], {"unordered": True}, False),
+    ((np.zeros(2), np.ones(2)), [np.ones(2), np.zeros(2)], {"unordered": True}, True),
+    ([1, 2], 3, {"unordered": True}, False),
+    ([1, 2], {"a": 1}, {"unordered": True}, False),
+    # up_to_sign and up_to_scale
+    (np.array([0.6, 0.8]), [-0.6, -0.8], {"up_to_sign": True}, True),
+    (np.array([0.6, 0.8]), [-0.6, 0.8], {"up_to_sign": True}, False),
+    (np.array([0.6, 0.8]), [0.6, 0.8], {"up_to_sign": True}, True),
+    (-2.5, 2.5, {"up_to_sign": True}, True),
+    (np.array([1, 2]), [-1, -2], {"up_to_sign": True}, True),  # exact ints negated exactly
+    (np.array([1, 2]), [-1, -2.0000001], {"up_to_sign": True}, False),
+    (np.array([0.6, 0.8]), [3.0, 4.0], {"up_to_scale": True}, True),
+    (np.array([0.6, 0.8]), [3.0, 4.01], {"up_to_scale": True}, False),
+    (np.array([0.6, 0.8]), [-3.0, -4.0], {"up_to_scale": True}, False),
+    (np.array([0.6, 0.8]), [-3.0, -4.0], {"up_to_scale": True, "up_to_sign": True}, True),
+    (np.array([0.6, 0.8]), [0.0, 0.0], {"up_to_scale": True, "up_to_sign": True}, False),
+    (np.array([0.0, 0.0]), [0.0, 0.0], {"up_to_scale": True}, True),
+    (np.array([0.0, 0.0]), [1.0, 0.0], {"up_to_scale": True}, False),
+    ([[1.0, 0.0], [0.0, 1.0]], [[0.0, -2.0], [5.0, 0.0]],
+     {"unordered": True, "up_to_scale": True, "up_to_sign": True}, True),
+    ([[1.0, 0.0], [0.0, 1.0]], [[0.0, -2.0], [5.0, 1.0]],
+     {"unordered": True, "up_to_scale": True, "up_to_sign": True}, False),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "options", "equal"), OPTION_CASES)
+def test_compare_options(expected: Any, received: Any, options: dict[str, Any],
+                         equal: bool) -> None:
+    result = compare(expected, received, **options)
+    assert result.equal is equal, result.message
+    if not equal:
+        assert result.message
+
+
+@pytest.mark.parametrize("options", [
+    {"sigfigs": 0}, {"sigfigs": 51}, {"sigfigs": 2.0}, {"sigfigs": True}, {"decimals": -1},
+    {"sigfigs": 2, "decimals": 2}, {"sigfigs": 2, "rtol": 0.1}, {"decimals": 2, "atol": 0},
+    {"rtol": -1.0}, {"atol": math.inf}, {"rtol": True},
+])
+def test_contradictory_or_bad_options_are_a_grader_problem(options: dict[str, Any]) -> None:
+    result = compare(1.0, 1.0, **options)
+    assert result.equal is None and "options" in result.message
+
+
+def test_unordered_needs_a_collection() -> None:
+    result = compare(1.0, [1.0], unordered=True)
+    assert result.equal is None and "list, tuple or array" in result.message
+
+
+def test_option_messages_and_hints() -> None:
+    rounded = compare(Fraction(1, 7), 0.1428, sigfigs=4)
+    assert "0.1429" in rounded.message and "0.1428" in rounded.message
+    assert "4 significant figures" in rounded.message
+    assert "2 decimals" in compare(2.675, 2.67, decimals=2).message
+    unmatched = compare([1, 2, 3], [1, 2, 4], unordered=True)
+    assert "1 of 3 expected values have no match" in unmatched.message and "3" in unmatched.message
+    assert compare([1, 2, 3], [3, 2, 1]).hint == "the right values in another order"
+    assert "positive scale factor (5)" in compare(np.array([0.6, 0.8]), [3, 4],
+                                                  up_to_scale=True).message
+    assert "up to sign" in compare([1.0], [-1.0], up_to_sign=True).message
+    assert compare({"a": 1}, {"b": 1}).hint == "the keys are named differently"
+
+
+def test_matching_finds_augmenting_paths() -> None:
+    from grader.checks.numeric import max_matching
+
+    # Greedy in order would give e0 -> a0 and leave e1 unmatched.
+    assert max_matching([[True, True], [True, False]]) == [1, 0]
+    table = [[j in (i, i + 1) for j in range(6)] for i in range(6)]  # a long chain
+    table[5] = [True] + [False] * 5
+    match = max_matching(table)
+    assert sorted(m for m in match if m is not None) == list(range(6))
+    assert max_matching([[False, False], [True, True]]) == [None, 0]
+
+
+def test_unordered_is_fast_on_a_thousand_values() -> None:
+    import time
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=1000)
+    start = time.monotonic()
+    assert compare(values, rng.permutation(values), unordered=True).equal is True
+    shuffled = rng.permutation(values)
+    shuffled[17] += 1e-3
+    assert compare(values, shuffled, unordered=True).equal is False
+    assert time.monotonic() - start < 5
+
+
+DIFF_CASES: list[tuple[Any, Any, dict[str, Any] | None]] = [
+    (np.array([1.0, 2.0, 3.0]), [1.0, 2.5, 3.0],
+     {"expected": ["1.0", "2.0", "3.0"], "received": ["1.0", "2.5", "3.0"],
+      "mismatch": [[0, 1]]}),
+    (np.array([[1, 2], [3, 4]]), [[1, 2], [4, 3]],
+     {"expected": [["1", "2"], ["3", "4"]], "received": [["1", "2"], ["4", "3"]],
+      "mismatch": [[1, 0], [1, 1]]}),
+    (np.array([1.0, 2.0]), [[1.0, 2.0]],  # shapes differ: nothing corresponds
+     {"expected": ["1.0", "2.0"], "received": [["1.0", "2.0"]], "mismatch": []}),
+    (np.array([0.1, NAN]), [0.1000000001, NAN],
+     {"expected": ["0.1", "nan"], "received": ["0.1000000001", "nan"], "mismatch": [[0, 1]]}),
+    (np.zeros(201), np.ones(201), None),  # too large to show
+    (np.zeros((2, 2, 2)), np.ones((2, 2, 2)), None),  # three dimensions
+    (np.zeros(2), "not numbers", None),
+    (1.0, 2.0, None),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "diff"), DIFF_CASES)
+def test_array_diff(expected: Any, received: Any, diff: dict[str, Any] | None) -> None:
+    from grader.checks.numeric import array_diff
+
+    assert array_diff(expected, received) == diff
+
+
+def test_array_diff_uses_the_options() -> None:
+    from grader.checks.numeric import array_diff
+
+    out = array_diff(np.array([1 / 3, 2 / 3]), [0.333, 0.666], sigfigs=3)
+    assert out is not None and out["mismatch"] == [[0, 1]]
+    assert array_diff(np.array([NAN]), [NAN], equal_nan=True)["mismatch"] == []  # type: ignore[index]
+
+
+def test_text_is_parsed_without_evaluating() -> None:
+    from grader.checks.numeric import parse_text
+
+    assert parse_text("1/7") == Fraction(1, 7)
+    assert parse_text("True") is True
+    assert parse_text("[1, 2]").tolist() == [1, 2]
+    assert parse_text("sqrt(2)/2") == pytest.approx(math.sqrt(2) / 2)
+    for text in ("__import__('os')", "[1, 2", "", "1 +", "[1, [2]]"):
+        with pytest.raises(ValueError):
+            parse_text(text)
+
+
+def test_grade_uses_the_options_and_fills_hint_and_diff() -> None:
+    spec = _spec("q3_vector", sigfigs=2, partial=True)
+    assert _grade(spec, [1.04, 2.0, 3.0, 4.04]).status == "passed"
+    result = _grade(spec, [1.0, 2.0, 3.0, 4.5])
+    assert result.status == "partial" and result.diff is not None
+    assert result.diff["mismatch"] == [[0, 3]]
+    flipped = _grade(_spec("q3_vector", up_to_sign=True), [-1.0, -2.0, -3.0, -4.0])
+    assert flipped.status == "passed"
+    wrong = _grade(_spec("q3_vector"), [-1.0, -2.0, -3.0, -4.0])
+    assert wrong.hint == "sign flipped" and "Hint" not in wrong.message
+    hidden = _grade(_spec("q3_vector", visible=False), [1.0, 2.0, 3.0, 5.0])
+    assert hidden.diff is None and hidden.expected is None
+
+
+def test_grade_mistakes_use_the_same_options() -> None:
+    mistake = Mistake(id="rounded", feedback="Rounded too early.", value=0.14, credit=0.5)
+    spec = _spec("anything", value=Fraction(1, 7), sigfigs=4, mistakes=(mistake,))
+    assert _grade(spec, 0.1429).status == "passed"
+    result = _grade(spec, 0.14)
+    assert (result.status, result.mistake) == ("partial", "rounded")
+
+
+def _rubric(tmp_path: Any, check: str, kind: str = "numeric") -> Any:
+    from grader.rubric import load_rubric
+
+    (tmp_path / "ref.py").write_text("q = 1.0\n")
+    (tmp_path / "r.toml").write_text(f"""
+[assignment]
+id = "t"
+reference = "ref.py"
+[[questions]]
+id = "q1"
+points = 1
+[[questions.checks]]
+answer = "q"
+kind = "{kind}"
+{check}
+""")
+    return load_rubric(tmp_path / "r.toml")
+
+
+@pytest.mark.parametrize(("check", "key", "fragment"), [
+    ("sigfigs = 0", "sigfigs", "from 1 to 50"),
+    ("sigfigs = 3.0", "sigfigs", "wrong type float"),
+    ("decimals = 51", "decimals", "from 0 to 50"),
+    ("sigfigs = 3\ndecimals = 2", "decimals", "not both"),
+    ("sigfigs = 3\nrtol = 0.1", "rtol", "replaces rtol and atol"),
+    ("unordered = 1", "unordered", "wrong type int"),
+    ("equal_nan = \"yes\"", "equal_nan", "wrong type str"),
+    ("symbols = [\"x\"]", "symbols", "not an option of a numeric check"),
+    ("random = { count = 2, seed = 1, args = [] }", "random", "not an option"),
+])
+def test_rubric_refuses_bad_number_options(tmp_path: Any, check: str, key: str,
+                                           fragment: str) -> None:
+    from grader.errors import RubricError
+
+    with pytest.raises(RubricError) as info:
+        _rubric(tmp_path, check)
+    assert info.value.key == key and info.value.question == "q1"
+    assert fragment in str(info.value) and "r.toml" in str(info.value)
+
+
+def test_rubric_reads_number_options(tmp_path: Any) -> None:
+    from grader.checks.numeric import spec_options
+
+    rubric = _rubric(tmp_path, "sigfigs = 3\nunordered = true\nup_to_sign = true\n"
+                               "up_to_scale = true\nequal_nan = true\nbool_as_number = true")
+    spec = rubric.questions[0].checks[0]
+    assert spec_options(spec) == {
+        "rtol": None, "atol": None, "sigfigs": 3, "decimals": None, "equal_nan": True,
+        "bool_as_number": True, "unordered": True, "up_to_sign": True, "up_to_scale": True}

@@ -152,7 +152,9 @@ CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] = [
     (sp.Matrix([[x, 1], [0, x]]), [[x, 1], [0, x]], {"x": x}, {}, True),
     (sp.Matrix([[1, 2], [3, 4]]), np.array([[1.0, 2.0], [3.0, 4.0]]), {}, {}, True),
     (sp.Matrix([[1, 2], [3, 4]]), np.array([[1.0, 2.0], [3.0, 4.5]]), {}, {}, False),
-    (sp.Matrix([x, 2 * x]), sp.Matrix([[x, 2 * x]]), {"x": x}, {}, True),  # row vs column
+    (sp.Matrix([x, 2 * x]), sp.Matrix([[x, 2 * x]]), {"x": x}, {}, False),  # row vs column
+    (sp.Matrix([x, 2 * x]), [x, 2 * x], {"x": x}, {}, True),  # a flat list has no orientation
+    (sp.Matrix([[x, 2 * x]]), [x, 2 * x], {"x": x}, {}, True),
     (sp.Matrix([[x, 1], [0, x]]), x, {"x": x}, {}, False),
     # dicts, key by key
     ({"w": x, "b": 1}, {"w": x, "b": 1}, {"x": x}, {}, True),
@@ -232,7 +234,7 @@ def test_compare_messages(expected: Any, received: Any, symbols: dict[str, Any],
     (-DL_DW, "sign flipped"),
     (2 * DL_DW, "off by a constant factor 2.0"),
     (DL_DW / 2, "off by a constant factor 0.5"),
-    (DL_DW + 1, ""),
+    (DL_DW + 1, "differs at b=0.548, lam=-0.921, t=-1.836, w=-1.934, x=1.253"),
 ])
 def test_hints(received: Any, hint: str) -> None:
     result = compare(DL_DW, received, symbols=HW2, functions=FUNCS)
@@ -443,3 +445,230 @@ def test_evaluator_agrees_with_evalf(expr: Any) -> None:
         reference = ctx.mpc(str(re_part), str(im_part))
         assert ours is not None
         assert abs(ours - reference) <= 1e-25 * (1 + abs(reference)), (expr, point, ours)
+
+
+# --------------------------------------------------------------------------- options
+
+a_, b_, c_ = sp.symbols("a b c")
+
+# (expected, received, symbols, options, equal)
+OPTION_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] = [
+    # assumptions declared by name; the reference's plain symbols take them on
+    (x, sp.sqrt(x**2), {"x": x}, {"assumptions": {"x": "nonnegative"}}, True),
+    (x, sp.sqrt(x**2), {"x": x}, {"assumptions": {"x": "nonpositive"}}, False),
+    (-x, sp.sqrt(x**2), {"x": x}, {"assumptions": {"x": "negative"}}, True),
+    (sp.Integer(1), (-1) ** (2 * n_int), {"n": sp.Symbol("n")}, {"assumptions": {"n": "integer"}},
+     True),
+    (sp.Integer(1), (-1) ** (2 * sp.Symbol("n")), {"n": sp.Symbol("n")}, {}, False),
+    # a domain implies the sign: the CAS and the sampling agree on it
+    (x, sp.sqrt(x**2), {"x": x}, {"domain": {"x": (0.0, 3.0)}}, True),
+    (x, sp.sqrt(x**2), {"x": x}, {"domain": {"x": (-3.0, 3.0)}}, False),
+    # branches show where the expected value is complex too
+    (a_ ** (b_ * c_), (a_**b_) ** c_, {"a": a_, "b": b_, "c": c_}, {}, False),
+    (a_ ** (b_ * c_), (a_**b_) ** c_, {"a": a_, "b": b_, "c": c_},
+     {"assumptions": {"a": "positive"}}, True),
+    (2 * sp.log(a_) + sp.log(b_), sp.log(a_**2 * b_), {"a": a_, "b": b_}, {}, False),
+    (sp.sqrt(x) * sp.sqrt(x), x, {"x": x}, {}, True),
+    # exact rational functions: a difference hidden by the tolerance still counts
+    (x**13 * 10**12 + 1, x**13 * 10**12 + 2, {"x": x}, {"domain": {"x": (1.0, 2.0)}}, False),
+    (x**13 * 10**12 + 1, x**13 * 10**12 + sp.Float(1.0000000001), {"x": x}, {}, True),
+    # sets and inequalities
+    (x > 2, sp.Interval.open(2, sp.oo), {"x": x}, {}, True),
+    (x > 2, sp.Interval(2, sp.oo), {"x": x}, {}, False),
+    (sp.Interval(0, 1), sp.Interval(0, sp.Float(1.0000000001)), {}, {}, True),
+    (sp.Interval(0, 1), sp.Interval(0, sp.Float(1.001)), {}, {}, False),
+    (sp.FiniteSet(1, 2), sp.FiniteSet(2, 1), {}, {}, True),
+    (sp.FiniteSet(x, 2 * x), sp.FiniteSet(2 * x, x + x - x), {"x": x}, {}, True),
+    (sp.FiniteSet(x, 2 * x), sp.FiniteSet(2 * x, 3 * x), {"x": x}, {}, False),
+    (sp.Interval(0, 1), x > 0, {"x": x}, {}, False),
+    (sp.Interval(0, 1), x**2 + 1, {"x": x}, {}, False),
+    (x + y > 1, y > 1 - x, {"x": x, "y": y}, {}, True),
+    (x + y > 1, 2 * x + 2 * y > 2, {"x": x, "y": y}, {}, True),
+    (x + y > 1, x + y >= 1, {"x": x, "y": y}, {}, False),
+    (x + y > 1, x + y < 1, {"x": x, "y": y}, {}, False),
+    (x * y > 0, sp.Or(sp.And(x > 0, y > 0), sp.And(x < 0, y < 0)), {"x": x, "y": y}, {},
+     None),
+    (x * y > 0, sp.And(x > 0, y > 0), {"x": x, "y": y}, {}, False),
+    (sp.Eq(x, 1), sp.And(x >= 1, x <= 1), {"x": x}, {}, True),
+    (sp.Eq(x, 1), sp.And(x >= 1, x <= 2), {"x": x}, {}, False),
+    # matrices: shapes must match
+    (sp.Matrix([[1, 2]]), sp.Matrix([1, 2]), {}, {}, False),
+    (sp.Matrix([[1, 2]]), np.array([1.0, 2.0]), {}, {}, True),
+    (sp.Matrix([[1, 2]]), np.array([[1.0], [2.0]]), {}, {}, False),
+    # forms, on sympy objects (what a kernel sends)
+    (x**2 - 1, (x - 1) * (x + 1), {"x": x}, {"form": ("factored",)}, True),
+    (x**2 - 1, x**2 - 1, {"x": x}, {"form": ("factored",)}, False),
+    (x**2 - 1, (x - 1) * (x + 1), {"x": x}, {"form": ("expanded",)}, False),
+    (x**2 - 1, x**2 - 1, {"x": x}, {"form": ("expanded",)}, True),
+    (2 * x, sp.Derivative(x**2, x), {"x": x}, {}, True),
+    (2 * x, sp.Derivative(x**2, x), {"x": x}, {"form": ("no_derivative",)}, False),
+    (2 * x, 3 * x, {"x": x}, {"form": ("expanded",)}, False),  # form never rescues a value
+    # typed answers in math syntax, with form read from the text
+    (x**2 - 1, "(x-1)(x+1)", {"x": x}, {"input_syntax": "math"}, True),
+    (2 * x - 2, "2(x-1)", {"x": x}, {"input_syntax": "math", "form": ("factored",)}, True),
+    (2 * x - 2, "2x-2", {"x": x}, {"input_syntax": "math", "form": ("factored",)}, False),
+    (2 * x - 2, "2(x-1)", {"x": x}, {"input_syntax": "math", "form": ("expanded",)}, False),
+    (2 * x - 2, "2x-2", {"x": x}, {"input_syntax": "math", "form": ("expanded",)}, True),
+    (x**2, "x^2", {"x": x}, {}, False),  # Python syntax: '^' is refused
+    # systems of equations
+    ([sp.Eq(x + y, 3), sp.Eq(x - y, 1)], [sp.Eq(x, 2), sp.Eq(y, 1)], {"x": x, "y": y},
+     {"mode": "system"}, True),
+    ([sp.Eq(x + y, 3), sp.Eq(x - y, 1)], [sp.Eq(x, 1), sp.Eq(y, 2)], {"x": x, "y": y},
+     {"mode": "system"}, False),
+    ([x**2 - 1], [sp.Eq(x, 1)], {"x": x}, {"mode": "system"}, False),
+    ([sp.Eq((x - 1) ** 2, 0)], [sp.Eq(x, 1)], {"x": x}, {"mode": "system"}, True),
+    ([sp.Eq(x, y)], [sp.Eq(2 * x, 2 * y)], {"x": x, "y": y}, {"mode": "system"}, True),
+    ([sp.Eq(x, y)], [sp.Eq(x, -y)], {"x": x, "y": y}, {"mode": "system"}, False),
+    ([sp.Eq(sp.exp(x), 2)], [sp.Eq(x, sp.log(2))], {"x": x}, {"mode": "system"}, None),
+    ([sp.Eq(x, 1)], [sp.Eq(x, 1), x > 0], {"x": x}, {"mode": "system"}, False),
+    ([sp.Eq(x, 1)], "[x == 1]", {"x": x}, {"mode": "system"}, True),
+    ([sp.Eq(x, 1)], x - 1, {"x": x}, {"mode": "system"}, True),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "symbols", "options", "equal"), OPTION_CASES)
+def test_compare_options(expected: Any, received: Any, symbols: dict[str, Any],
+                         options: dict[str, Any], equal: bool | None) -> None:
+    result = compare(expected, received, symbols=symbols, **options)
+    assert result.equal is equal, result.message
+    assert result.message
+
+
+def test_declare_merges_assumptions_and_domain() -> None:
+    from grader.checks.symbolic import declare
+
+    out = declare({"x": x, "t": tp, "u": "u"}, {"x": "integer"}, {"x": (1, 5), "u": (-3, -1)})
+    assert out["x"].is_integer and out["x"].is_positive
+    assert out["t"] is tp  # nothing to add
+    assert out["u"].is_negative and out["u"].is_real
+    with pytest.raises(ValueError):
+        declare({"x": x}, {"x": "happy"})
+    assert compare(x, x, symbols={"x": x}, assumptions={"x": "positive negative"}).equal is None
+
+
+def test_messages_and_hints_of_the_new_comparisons() -> None:
+    branch = compare(a_ ** (b_ * c_), (a_**b_) ** c_, symbols={"a": a_, "b": b_, "c": c_})
+    assert "complex" in branch.message and branch.hint
+    ends = compare(x > 2, x >= 2, symbols={"x": x})
+    assert "2 should be excluded" in ends.hint
+    exact = compare(x**13 * 10**12 + 1, x**13 * 10**12 + 2, symbols={"x": x},
+                    domain={"x": (1.0, 2.0)})  # within rtol at every sample point
+    assert "by exactly" in exact.message
+    form = compare(x**2 - 1, "x**2 - 1", symbols={"x": x}, form=("factored",))
+    assert form.message.startswith("equal in value, but it is not fully factored")
+    system = compare([sp.Eq(x**2, 4)], [sp.Eq(x, 2)], symbols={"x": x}, mode="system")
+    assert "x=-2" in system.message and system.hint == "a solution is lost"
+    shape = compare(sp.Matrix([[1, 2]]), sp.Matrix([1, 2]), symbols={})
+    assert shape.hint.startswith("transposed")
+    assert compare(x, x, symbols={"x": x}, mode="sets").equal is None
+    assert compare(x, x, symbols={"x": x}, input_syntax="latex").equal is None
+
+
+def test_results_are_cached_by_structure() -> None:
+    from grader.checks import symbolic
+
+    symbolic.clear_cache()
+    first = compare(DL_DW, -DL_DW, symbols=HW2, functions=FUNCS)
+    size = len(symbolic._CACHE)
+    again = compare(DL_DW, -(lam * w + x * (s - t) * s * (1 - s)), symbols=HW2, functions=FUNCS)
+    assert again == first and len(symbolic._CACHE) == size
+    other = compare(DL_DW, DL_DW, symbols=HW2, functions=FUNCS, rtol=1e-3)
+    assert other.equal is True and len(symbolic._CACHE) == size + 1
+    # a symbol with other assumptions is another structure
+    compare(xp, xp + 0, symbols={"x": xp})
+    compare(xp, x, symbols={"x": xp})
+    assert len(symbolic._CACHE) == size + 3
+
+
+def test_mathml() -> None:
+    from grader.checks.symbolic import mathml
+
+    assert mathml(x**2).startswith("<msup>")
+    table = mathml({"w": x, "<b>": y})
+    assert table is not None and table.startswith("<mtable>") and "&lt;b&gt;" in table
+    assert mathml(3) is None and mathml({"w": 1}) is None
+
+
+def test_grade_fills_math_and_hint() -> None:
+    spec = _spec("grads", functions=_functions_spec(), partial=True)
+    received = _gradients(S)
+    received["t"] = -received["t"]
+    result = _grade(spec, received)
+    assert result.status == "partial" and result.hint == "t: sign flipped"
+    assert result.expected_math and result.expected_math.startswith("<mtable>")
+    assert result.received_math and "sigma" not in result.expected_math
+    hidden = _grade(_spec("grads", functions=_functions_spec(), visible=False), received)
+    assert hidden.expected_math is None and hidden.received_math
+    text = _grade(_spec("single", symbols=("x",), value="x**2"), "x*x")
+    assert text.status == "passed" and text.received_math
+
+
+def test_grade_with_the_new_options() -> None:
+    spec = _spec("single", symbols=("x",), value="x**2 - 1", input_syntax="math",
+                 form=("factored",))
+    assert _grade(spec, "(x-1)(x+1)").status == "passed"
+    result = _grade(spec, "x^2 - 1")
+    assert result.status == "failed" and "factored" in result.message
+    system = _spec("single", symbols=("x", "y"), value=["x + y == 3", "x - y == 1"],
+                   compare="system")
+    assert _grade(system, [sp.Eq(x, 2), sp.Eq(y, 1)]).status == "passed"
+    assert _grade(system, [sp.Eq(x, 1), sp.Eq(y, 2)]).status == "failed"
+    root = _spec("single", symbols=("x",), value="x", assumptions={"x": "positive"})
+    assert _grade(root, sp.sqrt(x**2)).status == "passed"
+
+
+def _rubric(tmp_path: Any, check: str) -> Any:
+    from grader.rubric import load_rubric
+
+    (tmp_path / "ref.py").write_text("q = None\n")
+    (tmp_path / "r.toml").write_text(f"""
+[assignment]
+id = "t"
+reference = "ref.py"
+[[questions]]
+id = "q1"
+points = 1
+[[questions.checks]]
+answer = "q"
+kind = "symbolic"
+value = "x"
+{check}
+""")
+    return load_rubric(tmp_path / "r.toml")
+
+
+@pytest.mark.parametrize(("check", "key", "fragment"), [
+    ('symbols = ["x"]\nassumptions = { y = "positive" }', "assumptions", "not declared"),
+    ('symbols = ["x"]\nassumptions = { x = "happy" }', "assumptions", "real, positive"),
+    ('symbols = ["x"]\nassumptions = { x = "positive negative" }', "assumptions",
+     "contradictory"),
+    ('symbols = ["x"]\nassumptions = { x = "" }', "assumptions", "space-separated"),
+    ('symbols = ["x"]\nassumptions = { x = 1 }', "assumptions", "space-separated"),
+    ('symbols = ["x"]\ndomain = { y = [0, 1] }', "domain", "not declared"),
+    ('symbols = ["x"]\ncompare = "sets"', "compare", "system"),
+    ('symbols = ["x"]\nform = ["factored", "expanded"]', "form", "both"),
+    ('symbols = ["x"]\nform = ["tidy"]', "form", "no_derivative"),
+    ('symbols = ["x"]\nform = ["factored", "factored"]', "form", "at most once"),
+    ('symbols = ["x"]\ninput_syntax = "latex"', "input_syntax", "python, math"),
+    ('symbols = ["x"]\nvariables = ["x"]', "variables", "not both"),
+    ('variables = ["x", "x"]', "variables", "declared twice"),
+    ('symbols = ["x"]\nsigfigs = 3', "sigfigs", "not an option of a symbolic check"),
+    ('symbols = ["x"]\ncall_timeout = 3', "call_timeout", "not an option"),
+])
+def test_rubric_refuses_bad_symbolic_options(tmp_path: Any, check: str, key: str,
+                                             fragment: str) -> None:
+    from grader.errors import RubricError
+
+    with pytest.raises(RubricError) as info:
+        _rubric(tmp_path, check)
+    assert info.value.key == key and info.value.question == "q1", str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_rubric_reads_symbolic_options(tmp_path: Any) -> None:
+    rubric = _rubric(tmp_path, 'variables = ["x", "n"]\nassumptions = { n = "positive integer" }\n'
+                               'compare = "system"\nform = ["no_derivative"]\n'
+                               'input_syntax = "math"')
+    spec = rubric.questions[0].checks[0]
+    assert spec.symbols == ("x", "n") and spec.assumptions == {"n": "positive integer"}
+    assert (spec.compare, spec.form, spec.input_syntax) == ("system", ("no_derivative",), "math")

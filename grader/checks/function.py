@@ -1,23 +1,73 @@
 """Function answers: call the student's function on hidden inputs, compare with the reference.
 
 The calls happen inside the student's kernel (see :mod:`grader.harvest`); this module
-sees only their decoded outcomes and compares them in the grader with the numeric rules.
+sees only their decoded outcomes and compares them in the grader with the numeric rules
+(and the check's numeric options: ``rtol``, ``atol``, ``sigfigs``, ``decimals``,
+``equal_nan``, ``bool_as_number``, ``unordered``, ``up_to_sign``, ``up_to_scale``).
+
+Inputs are the rubric's literal ``inputs`` (edge cases), then those of ``inputs_from``,
+then ``count`` calls drawn by :func:`generate_calls` from the check's ``[random]`` table
+with a generator seeded by its ``seed`` (the same inputs on every run and machine). A
+visible check's message shows the first failing input with the expected and received
+output; with ``partial`` the check earns the share of inputs it gets right.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
+import numpy as np
+
 from grader.checks import CallableAnswer, Comparison, Evidence, absent_result, make_result
-from grader.checks.numeric import compare, format_value
+from grader.checks.numeric import array_diff, compare, format_value, spec_options
 from grader.results import CheckResult
-from grader.rubric import Call, CheckSpec
+from grader.rubric import ArgGenerator, Call, CheckSpec, RandomInputs
 
 
 def reference_outputs(func: Any, calls: tuple[Call, ...]) -> list[Any]:
     """The reference's output for each call (arguments copied: a function may mutate them)."""
     return [func(*copy.deepcopy(c.args), **copy.deepcopy(dict(c.kwargs))) for c in calls]
+
+
+def generate_calls(spec: RandomInputs) -> tuple[Call, ...]:
+    """The ``count`` calls of a ``[random]`` table, drawn from ``default_rng(seed)``.
+
+    Arguments are drawn call by call, positional ones first, in order; scalars come out
+    as Python ``float``/``int`` and shaped draws as numpy arrays.
+    """
+    rng = np.random.default_rng(spec.seed)
+    calls = []
+    for _ in range(spec.count):
+        args = tuple(_draw(rng, g) for g in spec.args)
+        kwargs = {name: _draw(rng, g) for name, g in spec.kwargs}
+        calls.append(Call(args=args, kwargs=kwargs))
+    return tuple(calls)
+
+
+def _draw(rng: np.random.Generator, g: ArgGenerator) -> Any:
+    size = g.shape or None
+    value: Any
+    if g.kind == "uniform":
+        value = rng.uniform(g.low, g.high, size=size)
+    elif g.kind == "normal":
+        value = rng.normal(g.mean, g.std, size=size)
+    elif g.kind == "integer":
+        value = rng.integers(int(g.low), int(g.high), size=size, endpoint=True)
+        return int(value) if size is None else value
+    elif g.kind == "choice":
+        return copy.deepcopy(g.values[int(rng.integers(len(g.values)))])
+    elif g.kind == "spd":
+        q, _ = np.linalg.qr(rng.normal(size=(g.n, g.n)))
+        eigenvalues = rng.uniform(g.eigenvalues[0], g.eigenvalues[1], size=g.n)
+        h = q @ np.diag(eigenvalues) @ q.T
+        return (h + h.T) / 2  # exactly symmetric
+    elif g.kind == "constant":
+        return copy.deepcopy(g.value)
+    else:  # the rubric loader admits only the kinds above; reaching here is our bug
+        raise ValueError(f"unknown generator kind {g.kind!r}")
+    return float(value) if size is None else value
 
 
 def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResult | None:
@@ -38,7 +88,9 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
         return early
     calls, outcomes = evidence.calls, evidence.outcomes
     try:
-        expected = reference_outputs(getattr(evidence.reference, spec.reference_name), calls)
+        # A released public rubric carries the expected outputs as literals.
+        expected = (list(spec.outputs) if spec.outputs is not None else
+                    reference_outputs(getattr(evidence.reference, spec.reference_name), calls))
     except Exception as exc:
         return make_result(spec, max_score, fraction=0.0, status="error",
                            message=f"grader error: the reference {spec.reference_name} raised "
@@ -52,7 +104,9 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     share = passed / n if spec.partial and n else 0.0
     for mistake in spec.mistakes:
         try:
-            wrong = reference_outputs(getattr(evidence.reference, mistake.reference or ""), calls)
+            wrong = (list(mistake.outputs) if mistake.outputs is not None else
+                     reference_outputs(getattr(evidence.reference, mistake.reference or ""),
+                                       calls))
         except Exception:  # a mistake the reference cannot compute on an input never matches
             continue
         if all(_verdict(w, o, spec).equal for w, o in zip(wrong, outcomes, strict=True)):
@@ -65,31 +119,48 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     exp_text: str | None
     rec_text: str | None
     summary = f"wrong on {n - passed} of {n} test inputs"
+    hint = ""
+    diff = None
     if spec.visible:
-        detail = (f"{spec.answer}{calls[first].display()}: {verdicts[first].message}"
-                  + (f" ({verdicts[first].hint})" if verdicts[first].hint else ""))
+        verdict = verdicts[first]
+        detail = (f"{spec.answer}{calls[first].display()}: {verdict.message}"
+                  + (f" ({verdict.hint})" if verdict.hint else ""))
         message = f"{summary}; first: {detail}"
         exp_text = format_value(expected[first])
         got = outcomes[first]
         rec_text = ("timed out" if got.timed_out else f"raised {got.error}" if got.error
                     else format_value(got.value))
+        hint = verdict.hint
+        if not (got.timed_out or got.error):
+            diff = array_diff(expected[first], got.value, **_number_options(spec))
     else:
         kinds = sorted({_failure_kind(outcomes[i], v) for i, v in enumerate(verdicts)
                         if not v.equal})
         message = f"{summary} (hidden): {', '.join(kinds)}"
         exp_text = rec_text = None
-    return make_result(spec, max_score, fraction=share,
-                       status="partial" if share > 0 else "failed",
-                       message=message, expected=exp_text, received=rec_text)
+    result = make_result(spec, max_score, fraction=share,
+                         status="partial" if share > 0 else "failed",
+                         message=message, expected=exp_text, received=rec_text)
+    if hint or diff:
+        result = dataclasses.replace(result, hint=hint, diff=diff)
+    return result
+
+
+def _number_options(spec: CheckSpec) -> dict[str, Any]:
+    options = spec_options(spec)
+    for name in ("unordered", "up_to_sign", "up_to_scale"):
+        options.pop(name, None)  # whole-value options say nothing about single entries
+    return options
 
 
 def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
     if outcome.timed_out:
-        return Comparison(equal=False, message="the call did not finish in time")
+        limit = f" (limit {spec.call_timeout:g} s)" if spec.call_timeout else ""
+        return Comparison(equal=False, message=f"the call did not finish in time{limit}")
     if outcome.error:
         return Comparison(equal=False, message=f"the call raised {outcome.error}")
     try:
-        return compare(expected, outcome.value, rtol=spec.rtol, atol=spec.atol)
+        return compare(expected, outcome.value, **spec_options(spec))
     except Exception as exc:  # a comparator bug must not end the batch
         return Comparison(equal=None, message=f"grader error while comparing: {exc}")
 

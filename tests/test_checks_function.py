@@ -1,0 +1,368 @@
+"""Function checks without kernels: generated inputs, verdicts, messages, HW2's mistakes."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader.checks import CallableAnswer, CallOutcome, Evidence, grader_for
+from grader.checks.function import generate_calls, grade
+from grader.errors import RubricError
+from grader.rubric import ArgGenerator, Call, CheckSpec, Mistake, RandomInputs, load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rubric(tmp_path: Path, check: str, kind: str = "function") -> Any:
+    # References are imported once per path: each rubric here gets a file of its own.
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "ref.py").write_text("def f(*args, **kwargs):\n    return 1.0\n\n\n"
+                                     "def prop(args, output):\n    return True\n")
+    (tmp_path / "r.toml").write_text(f"""
+[assignment]
+id = "t"
+reference = "ref.py"
+[[questions]]
+id = "q1"
+points = 1
+[[questions.checks]]
+answer = "f"
+kind = "{kind}"
+{check}
+""")
+    return load_rubric(tmp_path / "r.toml")
+
+
+# --------------------------------------------------------------------------- generated inputs
+
+
+RANDOM = """
+[questions.checks.random]
+count = 6
+seed = 3
+args = [
+  { kind = "uniform", low = -1.0, high = 1.0 },
+  { kind = "integer", low = 1, high = 3 },
+  { kind = "normal", mean = 5.0, std = 0.5, shape = [2, 3] },
+  { kind = "spd", n = 3, eigenvalues = [0.5, 4.0] },
+  { kind = "choice", values = [[1, 2], "a", 7] },
+  { kind = "constant", value = 0.9 },
+]
+kwargs = { lr = { kind = "uniform", low = 0.001, high = 0.1, shape = [2] } }
+"""
+
+
+def test_random_inputs_are_drawn_as_declared(tmp_path: Path) -> None:
+    rubric = _rubric(tmp_path, RANDOM)
+    spec = rubric.questions[0].checks[0]
+    assert spec.random is not None and spec.random.count == 6
+    calls = generate_calls(spec.random)
+    assert len(calls) == 6
+    for call in calls:
+        u, k, normal, h, choice, constant = call.args
+        assert isinstance(u, float) and -1 <= u < 1
+        assert isinstance(k, int) and 1 <= k <= 3
+        assert normal.shape == (2, 3) and abs(normal.mean() - 5) < 2
+        assert np.allclose(h, h.T) and h.shape == (3, 3)
+        eigenvalues = np.linalg.eigvalsh(h)
+        assert eigenvalues.min() >= 0.5 - 1e-9 and eigenvalues.max() <= 4.0 + 1e-9
+        assert choice in ([1, 2], "a", 7) and constant == 0.9
+        assert call.kwargs["lr"].shape == (2,)
+    # the same seed gives the same inputs; another seed others
+    again = generate_calls(spec.random)
+    assert all(np.array_equal(a.args[2], b.args[2]) for a, b in zip(calls, again, strict=True))
+    other = generate_calls(RandomInputs(count=6, seed=4, args=spec.random.args))
+    assert not np.array_equal(calls[0].args[2], other[0].args[2])
+    # the integers cover both ends
+    ints = generate_calls(RandomInputs(count=200, seed=0,
+                                       args=(ArgGenerator(kind="integer", low=1, high=3),)))
+    assert {c.args[0] for c in ints} == {1, 2, 3}
+
+
+def test_generated_inputs_follow_the_literal_ones(tmp_path: Path) -> None:
+    from grader.rubric import resolve_inputs
+
+    rubric = _rubric(tmp_path, "inputs = [[0.0, 1]]\n" + RANDOM)
+    calls = resolve_inputs(rubric.questions[0].checks[0], rubric.load_reference())
+    assert len(calls) == 7 and calls[0].args == (0.0, 1)
+
+
+def test_choice_values_are_copies() -> None:
+    spec = RandomInputs(count=2, seed=0, args=(ArgGenerator(kind="choice", values=([1],)),))
+    first, second = generate_calls(spec)
+    first.args[0].append(2)
+    assert second.args[0] == [1]
+
+
+@pytest.mark.parametrize(("table", "key", "fragment"), [
+    ("[questions.checks.random]\ncount = 0\nseed = 1\nargs = [{ kind = \"constant\", value = 1 }]",
+     "random.count", "from 1 to 1000"),
+    ("[questions.checks.random]\ncount = 2\nseed = -1\nargs = [{ kind = \"constant\", value = 1 }]",
+     "random.seed", ">= 0"),
+    ("[questions.checks.random]\ncount = 2\nargs = [{ kind = \"constant\", value = 1 }]",
+     "seed", "missing required key"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1", "random.args", "needs args"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\nargs = [{ kind = \"gaussian\" }]",
+     "random.args[0].kind", "uniform, normal, integer, choice, spd, constant"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\nargs = [{ kind = \"uniform\", low = 1 }]",
+     "random.args[0].high", "needs high"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"uniform\", low = 1, high = 0 }]", "random.args[0].high", "below high"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"integer\", low = 1.5, high = 3 }]", "low", "wrong type float"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"normal\", std = 0 }]", "random.args[0].std", "> 0"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"normal\", shape = [0] }]", "random.args[0].shape", "positive integers"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"normal\", shape = [1000, 1000] }]", "random.args[0].shape",
+     "more than"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"spd\", n = 3, eigenvalues = [0, 1] }]", "random.args[0].eigenvalues",
+     "0 < low"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"choice\", values = [] }]", "random.args[0].values", "not be empty"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "args = [{ kind = \"uniform\", low = 0, high = 1, n = 3 }]", "n", "unknown key"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\n"
+     "kwargs = { \"1x\" = { kind = \"constant\", value = 1 } }", "random.kwargs",
+     "not a keyword argument name"),
+    ("[questions.checks.random]\ncount = 2\nseed = 1\nrepeat = 3\n"
+     "args = [{ kind = \"constant\", value = 1 }]", "repeat", "unknown key"),
+    ("call_timeout = 0\ninputs = [[1]]", "call_timeout", "positive"),
+    ("call_timeout = \"fast\"\ninputs = [[1]]", "call_timeout", "wrong type"),
+    ("inputs = [[1]]\noutputs = [1.0]\n[questions.checks.random]\ncount = 1\nseed = 1\n"
+     "args = [{ kind = \"constant\", value = 1 }]", "outputs", "literal inputs only"),
+    ("", "inputs", "[random]"),
+])
+def test_rubric_refuses_bad_generators(tmp_path: Path, table: str, key: str,
+                                       fragment: str) -> None:
+    with pytest.raises(RubricError) as info:
+        _rubric(tmp_path, table)
+    assert info.value.key == key and info.value.question == "q1", str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_property_and_function_checks_take_random_and_call_timeout(tmp_path: Path) -> None:
+    spec = _rubric(tmp_path, "call_timeout = 2.5\nsigfigs = 3\n" + RANDOM).questions[0].checks[0]
+    assert (spec.call_timeout, spec.sigfigs) == (2.5, 3)
+    prop = _rubric(tmp_path / "p", 'property = "prop"\ncall_timeout = 1\n' + RANDOM,
+                   "property")
+    assert prop.questions[0].checks[0].random is not None
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def _reference() -> types.ModuleType:
+    module = types.ModuleType("reference")
+
+    def square(x: Any) -> Any:
+        return np.asarray(x, dtype=float) ** 2
+
+    def cube(x: Any) -> Any:
+        return np.asarray(x, dtype=float) ** 3
+
+    module.square = square  # type: ignore[attr-defined]
+    module.cube = cube  # type: ignore[attr-defined]
+    module.eig = lambda: (np.array([1.0, 3.0]),)  # type: ignore[attr-defined]
+    return module
+
+
+def _spec(**kwargs: Any) -> CheckSpec:
+    kwargs.setdefault("inputs", (Call(args=(2.0,)), Call(args=([1.0, -2.0],)),
+                                 Call(args=(0.5,))))
+    return CheckSpec(answer="square", kind="function", **kwargs)
+
+
+def _grade(spec: CheckSpec, outcomes: list[CallOutcome]) -> Any:
+    evidence = Evidence(received=CallableAnswer("square", "(x)"), reference=_reference(),
+                        calls=spec.inputs, outcomes=tuple(outcomes))
+    return grade(spec, evidence, 3.0)
+
+
+def test_all_right() -> None:
+    result = _grade(_spec(), [CallOutcome(value=4.0), CallOutcome(value=np.array([1.0, 4.0])),
+                              CallOutcome(value=0.25)])
+    assert (result.status, result.score) == ("passed", 3.0)
+
+
+def test_the_first_failure_is_shown_with_hint_and_diff() -> None:
+    result = _grade(_spec(), [CallOutcome(value=4.0), CallOutcome(value=np.array([-1.0, -4.0])),
+                              CallOutcome(timed_out=True)])
+    assert result.status == "failed" and result.score == 0
+    assert "wrong on 2 of 3 test inputs" in result.message
+    assert "square([1.0, -2.0])" in result.message
+    assert result.expected == "[1, 4]" and result.received == "[-1, -4]"
+    assert result.hint == "sign flipped"
+    assert result.diff == {"expected": ["1.0", "4.0"], "received": ["-1.0", "-4.0"],
+                           "mismatch": [[0, 0], [0, 1]]}
+
+
+def test_partial_credit_is_the_share_of_inputs() -> None:
+    outcomes = [CallOutcome(value=4.0), CallOutcome(error="ValueError: no"),
+                CallOutcome(value=0.25)]
+    assert _grade(_spec(partial=True), outcomes).score == pytest.approx(2.0)
+    assert _grade(_spec(), outcomes).score == 0
+
+
+def test_hidden_checks_say_what_kind_of_failure_only() -> None:
+    result = _grade(_spec(visible=False, call_timeout=1.5),
+                    [CallOutcome(value=4.0), CallOutcome(timed_out=True),
+                     CallOutcome(error="ZeroDivisionError: x")])
+    assert result.expected is None and result.received is None and result.diff is None
+    assert "timed out" in result.message and "raised ZeroDivisionError" in result.message
+    assert "[1.0, -2.0]" not in result.message
+
+
+def test_timeouts_name_the_check_limit() -> None:
+    result = _grade(_spec(call_timeout=1.5), [CallOutcome(timed_out=True)] * 3)
+    assert "did not finish in time (limit 1.5 s)" in result.message
+
+
+def test_numeric_options_apply_to_outputs() -> None:
+    spec = _spec(inputs=(Call(args=(1.0,)),), sigfigs=2)
+    assert _grade(spec, [CallOutcome(value=1.04)]).status == "passed"
+    assert _grade(spec, [CallOutcome(value=1.06)]).status == "failed"
+    unordered = CheckSpec(answer="eig", kind="function", expected="eig", inputs=(Call(),),
+                          unordered=True)
+    evidence = Evidence(received=CallableAnswer("eig"), reference=_reference(),
+                        calls=unordered.inputs, outcomes=(CallOutcome(value=[3.0, 1.0]),))
+    assert grade(unordered, evidence, 1.0).status == "failed"  # a tuple: (array,)
+    evidence = Evidence(received=CallableAnswer("eig"), reference=_reference(),
+                        calls=unordered.inputs, outcomes=(CallOutcome(value=([3.0, 1.0],)),))
+    assert grade(unordered, evidence, 1.0).status == "failed"  # unordered is the top level
+    evidence = Evidence(received=CallableAnswer("eig"), reference=_reference(),
+                        calls=unordered.inputs,
+                        outcomes=(CallOutcome(value=(np.array([1.0, 3.0]),)),))
+    assert grade(unordered, evidence, 1.0).status == "passed"
+
+
+def test_a_matched_mistake_is_named() -> None:
+    mistake = Mistake(id="cubed", feedback="Squared, not cubed.", credit=0.25, reference="cube")
+    spec = _spec(mistakes=(mistake,))
+    result = _grade(spec, [CallOutcome(value=8.0), CallOutcome(value=np.array([1.0, -8.0])),
+                           CallOutcome(value=0.125)])
+    assert (result.status, result.mistake, result.score) == ("partial", "cubed", 0.75)
+    assert result.message == "Squared, not cubed."
+
+
+# --------------------------------------------------------------------------- HW2's mistakes
+
+
+CONTRACT_MISTAKES = {
+    # answer: {mistake id: the contract's common mistake}
+    "q1_4_params": {"no-output-bias": "660", "weights-only": "610"},
+    "q1_2_batch_mean_std": {"sigma-over-m": "sigma/m"},
+    "q3_3_gd_step": {"flipped-b0": "flipped b0", "no-learning-rate": "dropped lr"},
+    "q3_3_update": {"flipped-b0": "flipped b0", "no-learning-rate": "dropped lr"},
+    "adam_step": {"beta2-for-beta1": "beta2 for beta1",
+                  "no-bias-correction": "no bias correction",
+                  "eps-inside-sqrt": "eps inside the sqrt"},
+    "q5_3_converges": {"non-strict": "non-strict inequality in Q5.3"},
+}
+
+
+@pytest.fixture(scope="module")
+def hw2() -> Any:
+    return load_rubric(ROOT / "rubrics" / "hw2.toml")
+
+
+def _checks(rubric: Any) -> dict[str, CheckSpec]:
+    return {c.answer: c for q in rubric.questions for c in q.checks}
+
+
+def test_hw2_rubric_encodes_the_contracts_mistakes(hw2: Any) -> None:
+    checks = _checks(hw2)
+    for answer, expected in CONTRACT_MISTAKES.items():
+        ids = {m.id for m in checks[answer].mistakes}
+        assert set(expected) <= ids, (answer, ids)
+    values = {m.id: m.value for m in checks["q1_4_params"].mistakes}
+    assert values == {"no-output-bias": 660, "weights-only": 610}
+
+
+@pytest.mark.parametrize(("answer", "mistake_id"), [
+    (answer, mistake_id) for answer, found in CONTRACT_MISTAKES.items() for mistake_id in found
+])
+def test_each_hw2_mistake_is_recognised(hw2: Any, answer: str, mistake_id: str) -> None:
+    from grader.rubric import resolve_inputs
+
+    spec = _checks(hw2)[answer]
+    mistake = next(m for m in spec.mistakes if m.id == mistake_id)
+    reference = hw2.load_reference()
+    if spec.kind == "function":
+        calls = resolve_inputs(spec, reference)
+        wrong = getattr(reference, mistake.reference)
+        outcomes = tuple(CallOutcome(value=wrong(*c.args, **c.kwargs)) for c in calls)
+        evidence = Evidence(received=CallableAnswer(answer), reference=reference, calls=calls,
+                            outcomes=outcomes)
+    else:
+        value = mistake.value if mistake.reference is None else getattr(reference,
+                                                                         mistake.reference)
+        evidence = Evidence(received=value, reference=reference)
+    result = grader_for(spec.kind)(spec, evidence, 1.0)
+    assert result.mistake == mistake_id, result.message
+    assert result.status in ("partial", "failed") and result.score < 1.0
+    assert result.message == mistake.feedback
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def test_question_points_are_clamped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader import grade as grading
+    from grader.results import CheckResult
+    from grader.rubric import Question
+
+    def generous(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        return CheckResult(answer=spec.answer, kind=spec.kind, status="passed",
+                           score=max_score * 3, max_score=max_score, message="")
+
+    monkeypatch.setattr(grading, "grader_for", lambda kind: generous)
+    checks = (CheckSpec(answer="a", kind="numeric", weight=2.0),
+              CheckSpec(answer="b", kind="numeric", weight=1.0))
+    question = Question(id="q", title="q", points=6.0, checks=checks)
+    result = grading._question(question, {"a": 1, "b": 2}, {}, {}, types.ModuleType("r"))
+    assert result.score == 6.0 and [c.max_score for c in result.checks] == [4.0, 2.0]
+
+
+def test_weighted_checks_share_the_points() -> None:
+    from grader import grade as grading
+    from grader.rubric import Question
+
+    checks = (CheckSpec(answer="a", kind="numeric", weight=3.0, value=1),
+              CheckSpec(answer="b", kind="numeric", weight=1.0, value=2))
+    question = Question(id="q", title="q", points=8.0, checks=checks)
+    result = grading._question(question, {"a": 1, "b": 3}, {}, {}, types.ModuleType("r"))
+    assert (result.score, result.status) == (6.0, "partial")
+
+
+class _Session:
+    """Just enough of a kernel session for the harvester to talk to."""
+
+    def __init__(self) -> None:
+        self.settings = types.SimpleNamespace(call_timeout=10.0, cell_timeout=30.0)
+        self.space = types.SimpleNamespace(agent=Path("agent.py"))
+        self.codes: list[str] = []
+
+    def run_code(self, code: str, timeout: float) -> tuple[str, list[Any]]:
+        self.codes.append(code)
+        return "ok", []
+
+
+@pytest.mark.parametrize(("timeout", "per_call"), [(None, 10.0), (2.5, 2.5)])
+def test_a_checks_call_timeout_reaches_the_kernel(timeout: float | None,
+                                                  per_call: float) -> None:
+    from grader.harvest import Harvester
+
+    session = _Session()
+    Harvester(session).call("f", [Call(args=(1,))], timeout=timeout)  # type: ignore[arg-type]
+    code = session.codes[-1]
+    assert code.startswith("_grader_agent._grader_call(") and code.endswith(f", {per_call!r})")
+    wire = json.loads(json.loads(code.split(", ", 3)[3].rsplit(", ", 1)[0]))
+    assert len(wire) == 1
