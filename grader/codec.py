@@ -90,9 +90,15 @@ def _decode(obj: Any, depth: int) -> Any:
     if t == "callable":
         return CallableAnswer(str(obj.get("name", ""))[:200], str(obj.get("signature", ""))[:500])
     if t == "rejected":
-        return Rejected(str(obj.get("reason", "rejected in the kernel"))[:500])
+        reason = str(obj.get("reason", "rejected in the kernel"))[:500]
+        if depth:  # a part that cannot be read makes the whole answer unreadable
+            raise DecodeError(reason)
+        return Rejected(reason)
     if t == "unsupported":
-        return Rejected(f"values of type {str(obj.get('type', '?'))[:200]} cannot be graded")
+        reason = f"values of type {str(obj.get('type', '?'))[:200]} cannot be graded"
+        if depth:
+            raise DecodeError(f"a part of the answer is not plain data: {reason}")
+        return Rejected(reason)
     raise DecodeError(f"unknown tag {t[:40]!r}")
 
 

@@ -9,6 +9,7 @@ text to a kernel process and reads back messages.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,9 +75,15 @@ def load_notebook(submission: Submission) -> LoadedNotebook:
     except OSError as exc:
         return LoadedNotebook(nb=None, error=f"cannot read {submission.path.name}: {exc.strerror}")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return LoadedNotebook(nb=None, error=f"{submission.path.name} is not UTF-8 text")
+        if submission.is_notebook:
+            text = raw.decode("utf-8")
+        else:
+            # A module may declare its encoding (PEP 263), as Python itself honours.
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+            text = raw.decode(encoding)
+    except (UnicodeDecodeError, SyntaxError, LookupError):
+        return LoadedNotebook(nb=None, error=f"{submission.path.name} is not UTF-8 text "
+                                             "(nor in the encoding its coding line names)")
     if not submission.is_notebook:
         return LoadedNotebook(nb=notebook_from_module(text))
     try:
@@ -245,11 +253,13 @@ def _capped_client_class() -> Any:
 
         output_budget = 0
         output_capped = False
+        capping = True  # off while the grader's own cells run: their results are not output
 
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
                    cell_index: int) -> Any:
-            content = msg.get("content", {})
-            size = len(json.dumps(content, default=str)) if content else 0
+            if not self.capping:
+                return super().output(outs, msg, display_id, cell_index)
+            size = _message_size(msg.get("content", {}))
             if size > self.output_budget:
                 if not self.output_capped:
                     self.output_capped = True
@@ -261,6 +271,17 @@ def _capped_client_class() -> Any:
             return super().output(outs, msg, display_id, cell_index)
 
     return CappedClient
+
+
+def _message_size(content: dict[str, Any]) -> int:
+    """Bytes an output message carries, counted without copying it."""
+    size = len(content.get("text", "") or "")
+    data = content.get("data")
+    if isinstance(data, dict):
+        size += sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+    for line in content.get("traceback", []) or []:
+        size += len(line)
+    return size + 64
 
 
 class KernelSession:
@@ -383,7 +404,12 @@ class KernelSession:
         km = self._client.km if self._client is not None else None
         process = getattr(getattr(km, "provisioner", None), "process", None)
         code = process.poll() if process is not None else None
-        return -code if code is not None and code < 0 else None
+        if code is None:
+            return None
+        if code < 0:
+            return -code
+        # Under bwrap the process we started is bwrap, which exits with 128 + signal.
+        return code - 128 if self.isolation.sandboxed and 128 < code < 160 else None
 
     def _kill(self) -> None:
         self.deadline_hit = True
@@ -406,6 +432,12 @@ class KernelSession:
         nb = self._client.nb
         nb.cells.append(cell)
         started = time.monotonic()
+        replies: list[dict[str, Any]] = []
+
+        def on_executed(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+            replies.append(execute_reply.get("content", {}))
+
+        self._client.on_cell_executed = on_executed
         try:
             self._client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
         except CellTimeoutError:
@@ -420,6 +452,14 @@ class KernelSession:
         if self.deadline_hit:
             return "timeout"
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        reply = replies[-1] if replies else {}
+        if not errors and reply.get("status") == "error":
+            # IPython may fail to print the error (no memory left to format a MemoryError,
+            # an interrupt while formatting a long traceback): the reply still says it.
+            error = {"output_type": "error", "ename": str(reply.get("ename", "Error")),
+                     "evalue": str(reply.get("evalue", "")), "traceback": []}
+            cell.setdefault("outputs", []).append(error)
+            errors = [error]
         if not errors:
             return "ok"
         # nbclient interrupts a cell at its timeout: the KeyboardInterrupt is ours.
@@ -490,10 +530,12 @@ class KernelSession:
         previous = self._client.timeout
         if timeout is not None:
             self._client.timeout = int(max(1, min(timeout, self.time_left)))
+        self._client.capping = False
         try:
             status = self._execute(cell)
         finally:
             self._client.timeout = previous
+            self._client.capping = True
         return status, list(cell.get("outputs", []))
 
 

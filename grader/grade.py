@@ -184,6 +184,8 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
             KernelSession(settings, isolation=isolation)
         with current:
             current.load(sub)
+            harvester = Harvester(current)
+            harvester.load()
             run = current.run_notebook(nb, preamble=preamble, skip=skip,
                                        answer_names=rubric.answer_names)
             bad = run.errors[-1].index if run.errors and run.outcome != "ok" else None
@@ -196,7 +198,6 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
                 reason = run.message or "the submission did not finish running"
                 return (_with_fatal(run, fatal), {n: Rejected(reason) for n in rubric.answer_names},
                         {})
-            harvester = Harvester(current)
             answers = harvester.answers(rubric.answer_names)
             outcomes: dict[int, tuple[Any, ...]] = {}
             for q in rubric.questions:

@@ -46,6 +46,10 @@ class Harvester:
         self.nonce = secrets.token_hex(16)
         self._loaded = False
 
+    def load(self) -> bool:
+        """Load the agent now: before the student's cells, it binds pristine builtins."""
+        return self._ensure_agent()
+
     def _ensure_agent(self) -> bool:
         if not self._loaded:
             assert self.session.space is not None, "the session has not started"

@@ -26,9 +26,33 @@ Values are read through the base types' own methods (``float.__repr__``,
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import sys
 from typing import Any
+
+# The agent is loaded before the student's cells run. Binding the builtins it uses, and
+# numpy, at that moment means a submission that later rebinds builtins.issubclass or puts
+# a numpy.py beside itself cannot change how its answers are read.
+issubclass = issubclass
+callable = callable
+list = list
+tuple = tuple
+set = set
+dict = dict
+str = str
+int = int
+float = float
+complex = complex
+bool = bool
+type = type
+len = len
+getattr = getattr
+_numpy: Any
+try:
+    _numpy = importlib.import_module("numpy")
+except ImportError:  # a kernel without numpy still grades everything else
+    _numpy = None
 
 RESULT_MIME = "application/vnd.grader.result+json"
 _MAX_DEPTH = 64
@@ -69,7 +93,7 @@ def _encode(x: Any, budget: _Budget, depth: int = 0) -> dict[str, Any]:
     t = type(x)
     if x is None:
         return {"t": "none"}
-    np = sys.modules.get("numpy")
+    np = _numpy
     if issubclass(t, bool) or (np is not None and issubclass(t, np.bool_)):
         return {"t": "bool", "v": x is True or (np is not None and x is np.True_)}
     if issubclass(t, int):
@@ -179,8 +203,9 @@ def decode_trusted(obj: dict[str, Any]) -> Any:
     if t == "dict":
         return {decode_trusted(k): decode_trusted(v) for k, v in obj["v"]}
     if t == "ndarray":
-        import numpy as np
-
+        np = _numpy
+        if np is None:
+            raise ValueError("numpy is not installed in the kernel")
         data = base64.b64decode(obj["data"])
         return np.frombuffer(data, dtype=np.dtype(obj["dtype"])).reshape(obj["shape"]).copy()
     raise ValueError(f"cannot decode a {t!r} argument")
