@@ -1,0 +1,684 @@
+"""The hostile-submission corpus: each file in tests/hostile/ attacks the grader one way.
+
+Every case is graded against ``tests/hostile/rubric.toml`` (the mini assignment with short
+limits) under bubblewrap and, unless it needs the sandbox's filesystem, network or PID
+wall, also without a sandbox. For each case the test asserts what issue 4 asks: the report
+names the cause in plain words, the answers the attack touches score nothing, the others
+are still graded, nothing the submission started outlives its grading, and the report
+renders. A batch of them then runs through the CLI next to a correct submission, whose
+result must not change.
+
+Submissions are templates: ``@MARKER@`` (a string unique to the run, which every process
+the submission starts carries on its command line), ``@PORT@`` (a port the test listens on
+at 127.0.0.1: loopback only, never anything else), ``@REFERENCE@``, ``@RUBRIC@``, ``@OUT@``
+(an output folder holding another student's report) and ``@PWNED@`` (a file that must
+never be created) are filled in before grading.
+
+The cases are graded up front by a small pool of spawned worker processes (each grades
+one case at a time, so what it finds running afterwards is that case's) and the tests
+read the results; ``GRADER_HOSTILE_WORKERS=1`` grades them in this process instead.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import socket
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import load_rubric, sandbox
+from grader.cli import main as cli_main
+from grader.discover import discover, student_id
+from grader.execute import Submission
+from grader.grade import failed_result, grade
+from grader.report import render_html, to_json, write_student
+from grader.results import SubmissionResult
+from grader.rubric import Rubric
+
+HOSTILE = Path(__file__).parent / "hostile"
+RUBRIC = HOSTILE / "rubric.toml"
+GOOD = Path(__file__).parent / "data" / "mini" / "submissions" / "good_module.py"
+MODES = ("bwrap", "none")
+BWRAP = ("bwrap",)  # cases that need the sandbox's filesystem, network or PID wall
+SECRET_VAR = "GRADER_TEST_SECRET"
+SECRET = "s3cr3t-" + uuid.uuid4().hex  # the parent's; workers inherit its environment
+ALL = ("k", "v", "flag", "expr", "grad", "double", "stats", "curve", "why")
+WORKERS = int(os.environ.get("GRADER_HOSTILE_WORKERS", "3"))
+
+
+@dataclass(frozen=True)
+class Case:
+    """A hostile submission and what grading it must give.
+
+    ``cause`` is a regex the report's own words must match: the run's message, its cell
+    errors (``ename: evalue``) and the messages of the checks in ``zero``. ``zero`` are the
+    answers the attack touches (they must score nothing); ``graded`` must still pass.
+    ``errors`` lists (cell, regex for ``ename: evalue``) the run must report, in order.
+    """
+
+    file: str
+    cause: str | None
+    zero: tuple[str, ...] = ()
+    graded: tuple[str, ...] = ("k",)
+    outcome: str = "ok"
+    errors: tuple[tuple[int, str], ...] | None = None
+    modes: tuple[str, ...] = MODES
+    settings: dict[str, Any] = field(default_factory=dict)  # rubric [execution] overrides
+    relaxed: bool = True  # timeouts are not under test: cell_timeout 10 s, timeout 30 s
+    xfail: dict[str, str] = field(default_factory=dict)  # mode ("*": every mode) -> reason
+    encoding: str = "utf-8"  # how the test saves the submission
+    build: str = "file"  # file | folder (tests/hostile/<name>/, graded hw.py) | symlinks
+    check: Callable[[Run], None] | None = None  # further assertions
+    trace_memory: bool = False  # trace the grader's allocations while grading (slower)
+
+    @property
+    def name(self) -> str:
+        return self.file.removesuffix(".py").removesuffix(".ipynb")
+
+
+@dataclass
+class Run:
+    """One graded case, with what the test saw around it."""
+
+    case: Case
+    mode: str
+    result: SubmissionResult
+    seconds: float
+    tmp: Path
+    survivors: list[str]  # processes carrying the marker still alive after grading
+    leftovers: list[str]  # child processes of the grading process left after grading
+    peak_traced: int | None  # the grader's peak of traced allocations while grading
+    accepted: list[bytes] = field(default_factory=list)  # all that reached the listener
+
+    @property
+    def out(self) -> Path:
+        return self.tmp / "out"
+
+    def check(self, answer: str) -> Any:
+        return next(c for q in self.result.questions for c in q.checks if c.answer == answer)
+
+
+# --------------------------------------------------------------------------- extra checks
+
+
+def _no_marker_file(run: Run) -> None:
+    assert not (run.tmp / "pwned").exists(), "a command hidden in an answer was run"
+
+
+def _secret_stays_out(run: Run) -> None:
+    assert SECRET not in to_json(run.result) + render_html(run.result, _rubric())
+    assert run.check("why").received == "found: {}"
+
+
+def _nothing_reached_the_listener(run: Run) -> None:
+    assert run.accepted == [], f"the kernel reached 127.0.0.1: {run.accepted!r}"
+
+
+def _output_folder_untouched(run: Run) -> None:
+    assert (run.out / "victim.json").read_text() == '{"student": "victim", "score": 5}'
+    assert sorted(p.name for p in run.out.iterdir()) == ["victim.json"]
+
+
+def _report_escapes_html(run: Run) -> None:
+    page = render_html(run.result, _rubric())
+    assert '<meta http-equiv="Content-Security-Policy"' in page
+    assert "default-src 'none'" in page
+    lowered = page.lower()
+    for raw in ("<script", "<img src=x", "<iframe", "</table><script", "<b>bold"):
+        assert raw not in lowered, f"unescaped {raw!r} in the report"
+    assert "&lt;script&gt;" in page
+    assert "javascript:" not in lowered
+    assert "<svg" not in lowered  # the SVG figure is shown as a data: image, never inlined
+
+
+def _report_stays_small(run: Run) -> None:
+    page = render_html(run.result, _rubric())
+    assert len(page) < 1_000_000
+    assert len(to_json(run.result)) < 1_000_000
+    assert all(len(f.data) <= 2_000_000 for f in run.result.run.figures)
+
+
+def _kernel_died_of_segfault(run: Run) -> None:
+    assert run.result.run.skipped_cells == (2,)
+    assert re.search(r"segmentation fault|SIGSEGV", run.result.run.errors[0].evalue)
+
+
+def _left_out_of_a_fresh_run(run: Run) -> None:
+    assert run.result.run.skipped_cells == (2,)
+    assert "left out of a fresh run" in run.result.run.message
+
+
+# --------------------------------------------------------------------------- the corpus
+
+_TIMEOUT = r"ran longer than 3 s|time limit"
+_SKIPPED = r"left out of a fresh run"
+
+CASES = [
+    # Time.
+    Case("infinite_loop.py", _TIMEOUT, zero=("v",), graded=("k", "flag"),
+         errors=((2, "Timeout"),), relaxed=False),
+    Case("sleep_forever.py", _TIMEOUT, zero=("v",), graded=("k", "flag"),
+         errors=((2, "Timeout"),), relaxed=False),
+    Case("ignore_sigint.py", _SKIPPED, zero=("v",), graded=("k", "flag"),
+         errors=((2, "Timeout"),), settings={"timeout": 6}, relaxed=False,
+         check=_left_out_of_a_fresh_run),
+    Case("recursion_slow_traceback.py", r"ran longer than 3 s|RecursionError", zero=("v",),
+         graded=("k", "flag"), errors=((2, "Timeout|RecursionError"),), relaxed=False),
+    Case("hidden_hang.py", r"did not finish in time", zero=("double",),
+         graded=("k", "stats"), errors=()),
+    Case("hidden_hang_swallow.py", r"time limit", zero=("double",), outcome="timeout",
+         settings={"timeout": 6}, relaxed=False),
+    # Resources.
+    Case("memory_bomb.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
+         errors=((2, "MemoryError"),)),
+    Case("memory_hog.py", r"MemoryError|memory", zero=("v",), graded=("k", "flag")),
+    Case("fork_bomb.py", r"Resource temporarily unavailable", zero=("v",),
+         graded=("k", "flag"), errors=((2, "BlockingIOError"),)),
+    Case("disk_fill.py", r"File too large", zero=("v",), graded=("k", "flag"),
+         errors=((2, "OSError"),)),
+    Case("tmp_fill.py", r"No space left|quota", zero=("v",), graded=("k", "flag"),
+         errors=((2, "OSError"),), modes=BWRAP,
+         xfail={"*": "no bound on a submission's total disk use: RLIMIT_FSIZE is per file, "
+                     "sandbox.bwrap_args mounts /tmp as a tmpfs of unbounded size (host "
+                     "memory) and the work folder sits on the host's disk"}),
+    Case("output_flood.py", r"output beyond 200000 bytes was dropped",
+         graded=("k", "v", "flag"), errors=(), trace_memory=True),
+    Case("huge_image.py", r"output beyond 200000 bytes was dropped",
+         graded=("k", "v", "flag"), errors=(), check=_report_stays_small),
+    Case("large_legal_answer.py", r"shape", zero=("v",), graded=("k", "flag"), errors=()),
+    Case("huge_answer.py", r"too large to grade", zero=("v", "curve"), errors=()),
+    # The kernel dies or is told to stop.
+    Case("os_exit.py", _SKIPPED, zero=("v",), graded=("k", "flag"),
+         errors=((2, "KernelDied"),), check=_left_out_of_a_fresh_run),
+    Case("segfault.py", r"segmentation fault|SIGSEGV", zero=("v",), graded=("k", "flag"),
+         errors=((2, "KernelDied"),), check=_kernel_died_of_segfault),
+    Case("recursion_segfault.py", r"segmentation fault|SIGSEGV", zero=("v",),
+         graded=("k", "flag"), errors=((2, "KernelDied"),), check=_kernel_died_of_segfault),
+    Case("sys_exit.py", r"SystemExit: goodbye", zero=("v",), graded=("k", "flag"),
+         errors=((2, "SystemExit"),)),
+    Case("raise_systemexit.py", r"SystemExit", zero=("v",), graded=("k", "flag"),
+         errors=((2, "SystemExit"),)),
+    Case("raise_keyboardinterrupt.py", r"KeyboardInterrupt: not a timeout", zero=("v",),
+         graded=("k", "flag"), errors=((2, "KeyboardInterrupt"),)),
+    Case("recursion.py", r"RecursionError", zero=("v",), graded=("k", "flag"),
+         errors=((2, "RecursionError"),)),
+    Case("kill_everything.py", None, graded=("k", "v", "flag"), errors=(), modes=BWRAP),
+    Case("subprocess_escape.py", None, graded=("k", "flag"), errors=()),
+    # Reading what is not theirs. Only under the sandbox: without it the kernel can read,
+    # connect and write whatever the grader's user can (docs/security.md, Known limits).
+    Case("read_reference.py", r"No such file", zero=("v", "expr", "why"),
+         graded=("k", "flag"), errors=((2, "FileNotFoundError"), (3, "FileNotFoundError")),
+         modes=BWRAP),
+    Case("symlink_reference.py", r"No such file", zero=("v", "why"), graded=("k", "flag"),
+         errors=((2, "FileNotFoundError"), (3, "FileNotFoundError")), modes=BWRAP,
+         build="symlinks"),
+    Case("env_secret.py", None, errors=(), check=_secret_stays_out),
+    Case("env_secret_proc.py", None, errors=(), check=_secret_stays_out, modes=BWRAP),
+    Case("network.py", r"Connection refused|unreachable", zero=("v",), graded=("k", "flag"),
+         errors=((2, "ConnectionRefusedError|OSError"),), modes=BWRAP,
+         check=_nothing_reached_the_listener),
+    Case("write_output_folder.py", r"No such file", zero=("v",),
+         errors=((2, "FileNotFoundError"),), modes=BWRAP, check=_output_folder_untouched),
+    # Fooling the comparison.
+    Case("monkeypatch_numpy.py", r"differ", zero=("v", "flag", "expr", "grad", "double"),
+         errors=()),
+    Case("monkeypatch_builtins.py", r"shape", zero=("v", "flag", "double"), errors=()),
+    Case("monkeypatch_issubclass.py", r"bool|number", zero=("flag",), errors=()),
+    Case("monkeypatch_json.py", r"differ", zero=("v", "flag"), errors=()),
+    Case("lying_scalars.py", r"cannot be graded", zero=("flag", "v", "double", "stats"),
+         errors=()),
+    Case("lying_array_sympy.py", r"refused", zero=("v", "expr", "grad"), errors=()),
+    Case("nan_inf.py", r"NaN", zero=("v", "flag", "double", "stats"), errors=()),
+    Case("wrong_types.py", r"not a number", zero=("k", "v", "expr", "grad", "double",
+                                                  "curve", "why"),
+         graded=("flag", "stats"), errors=(), check=_no_marker_file),
+    Case("fake_results.py", r"Expected exactly 661, got 1", zero=("k", "v", "flag"),
+         graded=("curve",), errors=()),
+    Case("pickle_payload.py", r"bytes cannot be graded", zero=("v", "flag", "double", "stats"),
+         errors=(), check=_no_marker_file),
+    Case("nested_unsupported.py", r"could not be read.*(bytes|Payload)", zero=("curve",),
+         errors=(), check=_no_marker_file),
+    Case("shadow", None, graded=("k", "flag", "double"), errors=(), build="folder"),
+    Case("html_injection.ipynb", r"ValueError: <script>", zero=("v", "flag"),
+         errors=((4, "ValueError"),), check=_report_escapes_html),
+    # Unreadable or odd files.
+    Case("malformed_json.ipynb", r"unreadable notebook: not JSON", zero=ALL, graded=(),
+         outcome="unreadable", errors=()),
+    Case("no_cells.ipynb", r"not defined", zero=ALL, graded=(), errors=()),
+    Case("nbformat_v3.ipynb", None, graded=("k", "v", "flag"), errors=()),
+    Case("nbformat_v2.ipynb", r"unreadable notebook.*found 2", zero=ALL, graded=(),
+         outcome="unreadable", errors=()),
+    Case("nbformat_missing.ipynb", r"unreadable notebook.*found None", zero=ALL, graded=(),
+         outcome="unreadable", errors=()),
+    Case("non_utf8.py", r"not UTF-8", zero=ALL, graded=(), outcome="unreadable", errors=(),
+         encoding="latin-1"),
+    Case("latin1_with_coding.py", None, graded=("k",), errors=(), encoding="latin-1"),
+]
+
+
+CASE_BY_NAME = {c.name: c for c in CASES}
+
+
+def _rubric() -> Rubric:
+    return load_rubric(RUBRIC)
+
+
+def _xfail(case: Case, mode: str) -> list[Any]:
+    reason = case.xfail.get(mode) or case.xfail.get("*")
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+def _params(*, xfail: bool) -> list[Any]:
+    return [pytest.param(case, mode, id=f"{case.name}-{mode}",
+                         marks=_xfail(case, mode) if xfail else [])
+            for case in CASES for mode in case.modes]
+
+
+def _bwrap_problem() -> str | None:
+    return sandbox.probe_bwrap()
+
+
+def _skip_without(mode: str) -> None:
+    if mode == "bwrap" and (problem := _bwrap_problem()) is not None:
+        pytest.skip(f"bubblewrap cannot sandbox here ({problem}); CI installs it")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _processes() -> Iterator[tuple[int, int, str, str]]:
+    """(pid, ppid, state, command line) of every process we can see."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            cmdline = Path(entry.path, "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        yield (int(entry.name), int(fields[1]), fields[0],
+               cmdline.replace(b"\0", b" ").decode("utf-8", "replace"))
+
+
+def _survivors(marker: str, wait: float = 5.0) -> list[str]:
+    """Live processes whose command line carries ``marker``, once the kill had time."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = [f"{pid} {cmd}" for pid, _, state, cmd in _processes()
+                 if marker in cmd and state != "Z"]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _leftovers(before: set[int], wait: float = 5.0) -> list[str]:
+    """This process's children that were not there before grading (zombies included)."""
+    me, deadline = os.getpid(), time.monotonic() + wait
+    while True:
+        left = [f"{pid} [{state}] {cmd[:200]}" for pid, ppid, state, cmd in _processes()
+                if ppid == me and pid not in before]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text
+
+
+def _build(case: Case, tmp: Path, values: dict[str, str]) -> Submission:
+    source = HOSTILE / case.file
+    if case.build == "folder":
+        folder = tmp / case.name
+        shutil.copytree(source, folder)
+        return Submission(student=case.name, path=folder / "hw.py", folder=folder)
+    text = _fill(source.read_text("utf-8"), values)
+    if case.build == "symlinks":
+        folder = tmp / case.name
+        folder.mkdir()
+        (folder / "hw.py").write_text(text, "utf-8")
+        reference = _rubric().reference_path
+        (folder / "ref.py").symlink_to(reference)
+        (folder / "data").symlink_to(reference.parent, target_is_directory=True)
+        return Submission(student=case.name, path=folder / "hw.py", folder=folder)
+    path = tmp / case.file
+    path.write_bytes(text.encode(case.encoding))
+    return Submission(student=case.name, path=path)
+
+
+def grade_case(name: str, mode: str, tmp: str, port: int) -> dict[str, Any]:
+    """Grade one case (in a worker process, or here); plain data back."""
+    case = CASE_BY_NAME[name]
+    rubric = _rubric()
+    folder = Path(tmp)
+    (folder / "out").mkdir(parents=True)
+    (folder / "out" / "victim.json").write_text('{"student": "victim", "score": 5}')
+    marker = f"hostile-{case.name}-{mode}-{uuid.uuid4().hex[:12]}"
+    values = {"@MARKER@": marker, "@PORT@": str(port),
+              "@REFERENCE@": str(rubric.reference_path), "@RUBRIC@": str(RUBRIC.resolve()),
+              "@OUT@": str(folder / "out"), "@PWNED@": str(folder / "pwned")}
+    sub = _build(case, folder, values)
+    relaxed = {"cell_timeout": 10.0, "timeout": 30.0} if case.relaxed else {}
+    settings = replace(rubric.execution, **{**relaxed, **case.settings})
+    before = {pid for pid, ppid, _, _ in _processes() if ppid == os.getpid()}
+    started = time.monotonic()
+    if case.trace_memory:
+        tracemalloc.start()
+    try:
+        result = grade(sub, rubric, settings=settings, isolation=sandbox.resolve(mode))
+    finally:
+        peak = tracemalloc.get_traced_memory()[1] if case.trace_memory else None
+        tracemalloc.stop()
+    return {"result": result.to_dict(), "seconds": time.monotonic() - started,
+            "survivors": _survivors(marker), "leftovers": _leftovers(before),
+            "peak_traced": peak}
+
+
+def _drain(listener: socket.socket) -> list[bytes]:
+    got = []
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return got
+        with conn:
+            conn.settimeout(1)
+            try:
+                got.append(conn.recv(1000) or b"<connected>")
+            except OSError:
+                got.append(b"<connected>")
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[socket.socket]:
+    """A TCP port on the loopback address only; a sandboxed kernel must not reach it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    with sock:
+        yield sock
+
+
+class _Inline:
+    """Runs the work in this process, when asked; a stand-in for the pool."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, **kwargs: Any) -> None:
+        pass
+
+
+class Corpus:
+    """Every (case, mode) the session selected, submitted to the workers up front."""
+
+    def __init__(self, root: Path, listener: socket.socket, wanted: list[tuple[str, str]]
+                 ) -> None:
+        self.root = root
+        self.listener = listener
+        self._futures: dict[tuple[str, str], cf.Future[Any]] = {}
+        self._runs: dict[tuple[str, str], Run] = {}
+        self.accepted: list[bytes] = []  # every connection the listener took, ever
+        self.pool: Any = _Inline()
+        if WORKERS > 1 and len(wanted) > 1:
+            self.pool = cf.ProcessPoolExecutor(
+                WORKERS, mp_context=multiprocessing.get_context("spawn"))
+            # The slowest first: timeouts and re-runs, then the rest in table order.
+            order = sorted(wanted, key=lambda w: -_expected_seconds(CASE_BY_NAME[w[0]]))
+            for name, mode in order:
+                self._submit(name, mode)
+
+    def _submit(self, name: str, mode: str) -> cf.Future[Any]:
+        key = (name, mode)
+        if key not in self._futures:
+            port = self.listener.getsockname()[1]
+            self._futures[key] = self.pool.submit(grade_case, name, mode,
+                                                  str(self.root / f"{name}-{mode}"), port)
+        return self._futures[key]
+
+    def __call__(self, case: Case, mode: str) -> Run:
+        _skip_without(mode)
+        key = (case.name, mode)
+        if key not in self._runs:
+            data = self._submit(*key).result()
+            self.accepted += _drain(self.listener)
+            self._runs[key] = Run(
+                case=case, mode=mode, result=SubmissionResult.from_dict(data["result"]),
+                seconds=data["seconds"], tmp=self.root / f"{case.name}-{mode}",
+                survivors=data["survivors"], leftovers=data["leftovers"],
+                peak_traced=data["peak_traced"], accepted=list(self.accepted))
+        return self._runs[key]
+
+
+def _expected_seconds(case: Case) -> float:
+    """A rough guess, to hand the slowest cases out first."""
+    dies = any("KernelDied" in e for _, e in case.errors or ())
+    return (0.0 if case.relaxed else 8.0) + (4.0 if dies else 0.0) + len(case.modes)
+
+
+def _wanted(session: pytest.Session) -> list[tuple[str, str]]:
+    wanted = []
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        case, mode = params.get("case"), params.get("mode")
+        if isinstance(case, Case) and (case.name, mode) not in wanted and \
+                (mode != "bwrap" or _bwrap_problem() is None):
+            wanted.append((case.name, mode))
+    return wanted
+
+
+@pytest.fixture(scope="module")
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           listener: socket.socket) -> Iterator[Corpus]:
+    """The graded corpus, with secrets in the grader's environment while it grades."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(SECRET_VAR, SECRET)
+        mp.setenv("GITHUB_TOKEN", SECRET)
+        corpus = Corpus(tmp_path_factory.mktemp("hostile"), listener,
+                        _wanted(request.session))
+        try:
+            yield corpus
+        finally:
+            corpus.pool.shutdown(cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def _cause_text(run: Run) -> str:
+    r = run.result
+    parts = [r.run.message]
+    parts += [f"{e.ename}: {e.evalue}" for e in r.run.errors]
+    parts += [run.check(a).message for a in run.case.zero]
+    return "\n".join(parts)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("case", "mode"), _params(xfail=True))
+def test_hostile_submission(corpus: Corpus, case: Case, mode: str) -> None:
+    run = corpus(case, mode)
+    result = run.result
+    assert run.survivors == [], f"processes outlived grading: {run.survivors}"
+    assert run.leftovers == [], f"grading left processes behind: {run.leftovers}"
+    assert result.isolation == mode
+    assert result.run.outcome == case.outcome, result.run.message
+    if case.errors is not None:
+        got = [(e.index, f"{e.ename}: {e.evalue}") for e in result.run.errors]
+        assert len(got) == len(case.errors), got
+        for (index, text), (want_index, want) in zip(got, case.errors, strict=True):
+            assert index == want_index and re.match(want, text), got
+    if case.cause is not None:
+        text = _cause_text(run)
+        assert re.search(case.cause, text, re.IGNORECASE | re.DOTALL), text
+    for answer in case.zero:
+        check = run.check(answer)
+        assert check.score == 0 and check.status not in ("passed", "partial"), check
+        assert check.message, check
+    for answer in case.graded:
+        check = run.check(answer)
+        assert check.status == "passed", check
+    for q in result.questions:
+        assert 0 <= q.score <= q.max_score
+    if case.check is not None:
+        case.check(run)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("case", "mode"), _params(xfail=False))
+def test_hostile_report_renders(corpus: Corpus, case: Case, mode: str) -> None:
+    """Whatever the submission did, its report is strict JSON and a page with the CSP."""
+    run = corpus(case, mode)
+    data = json.loads(to_json(run.result))  # to_json refuses NaN: none may reach it
+    assert data["student"] == case.name
+    assert SubmissionResult.from_dict(data) == run.result
+    page = render_html(run.result, _rubric())
+    assert "Content-Security-Policy" in page
+    assert "<script" not in page.lower()
+    assert len(page) < 2_000_000
+
+
+@pytest.mark.kernel
+@pytest.mark.xfail(strict=True, reason=(
+    "the output cap only decides what is kept: the grader still receives and decodes every "
+    "message of the flood in full, and execute.CappedClient.output measures each one with "
+    "json.dumps (one more copy); ipykernel batches the flood into multi-megabyte stream "
+    "messages, so the grader's memory grows with the flood (78 MB traced at the peak for "
+    "50 MB of output; its RSS grew ~220 MB for 150 MB) instead of with max_output_bytes"))
+def test_output_flood_keeps_the_graders_memory_bounded(corpus: Corpus) -> None:
+    run = corpus(CASE_BY_NAME["output_flood"], "none")
+    assert run.peak_traced is not None
+    assert run.peak_traced < 32 * 1024 * 1024, \
+        f"the grader allocated {run.peak_traced >> 20} MB at its peak"
+
+
+# --------------------------------------------------------------------------- the batch
+
+# Students of the batch next to alice (correct): file in tests/hostile/ -> student id.
+BATCH = {"os_exit.py": "os_exit", "fork_bomb.py": "fork_bomb",
+         "output_flood.py": "output_flood", "malformed_json.ipynb": "malformed_json",
+         "infinite_loop.py": "infinite_loop"}
+STRANGE_NAME = "evil ..%2F..%2Fescape <b>\u2215etc.py"  # a hostile file name, a correct answer
+
+
+@pytest.mark.kernel
+def test_batch_goes_on_and_other_students_are_untouched(tmp_path: Path) -> None:
+    """``grader grade`` over a correct student and hostile ones, sandboxed where possible."""
+    mode = "bwrap" if _bwrap_problem() is None else "none"
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(GOOD, folder / "alice.py")
+    marker = f"hostile-batch-{uuid.uuid4().hex}"
+    for name in BATCH:
+        text = (HOSTILE / name).read_text("utf-8").replace("@MARKER@", marker)
+        (folder / name).write_text(text, "utf-8")
+    (folder / STRANGE_NAME).write_text("k = 661\n", "utf-8")
+    strange = student_id(Path(STRANGE_NAME).stem)
+    out = tmp_path / "reports"
+    before = set(os.listdir(tmp_path))
+    status = cli_main(["grade", str(folder), "--rubric", str(RUBRIC), "--out", str(out),
+                       "--sandbox", mode, "-j", "1"])
+    assert status == 0
+    assert _survivors(marker) == [], "processes outlived the batch"
+    assert set(os.listdir(tmp_path)) == before | {"reports"}, "a report landed outside --out"
+    students = ["alice", *BATCH.values(), strange]
+    for sid in students:
+        assert (out / f"{sid}.json").is_file(), f"no report for {sid}"
+        assert (out / f"{sid}.html").is_file(), f"no page for {sid}"
+    rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert set(rows) == set(students)
+    got = {sid: json.loads((out / f"{sid}.json").read_text()) for sid in students}
+    assert got["os_exit"]["run"]["skipped_cells"] == [2]
+    assert got["malformed_json"]["run"]["outcome"] == "unreadable"
+    assert got["infinite_loop"]["run"]["errors"][0]["ename"] == "Timeout"
+    assert got[strange]["questions"][0]["score"] == 2
+    # The correct student's result is what grading it alone gives.
+    mine = got["alice"]
+    alone = json.loads(to_json(grade(Submission(student="alice", path=folder / "alice.py"),
+                                     _rubric(), isolation=sandbox.resolve(mode))))
+    for key in ("score", "max_score", "questions", "isolation"):
+        assert mine[key] == alone[key], key
+    for key in ("outcome", "message", "errors", "cells_run", "skipped_cells"):
+        assert mine["run"][key] == alone["run"][key], key
+    assert mine["score"] == sum(c["max_score"] for q in mine["questions"]
+                                for c in q["checks"] if c["kind"] != "manual")
+
+
+# --------------------------------------------------------------------------- names
+
+
+HOSTILE_NAMES = ["..%2F..%2Fetc", "a\\..\\..\\b", "-rf --no-preserve-root",
+                 "=cmd|' -C calc'!A0", "<script>alert(1)<", "x\ny\rz", "\u2215etc\u2215passwd",
+                 "..\u2024..", "a b", "CON", "...", "~root", "$(touch pwned)", "`id`",
+                 "\u202egnp.exe"]
+
+
+def test_hostile_names_give_safe_ids_and_reports_stay_in_the_output_folder(
+        tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in HOSTILE_NAMES:
+        (subs / f"{name}.py").write_text("k = 661\n")
+        (subs / f"dir {name}").mkdir()
+        (subs / f"dir {name}" / "hw.py").write_text("k = 661\n")
+    (subs / "linked.py").symlink_to(GOOD)
+    found, problems = discover([subs])
+    ids = [s.student for s in found]
+    assert len(ids) == len(set(ids)) >= len(HOSTILE_NAMES)
+    for sid in ids:
+        assert re.fullmatch(r"[\w.@-]+", sid) and not sid.startswith("."), sid
+    assert any(p.path.name == "linked.py" and "symbolic link" in p.reason for p in problems)
+    out = tmp_path / "reports"
+    rubric = _rubric()
+    for sub in found:
+        write_student(failed_result(sub, rubric, "not run"), rubric, out)
+    written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    assert {p for p in written if p.parts[0] not in ("subs", "reports")} == set()
+    assert {p.name for p in out.iterdir()} == \
+        {f"{sid}{ext}" for sid in ids for ext in (".json", ".html")}
+
+
+def test_path_traversal_in_an_archive_stays_in_the_scratch_folder(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for member in ("../../escaped.py", "/absolute.py", "bob/../../../up.py",
+                       "..\\..\\windows.py", "carol/hw.py"):
+            zf.writestr(member, "k = 661\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    found, problems = discover([archive], scratch=scratch)
+    inside = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*")}
+    assert inside <= {"export.zip", "scratch"}, inside
+    for name in ("escaped.py", "absolute.py", "up.py", "windows.py"):
+        assert not (tmp_path.parent / name).exists() and not Path("/", name).exists()
+    for sub in found:
+        assert sub.path.resolve().is_relative_to(scratch.resolve()), sub.path
+        assert re.fullmatch(r"[\w.@-]+", sub.student), sub.student
+    assert "carol" in {s.student for s in found}, (found, problems)
