@@ -22,6 +22,10 @@ from grader.rubric import Call
 _LOADER = '''\
 def _grader_load(path):
     import importlib.util, os, sys
+    # Kept in sys.modules, so a student's %reset or `del _grader_agent` does not lose it.
+    module = sys.modules.get("grader_kernel_agent")
+    if module is not None:
+        return module
     saved = list(sys.path)
     # A student's json.py or numpy.py beside the notebook must not stand in for ours.
     cwd = os.getcwd()
@@ -32,6 +36,7 @@ def _grader_load(path):
         spec.loader.exec_module(module)
     finally:
         sys.path[:] = saved
+    sys.modules["grader_kernel_agent"] = module
     return module
 _grader_agent = _grader_load({path!r})
 del _grader_load
@@ -50,12 +55,15 @@ class Harvester:
         """Load the agent now: before the student's cells, it binds pristine builtins."""
         return self._ensure_agent()
 
+    def _loader(self) -> str:
+        """Code that (re)binds ``_grader_agent``, loading the agent if it is not loaded."""
+        assert self.session.space is not None, "the session has not started"
+        return _LOADER.format(path=str(self.session.space.agent))
+
     def _ensure_agent(self) -> bool:
         if not self._loaded:
-            assert self.session.space is not None, "the session has not started"
-            status, _ = self.session.run_code(
-                _LOADER.format(path=str(self.session.space.agent)),
-                timeout=self.session.settings.cell_timeout)
+            status, _ = self.session.run_code(self._loader(),
+                                              timeout=self.session.settings.cell_timeout)
             self._loaded = status == "ok"
         return self._loaded
 
@@ -79,8 +87,8 @@ class Harvester:
             return {}
         if not self._ensure_agent():
             return {n: Rejected("the grader could not read the kernel's answers") for n in names}
-        code = (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
-                f"{json.dumps(list(names))})")
+        code = self._loader() + (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
+                                 f"{json.dumps(list(names))})")
         status, outputs = self.session.run_code(code, timeout=self.session.settings.cell_timeout)
         payload = self._payload(outputs)
         if not isinstance(payload, dict):
@@ -104,8 +112,8 @@ class Harvester:
         per_call = timeout or self.session.settings.call_timeout
         wire = json.dumps([{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))}
                            for c in calls])
-        code = (f"_grader_agent._grader_call(globals(), {self.nonce!r}, {name!r}, "
-                f"{json.dumps(wire)}, {per_call!r})")
+        code = self._loader() + (f"_grader_agent._grader_call(globals(), {self.nonce!r}, "
+                                 f"{name!r}, {json.dumps(wire)}, {per_call!r})")
         status, outputs = self.session.run_code(code, timeout=per_call * len(calls) + 10)
         payload = self._payload(outputs)
         if not isinstance(payload, list) or len(payload) != len(calls):
