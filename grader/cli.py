@@ -1,20 +1,26 @@
 """The ``grader`` command: ``grade`` a folder of submissions, ``validate`` a rubric.
 
+Also ``check`` (one submission, as a table), ``release`` (the student bundle),
+``gradescope`` (grade inside Gradescope's autograder), ``manual`` (merge a TA's grades of
+text answers), ``export`` (the gradebook as csv, json or Gradescope results) and
+``compare`` (equivalence of answer pairs, for rubric authors).
+
 Exit status: 0 when grading ran (whatever the scores), 1 when ``validate`` finds the
-reference short of full marks, 2 with a one-line reason when the command could not run.
+reference short of full marks or ``check`` a visible check failing, 2 with a one-line
+reason when the command could not run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from grader import sandbox
 from grader.errors import GraderError
-from grader.results import SubmissionResult
+from grader.report import languages
 from grader.rubric import DEFAULTS, SANDBOX_MODES, ExecutionSettings, Rubric, load_rubric
 from grader.sandbox import Isolation
 
@@ -25,24 +31,64 @@ def _parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("grade", help="grade submissions and write reports")
     g.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                   help="submission files (.ipynb, .py) or folders of them")
+                   help="submission files (.ipynb, .py), folders of them, or .zip archives "
+                        "as an LMS exports them")
     g.add_argument("--rubric", required=True, type=Path, help="the assignment's TOML rubric")
     g.add_argument("--out", type=Path, default=Path("reports"),
                    help="folder for the reports (default: reports/)")
     g.add_argument("--resume", action="store_true",
-                   help="keep results already in --out for unchanged submissions")
+                   help="keep results already in the gradebook of --out for submissions "
+                        "whose files and rubric are unchanged")
     g.add_argument("--cell-timeout", type=float, metavar="S",
                    help=f"seconds per cell (rubric, else {DEFAULTS.cell_timeout:g})")
     g.add_argument("--timeout", type=float, metavar="S",
                    help=f"seconds per submission (rubric, else {DEFAULTS.timeout:g})")
+    g.add_argument("--lang", choices=languages(), default="en",
+                   help="language of the feedback pages (default: en; fa is right-to-left)")
+    g.add_argument("--templates", type=Path, metavar="DIR",
+                   help="folder of templates that replace the feedback page's of the same name")
     g.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
                    help="kernel isolation: auto (bwrap when it works, else limits only; the "
                         "default), bwrap or required (refuse without it), none")
+    _batch_arguments(g)
     g.set_defaults(handler=_grade)
 
     v = sub.add_parser("validate", help="check that the reference earns full marks")
     v.add_argument("rubric", type=Path, help="the assignment's TOML rubric")
     v.set_defaults(handler=lambda args: _validate(args.rubric))
+
+    cmp = sub.add_parser("compare", help="say whether answers are equivalent, case by case "
+                                         "(for rubric authors)")
+    cmp.add_argument("cases", type=Path, metavar="CASES.json",
+                     help='a JSON list of {"kind", "expected", "answer", "options"}; prints '
+                          'one JSON line {"equivalent", "message"} per case')
+    cmp.set_defaults(handler=_compare)
+
+    c = sub.add_parser("check", help="grade one submission on the visible checks, as a table")
+    c.add_argument("submission", type=Path, help="the notebook (.ipynb) or module (.py)")
+    c.add_argument("--rubric", required=True, type=Path,
+                   help="the rubric, e.g. the public rubric of a release")
+    c.set_defaults(handler=_check)
+
+    r = sub.add_parser("release", help="write the student bundle: public rubric, handout "
+                                       "notebook, pytest settings and CI workflow")
+    r.add_argument("rubric", type=Path, help="the assignment's full rubric (with its reference)")
+    r.add_argument("--out", required=True, type=Path, help="folder for the bundle")
+    r.add_argument("--install", metavar="REQUIREMENT",
+                   help="what the students' CI pip-installs (default: a git URL placeholder "
+                        "to edit in .github/workflows/grade.yml)")
+    r.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    r.set_defaults(handler=_release)
+
+    gs = sub.add_parser("gradescope", help="grade inside Gradescope's autograder and write "
+                                           "results.json")
+    gs.add_argument("--rubric", required=True, type=Path, help="the assignment's TOML rubric")
+    gs.add_argument("--submission-dir", type=Path, default=Path("/autograder/submission"),
+                    help="the student's files (default: /autograder/submission)")
+    gs.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"),
+                    help="where to write (default: /autograder/results/results.json)")
+    gs.set_defaults(handler=_gradescope)
+    _batch_commands(sub)
     # Each further command adds its parser here, with set_defaults(handler=...).
     return parser
 
@@ -60,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         print("grader: interrupted; finished results are kept (re-run with --resume)",
               file=sys.stderr)
         return 130
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from grader.compare import run
+
+    return run(args.cases)
 
 
 def _settings(rubric: Rubric, args: argparse.Namespace) -> ExecutionSettings:
@@ -83,56 +135,132 @@ def _isolation(settings: ExecutionSettings) -> Isolation:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    import functools
+    import tempfile
+
+    from grader.batch import BatchOptions, grade_batch, merge_manual
     from grader.discover import discover
-    from grader.grade import failed_result, grade, submission_digest
-    from grader.report import atomic_write, grades_csv, write_student
+    from grader.report import check_templates, write_student
 
     rubric = load_rubric(args.rubric)
+    check_templates(args.templates)  # a TA's template with a typo fails before any grading
     settings = _settings(rubric, args)
     isolation = _isolation(settings)
-    subs, problems = discover(list(args.paths), names=rubric.submission_names)
-    for p in problems:
-        print(f"skipped {p.path}: {p.reason}", file=sys.stderr)
-    if not subs:
-        print("grader: no submissions found in " + ", ".join(map(str, args.paths)),
-              file=sys.stderr)
-        return 2
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for n, sub in enumerate(subs, 1):
-        prefix = f"[{n}/{len(subs)}] {sub.student}"
-        if args.resume:
-            kept = _previous(out / f"{sub.student}.json", submission_digest(sub), rubric.digest)
-            if kept is not None:
-                results.append(kept)
-                print(f"{prefix}: kept {kept.score:g}/{kept.max_score:g} (unchanged)")
-                continue
-        try:
-            result = grade(sub, rubric, settings=settings, isolation=isolation)
-        except Exception as exc:  # one broken submission never stops the batch
-            result = failed_result(sub, rubric, f"grader error: {type(exc).__name__}: {exc}")
-        write_student(result, rubric, out)
-        results.append(result)
-        note = "" if result.run.outcome == "ok" else f" [{result.run.outcome}]"
-        errors = f", {len(result.run.errors)} cell error(s)" if result.run.errors else ""
-        print(f"{prefix}: {result.score:g}/{result.max_score:g}{note}{errors}"
-              f" -> {out / (sub.student + '.html')}")
-        # The gradebook is rewritten as each student finishes: an interrupted batch keeps it.
-        atomic_write(out / "grades.csv", grades_csv(results, rubric))
-    print(f"Reports for {len(results)} submission(s) in {out}/ "
-          f"(one .html and .json per student, grades.csv)")
+    write = functools.partial(write_student, rubric=rubric, out=out, lang=args.lang,
+                              templates=args.templates)
+    # Archives are unpacked, and an LMS's multi-file students gathered, in here.
+    with tempfile.TemporaryDirectory(prefix="grader-inputs-") as scratch:
+        subs, problems = discover(list(args.paths), names=rubric.submission_names,
+                                  id_pattern=args.id_pattern, layout=args.layout,
+                                  scratch=Path(scratch), assignment=rubric.id)
+        for p in problems:
+            print(f"{'note' if p.graded else 'skipped'} {p.path}: {p.reason}", file=sys.stderr)
+        if not subs:
+            print("grader: no submissions found in " + ", ".join(map(str, args.paths)),
+                  file=sys.stderr)
+            return 2
+        options = BatchOptions(jobs=args.jobs, executor=args.executor,
+                               scheduler=args.scheduler, retries=args.retries,
+                               resume=args.resume)
+        report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
+                             options=options, write_page=write)
+    if args.manual is not None:
+        merged = merge_manual(out, args.manual, rubric, write_page=write)
+        print(f"Merged {merged} manual grade(s) from {args.manual}")
+    print(f"Reports for {len(report.results)} submission(s) in {out}/ "
+          f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, one .html "
+          f"and .json per student, grades.csv, {GRADEBOOK})")
     return 0
 
 
-def _previous(path: Path, digest: str, rubric_digest: str) -> SubmissionResult | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-        if data.get("submission_sha256") == digest and data.get("rubric_digest") == rubric_digest:
-            return SubmissionResult.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
+GRADEBOOK = "gradebook.sqlite"
+
+
+def _batch_arguments(g: argparse.ArgumentParser) -> None:
+    """The ``grade`` options of batch grading: workers, cluster, LMS layouts, TA grades."""
+    from grader.batch import EXECUTORS
+    from grader.discover import LAYOUTS
+
+    g.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="submissions graded at once, each in its own kernel (default: the "
+                        "number of cores)")
+    g.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local worker processes (default) or a Dask cluster")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="the Dask scheduler, e.g. tcp://HOST:8786 (default with --executor "
+                        "dask: a cluster of -j worker processes on this machine)")
+    g.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="Dask: times a failed task is tried again elsewhere (default: 2)")
+    g.add_argument("--id-pattern", metavar="REGEX",
+                   help="a regular expression with a group (?P<id>...) naming the student "
+                        "in each file or folder name")
+    g.add_argument("--layout", choices=LAYOUTS, default="auto",
+                   help="how student ids are read from names: auto (Moodle, Canvas, GitHub "
+                        "Classroom repositories, else plain), or one of them")
+    g.add_argument("--manual", type=Path, metavar="CSV",
+                   help="merge a TA's grades of text answers after grading (see grader manual)")
+
+
+def _batch_commands(sub: Any) -> None:
+    """The ``manual`` and ``export`` commands, which work on a graded --out folder."""
+    from grader.export import FORMATS
+
+    m = sub.add_parser("manual", help="merge a TA's grades of text answers into the gradebook")
+    m.add_argument("out", type=Path, metavar="REPORTS", help="the folder graded into (--out)")
+    m.add_argument("csv", type=Path, metavar="CSV",
+                   help="student,question,points,comment[,group] rows")
+    m.add_argument("--rubric", type=Path, help="the rubric (default: the one graded with)")
+    m.add_argument("--lang", choices=languages(), default="en",
+                   help="language of the feedback pages (default: en)")
+    m.add_argument("--templates", type=Path, metavar="DIR",
+                   help="folder of templates that replace the feedback page's")
+    m.set_defaults(handler=_manual)
+
+    e = sub.add_parser("export", help="export the gradebook as csv, json or Gradescope results")
+    e.add_argument("--out", type=Path, default=Path("reports"),
+                   help="the folder graded into (default: reports/)")
+    e.add_argument("--format", choices=FORMATS, required=True, help="what to write")
+    e.add_argument("--to", type=Path, metavar="PATH",
+                   help="where to write (default: OUT/export/)")
+    e.set_defaults(handler=_export)
+
+
+def _graded_rubric(out: Path, given: Path | None) -> Rubric:
+    """The rubric named on the command line, else the one the gradebook was graded with."""
+    if given is not None:
+        return load_rubric(given)
+    from grader.gradebook import Gradebook
+
+    with Gradebook.existing(out) as book:
+        recorded = book.meta("rubric")
+    if recorded is None:
+        raise GraderError(f"{out}: the gradebook does not name its rubric; give --rubric")
+    return load_rubric(recorded)
+
+
+def _manual(args: argparse.Namespace) -> int:
+    import functools
+
+    from grader.batch import merge_manual
+    from grader.report import check_templates, write_student
+
+    rubric = _graded_rubric(args.out, args.rubric)
+    check_templates(args.templates)
+    write = functools.partial(write_student, rubric=rubric, out=args.out, lang=args.lang,
+                              templates=args.templates)
+    merged = merge_manual(args.out, args.csv, rubric, write_page=write)
+    print(f"Merged {merged} manual grade(s) from {args.csv} into {args.out}/ "
+          "(pages, grades.csv and index.html updated)")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader.export import export
+
+    written = export(args.out, args.format, args.to)
+    print(f"Exported {written.count} submission(s) as {args.format} to {written.path}")
+    return 0
 
 
 def _validate(path: Path) -> int:
@@ -140,6 +268,9 @@ def _validate(path: Path) -> int:
     from grader.grade import grade
 
     rubric = load_rubric(path)
+    if rubric.reference_path is None:
+        raise GraderError(f"{path}: the rubric has no reference to validate (a released public "
+                          "rubric was checked against it by `grader release`)")
     reference = Submission(student="reference", path=rubric.reference_path)
     result = grade(reference, rubric)
     short = [(q.id, c) for q in result.questions for c in q.checks
@@ -158,4 +289,38 @@ def _validate(path: Path) -> int:
     print(f"ok: {path} is consistent; the reference earns {result.score:g}/{auto:g} "
           f"auto-graded points and answers all {sum(len(q.checks) for q in rubric.questions)} "
           f"checks")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from grader.grade import grade_submission
+    from grader.plugin import check_report
+
+    result = grade_submission(args.submission, load_rubric(args.rubric))
+    text, failed = check_report(result)
+    print(text)
+    return 1 if failed else 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.release import DEFAULT_INSTALL, release
+
+    bundle = release(args.rubric, args.out, install=args.install, force=args.force)
+    print(f"Released {len(bundle.public_questions)} question(s) to {bundle.out}/:")
+    for path in bundle.files:
+        print(f"  {path.relative_to(bundle.out)}")
+    for w in bundle.withheld:
+        why = ("hidden from students" if w.reason == "hidden"
+               else "a property check (its check function is reference code)")
+        print(f"withheld: {w.question} {w.answer}: {why}")
+    if bundle.install == DEFAULT_INSTALL:
+        print("Set where the students' CI installs the grader from: edit the pip line of "
+              ".github/workflows/grade.yml and README.md, or release again with --install.")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.gradescope import run
+
+    run(args.rubric, submission_dir=args.submission_dir, results_path=args.results)
     return 0

@@ -1,21 +1,74 @@
 """Find the submissions in the paths a TA gives, and name each student safely.
 
-A student is a file (``alice.ipynb`` -> ``alice``) or a folder (``dave/hw2.ipynb`` ->
-``dave``). In a folder with several candidates the rule is, in order: a file named as the
-rubric asks (``submission_names``), else the only notebook, else the only module; any
-other case is reported as ambiguous rather than guessed.
+Inputs are files, folders of submissions, and ``.zip`` archives as an LMS exports them
+(extracted safely into a scratch folder first: see :func:`safe_extract`). Every entry at
+the top of a folder (or archive) is named by the first of these that applies:
+
+``--id-pattern REGEX``
+    A regular expression with a named group ``id``, searched in the entry's name (file
+    name with its extension, or folder name). An optional group ``file`` gives the file's
+    real name (as Canvas-style prefixes hide it). Entries that do not match are reported.
+Moodle (``Full Name_123456_assignsubmission_file_``)
+    A folder per student and submission plugin, or (without "download in folders") files
+    ``Full Name_123456_assignsubmission_file_hw2.ipynb``: the id is the full name.
+Canvas (``lastfirst_12345_678901_hw2.ipynb``, also ``lastfirst_LATE_12345_678901_...``)
+    The id is the name part before the two numeric ids (Canvas writes it as lower-case
+    letters, last name first); the real file name follows the numbers. A resubmitted file
+    gets a suffix ``-1``, ``-2``, ... from Canvas.
+GitHub Classroom (``hw2-username/``, a cloned repository per student)
+    A folder holding ``.git`` (or any folder with ``--layout github``). The id is the
+    folder name without the assignment's prefix: the prefix ending in ``-`` that all such
+    folders share, or, for a lone repository, the rubric's assignment id and ``-``. The
+    notebook may be anywhere inside; the kernel runs in the folder that holds it.
+Plain (the default)
+    A file is a student (``alice.ipynb`` -> ``alice``), a folder is a student's folder
+    (``dave/hw2.ipynb`` -> ``dave``, copied whole so local helper modules work).
+
+Ids become safe file names (:func:`student_id`). When two LMS students share a name, the
+LMS's numeric id is appended to both (``ali_rezaei_123456``). In the plain layout a second
+entry with the same id is reported and not graded; in the LMS layouts and with
+``--id-pattern`` a student's entries are gathered into one folder (Canvas hands in every
+file of a student separately, Moodle one folder per submission plugin).
+
+**Which file is graded** when a student has several candidates (``.ipynb``, ``.py``) is
+decided by this rule, in order, and every choice among several files is reported:
+
+1. a file named as the rubric asks (``submission_names``; searched in subfolders too for a
+   GitHub Classroom repository, the shallowest match winning);
+2. else the only notebook, else the only module;
+3. where the candidates left are versions of one file as an LMS numbers resubmissions
+   (``hw2.ipynb``, ``hw2-1.ipynb``, ``hw2-2.ipynb``), the highest number (the latest);
+4. anything else is reported as ambiguous and not graded: never guessed, and never by
+   modification time (an archive's times are the LMS's, not the student's).
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
+import stat
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from grader.errors import GraderError
 from grader.execute import SUFFIXES, Submission
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
-_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
+_SAFE = re.compile(r"[^\w.@-]+")
+_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "__MACOSX", "node_modules",
+              "site-packages", ".venv", "venv"}
+LAYOUTS = ("auto", "plain", "canvas", "moodle", "github")
+
+MOODLE = re.compile(r"^(?P<id>.+?)_(?P<num>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
+                    r"(?P<file>.*)$")
+CANVAS = re.compile(r"^(?P<id>[A-Za-z0-9]+?)(?:_LATE)?_(?P<num>\d+)_(?P<sub>\d+)_"
+                    r"(?P<file>.+)$")
+_RESUBMISSION = re.compile(r"^(?P<base>.+?)-(?P<n>\d+)$")
 
 
 def student_id(name: str) -> str:
@@ -26,65 +79,454 @@ def student_id(name: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Problem:
-    """A path that could not be turned into a submission, with the reason."""
+    """A path that could not be turned into a submission, with the reason.
+
+    ``graded`` is True for a note about a submission that *is* graded (which of several
+    files was chosen, and why).
+    """
 
     path: Path
     reason: str
+    graded: bool = False
 
 
-def discover(paths: list[Path], *, names: tuple[str, ...] = ()) -> tuple[list[Submission],
-                                                                         list[Problem]]:
-    """Submissions under ``paths`` (files or folders of them), sorted by student id."""
-    found: list[Submission] = []
-    problems: list[Problem] = []
+@dataclass(frozen=True, kw_only=True)
+class ZipLimits:
+    """Caps on what an archive may unpack to: against zip bombs and runaway exports."""
+
+    max_total_bytes: int = 4 * 1024**3
+    max_file_bytes: int = 1024**3
+    max_files: int = 50_000
+    max_ratio: int = 250  # uncompressed / compressed, for members over 1 MB
+
+
+ZIP_LIMITS = ZipLimits()
+
+
+def discover(paths: Iterable[Path], *, names: tuple[str, ...] = (),
+             id_pattern: str | None = None, layout: str = "auto",
+             scratch: Path | None = None, assignment: str = "",
+             zip_limits: ZipLimits = ZIP_LIMITS) -> tuple[list[Submission], list[Problem]]:
+    """Submissions under ``paths``, sorted by student id, and what could not be graded.
+
+    ``scratch`` is a folder for unpacked archives and gathered multi-file students (a
+    temporary folder removed at exit when not given). ``GraderError`` for a bad
+    ``id_pattern`` or ``layout``: those are the TA's to fix, not a student's.
+    """
+    finder = _Finder(names=names, pattern=_compile(id_pattern), layout=_layout(layout),
+                     scratch=scratch, assignment=assignment, zip_limits=zip_limits)
     for path in paths:
-        if path.is_file():
-            if path.suffix in SUFFIXES:
-                found.append(Submission(student=student_id(path.stem), path=path))
+        finder.add(Path(path))
+    return finder.finish()
+
+
+def _compile(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise GraderError(f"--id-pattern {pattern!r}: not a regular expression ({exc})") \
+            from None
+    if "id" not in compiled.groupindex:
+        raise GraderError(f"--id-pattern {pattern!r} needs a named group (?P<id>...)")
+    return compiled
+
+
+def _layout(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise GraderError(f"--layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    return layout
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Entry:
+    """A top-level file or folder, with the student it belongs to."""
+
+    path: Path
+    student: str
+    number: str = ""  # the LMS's own numeric id, to tell apart students of the same name
+    inner: str = ""  # the file's real name (LMS prefixes removed)
+    github: bool = False
+    gather: bool = False  # several entries of one student are merged, not refused
+
+
+class _Finder:
+    def __init__(self, *, names: tuple[str, ...], pattern: re.Pattern[str] | None,
+                 layout: str, scratch: Path | None, assignment: str,
+                 zip_limits: ZipLimits) -> None:
+        self.names = names
+        self.pattern = pattern
+        self.layout = layout
+        self._scratch = scratch
+        self.assignment = assignment
+        self.zip_limits = zip_limits
+        self.entries: list[_Entry] = []
+        self.problems: list[Problem] = []
+        self._archives = 0
+
+    @property
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="grader-inputs-"))
+            atexit.register(shutil.rmtree, self._scratch, True)
+        return self._scratch
+
+    # ----------------------------------------------------------------- inputs
+
+    def add(self, path: Path) -> None:
+        if path.is_symlink():
+            self.problems.append(Problem(path=path, reason="symbolic links are not graded"))
+        elif path.is_file() and path.suffix.lower() == ".zip":
+            self._archive(path)
+        elif path.is_file():
+            if path.suffix in SUFFIXES or self.pattern is not None:
+                self._folder([path], given=True)
             else:
-                problems.append(Problem(path=path, reason="not a .ipynb or .py file"))
+                self.problems.append(Problem(path=path, reason="not a .ipynb, .py or .zip file"))
         elif path.is_dir():
-            for child in sorted(path.iterdir()):
-                if child.name.startswith(".") or child.name in _SKIP_DIRS:
-                    continue
-                if child.is_symlink():
-                    problems.append(Problem(path=child, reason="symbolic links are not graded"))
-                elif child.is_file() and child.suffix in SUFFIXES:
-                    found.append(Submission(student=student_id(child.stem), path=child))
-                elif child.is_dir():
-                    picked = pick(child, names)
-                    if isinstance(picked, Problem):
-                        problems.append(picked)
-                    else:
-                        found.append(Submission(student=student_id(child.name), path=picked,
-                                                folder=child))
+            self._folder(_children(path), given=False)
         else:
-            problems.append(Problem(path=path, reason="no such file or folder"))
-    seen: dict[str, Submission] = {}
-    for sub in found:
-        if sub.student in seen:
-            problems.append(Problem(path=sub.path, reason=f"a second submission for student "
-                                                          f"{sub.student!r}; not graded"))
-        else:
-            seen[sub.student] = sub
-    return sorted(seen.values(), key=lambda s: s.student), problems
+            self.problems.append(Problem(path=path, reason="no such file or folder"))
+
+    def _archive(self, path: Path) -> None:
+        self._archives += 1
+        dest = self.scratch / f"zip{self._archives}-{student_id(path.stem)}"
+        try:
+            self.problems += safe_extract(path, dest, limits=self.zip_limits)
+        except GraderError as exc:
+            self.problems.append(Problem(path=path, reason=str(exc)))
+            return
+        root = dest
+        # An export often wraps everything in one folder: look inside it, unless it is
+        # itself a student's folder (it holds a notebook or module, and nothing LMS-named).
+        while True:
+            children = _children(root)
+            if len(children) != 1 or not children[0].is_dir() or children[0].is_symlink():
+                break
+            inner = _children(children[0])
+            if any(c.is_file() and c.suffix in SUFFIXES for c in inner) and \
+                    not any(self._lms_named(c) for c in inner):
+                break
+            root = children[0]
+        self._folder(_children(root), given=False)
+
+    def _lms_named(self, path: Path) -> bool:
+        if self.pattern is not None:
+            return self.pattern.search(path.name) is not None
+        return bool(MOODLE.match(path.name) or (path.is_file() and CANVAS.match(path.name)))
+
+    def _folder(self, children: list[Path], *, given: bool) -> None:
+        repos = [c for c in children if c.is_dir() and not c.is_symlink() and
+                 (self.layout == "github" or (self.layout == "auto" and (c / ".git").exists()))]
+        prefix = _common_prefix([r.name for r in repos], self.assignment)
+        for child in children:
+            if child.is_symlink():
+                self.problems.append(Problem(path=child, reason="symbolic links are not graded"))
+                continue
+            entry = self._identify(child, prefix if child in repos else None, given=given)
+            if isinstance(entry, Problem):
+                self.problems.append(entry)
+            elif entry is not None:
+                self.entries.append(entry)
+
+    def _identify(self, path: Path, repo_prefix: str | None, *,
+                  given: bool) -> _Entry | Problem | None:
+        """The student an entry belongs to; None for a stray file beside submissions."""
+        name = path.name
+        is_file = path.is_file()
+        if self.pattern is not None:
+            m = self.pattern.search(name)
+            if m is None or not m.group("id"):
+                return Problem(path=path, reason="the name does not match --id-pattern")
+            inner = m.groupdict().get("file") or name
+            return _Entry(path=path, student=m.group("id"), inner=inner, gather=True)
+        if self.layout in ("auto", "moodle"):
+            m = MOODLE.match(name)
+            if m:
+                return _Entry(path=path, student=m.group("id"), number=m.group("num"),
+                              inner=m.group("file") or name, gather=True)
+        if self.layout in ("auto", "canvas") and is_file:
+            m = CANVAS.match(name)
+            if m:
+                return _Entry(path=path, student=m.group("id"), number=m.group("num"),
+                              inner=m.group("file"), gather=True)
+        if repo_prefix is not None:
+            return _Entry(path=path, student=name[len(repo_prefix):] or name, github=True)
+        if is_file:
+            if path.suffix not in SUFFIXES:
+                return Problem(path=path, reason="not a .ipynb or .py file") if given else None
+            return _Entry(path=path, student=path.stem, inner=name)
+        return _Entry(path=path, student=name)
+
+    # ----------------------------------------------------------------- students
+
+    def finish(self) -> tuple[list[Submission], list[Problem]]:
+        by_student: dict[str, list[_Entry]] = {}
+        numbers: dict[str, set[str]] = {}
+        for e in self.entries:
+            sid = student_id(e.student)
+            numbers.setdefault(sid, set()).add(e.number)
+        for e in self.entries:
+            sid = student_id(e.student)
+            if len(numbers[sid]) > 1 and e.number:
+                # Two students of the same name: the LMS's own number tells them apart.
+                sid = student_id(f"{e.student}_{e.number}")
+            by_student.setdefault(sid, []).append(e)
+        found: list[Submission] = []
+        for sid, entries in sorted(by_student.items()):
+            if len(entries) > 1 and all(e.gather for e in entries):
+                sub = self._gathered(sid, entries)
+            else:
+                first, *rest = entries
+                for extra in rest:
+                    self.problems.append(Problem(
+                        path=extra.path, reason=f"a second submission for student {sid!r}; "
+                                                "not graded"))
+                sub = self._single(sid, first)
+            if sub is not None:
+                found.append(sub)
+        return found, self.problems
+
+    def _single(self, sid: str, entry: _Entry) -> Submission | None:
+        path = entry.path
+        if path.is_file():
+            if path.suffix not in SUFFIXES:
+                self.problems.append(Problem(path=path, reason="not a .ipynb or .py file"))
+                return None
+            return Submission(student=sid, path=path)
+        return self._in_folder(sid, path, entry)
+
+    def _gathered(self, sid: str, entries: list[_Entry]) -> Submission | None:
+        folder = self.scratch / "students" / sid
+        folder.mkdir(parents=True, exist_ok=True)
+        for e in entries:
+            if e.path.is_dir():
+                shutil.copytree(e.path, folder, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(e.path, folder / _safe_name(e.inner or e.path.name))
+        return self._in_folder(sid, folder, entries[0])
+
+    def _in_folder(self, sid: str, folder: Path, entry: _Entry) -> Submission | None:
+        picked, note = choose(folder, self.names, recursive=entry.github)
+        if picked is None:
+            self.problems.append(Problem(path=entry.path, reason=note))
+            return None
+        if note:
+            self.problems.append(Problem(path=entry.path, reason=note, graded=True))
+        # A repository's notebook runs where it lies, as Jupyter would run it.
+        return Submission(student=sid, path=picked,
+                          folder=picked.parent if entry.github else folder)
 
 
-def pick(folder: Path, names: tuple[str, ...]) -> Path | Problem:
+def _children(folder: Path) -> list[Path]:
+    return [c for c in sorted(folder.iterdir())
+            if not c.name.startswith(".") and c.name not in _SKIP_DIRS]
+
+
+def _safe_name(name: str) -> str:
+    clean = PurePosixPath(name.replace("\\", "/")).name
+    return clean if clean not in ("", ".", "..") else "file"
+
+
+def _common_prefix(names: list[str], assignment: str) -> str:
+    """The GitHub Classroom prefix (``hw2-``) of repository folder names."""
+    if len(names) >= 2:
+        common = names[0]
+        for n in names[1:]:
+            while not n.startswith(common):
+                common = common[:-1]
+        cut = common.rfind("-")
+        if cut > 0 and all(len(n) > cut + 1 for n in names):
+            return common[:cut + 1]
+        return ""
+    if names and assignment and names[0].startswith(assignment + "-") and \
+            len(names[0]) > len(assignment) + 1:
+        return assignment + "-"
+    return ""
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def pick(folder: Path, names: tuple[str, ...], *, recursive: bool = False) -> Path | Problem:
     """The file to grade in a student's folder, by the rule in this module's docstring."""
-    files = [p for p in sorted(folder.iterdir())
-             if p.is_file() and not p.is_symlink() and p.suffix in SUFFIXES]
-    for name in names:
-        for p in files:
-            if p.name == name or p.stem == name:
-                return p
-    notebooks = [p for p in files if p.suffix == ".ipynb"]
-    if len(notebooks) == 1:
-        return notebooks[0]
-    if not notebooks and len(files) == 1:
-        return files[0]
+    picked, note = choose(folder, names, recursive=recursive)
+    if picked is None:
+        return Problem(path=folder, reason=note)
+    return picked
+
+
+def choose(folder: Path, names: tuple[str, ...], *,
+           recursive: bool = False) -> tuple[Path | None, str]:
+    """The file to grade and a note when it was chosen among several (or why none was)."""
+    files = _candidates(folder, recursive)
     if not files:
-        return Problem(path=folder, reason="no .ipynb or .py file in the folder")
-    listed = ", ".join(p.name for p in (notebooks or files))
-    return Problem(path=folder, reason=f"several candidate files ({listed}); name one in the "
-                                       "rubric's submission_names")
+        return None, "no .ipynb or .py file in the folder"
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    # Rivals are files that could be the submission: notebooks, else modules (a module
+    # beside a notebook is a helper, and choosing the notebook over it is no news).
+    pool = notebooks or files
+
+    def listed(paths: list[Path]) -> str:
+        return ", ".join(p.relative_to(folder).as_posix() for p in paths)
+
+    def note(picked: Path, why: str) -> str:
+        rivals = [p for p in pool if p != picked]
+        return f"several candidate files ({listed(pool)}); graded {listed([picked])} " \
+               f"({why})" if rivals else ""
+
+    for name in names:
+        matches = [p for p in files if name in (p.name, p.stem, _base(p).name, _base(p).stem)]
+        if matches:
+            depth = min(len(p.relative_to(folder).parts) for p in matches)
+            shallow = [p for p in matches if len(p.relative_to(folder).parts) == depth]
+            latest = _latest(shallow)
+            if latest is None:
+                return None, f"several files match {name!r} ({listed(shallow)}); not graded"
+            why = "named in the rubric's submission_names"
+            if len(shallow) > 1:
+                why += ", the latest resubmission"
+            return latest, note(latest, why)
+    if len(pool) == 1:
+        return pool[0], ""
+    latest = _latest(pool)
+    if latest is not None:
+        return latest, note(latest, "the latest resubmission")
+    return None, (f"several candidate files ({listed(pool)}); name one in the rubric's "
+                  "submission_names")
+
+
+def _candidates(folder: Path, recursive: bool) -> list[Path]:
+    if not recursive:
+        return [p for p in sorted(folder.iterdir())
+                if p.is_file() and not p.is_symlink() and p.suffix in SUFFIXES]
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).parts
+        if any(part.startswith(".") or part in _SKIP_DIRS for part in rel):
+            continue
+        if p.is_file() and not p.is_symlink() and p.suffix in SUFFIXES:
+            out.append(p)
+    return out
+
+
+def _base(path: Path) -> Path:
+    """``hw2-2.ipynb`` -> ``hw2.ipynb``: the name before an LMS's resubmission number."""
+    m = _RESUBMISSION.match(path.stem)
+    return path.with_name(m.group("base") + path.suffix) if m else path
+
+
+def _resubmission(path: Path) -> int:
+    m = _RESUBMISSION.match(path.stem)
+    return int(m.group("n")) if m else 0
+
+
+def _latest(paths: list[Path]) -> Path | None:
+    """The highest-numbered version when ``paths`` are versions of one file, else None."""
+    if len(paths) == 1:
+        return paths[0]
+    bases = {(_base(p).parent, _base(p).name) for p in paths}
+    if len(bases) != 1:
+        return None
+    ranked = sorted(paths, key=_resubmission)
+    if _resubmission(ranked[-1]) == _resubmission(ranked[-2]):
+        return None
+    return ranked[-1]
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def safe_extract(archive: Path, dest: Path, *, limits: ZipLimits = ZIP_LIMITS) -> list[Problem]:
+    """Unpack a zip archive into ``dest``, refusing what could escape it or flood the disk.
+
+    Members with absolute paths, drive letters or ``..`` parts, symbolic links and
+    special files are skipped and reported; the member count, each member's size, the
+    total size and the compression ratio are capped (counting the bytes actually
+    written, not the sizes the archive claims). A damaged or oversized archive raises
+    ``GraderError``.
+    """
+    problems: list[Problem] = []
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise GraderError(f"not a readable zip archive: {exc}") from None
+    with zf:
+        members = zf.infolist()
+        if len(members) > limits.max_files:
+            raise GraderError(f"the archive has {len(members)} members, over the limit of "
+                              f"{limits.max_files}")
+        dest.mkdir(parents=True, exist_ok=True)
+        root = dest.resolve()
+        total = 0
+        for info in members:
+            rel = _member_path(info.filename)
+            where = Path(f"{archive}:{info.filename}")
+            if rel is None:
+                problems.append(Problem(path=where, reason="unsafe path in the archive "
+                                                           "(absolute or with ..); skipped"))
+                continue
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                problems.append(Problem(path=where, reason="symbolic link in the archive; "
+                                                           "skipped"))
+                continue
+            # Archives made elsewhere often carry no file type bits at all: a plain file.
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                problems.append(Problem(path=where, reason="special file in the archive; "
+                                                           "skipped"))
+                continue
+            target = root.joinpath(*rel.parts)
+            if not target.resolve().is_relative_to(root):
+                problems.append(Problem(path=where, reason="unsafe path in the archive; "
+                                                           "skipped"))
+                continue
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if info.file_size > limits.max_file_bytes:
+                raise GraderError(f"{info.filename}: {info.file_size} bytes, over the "
+                                  f"limit of {limits.max_file_bytes} per file")
+            if info.file_size > 1_000_000 and \
+                    info.file_size > limits.max_ratio * max(1, info.compress_size):
+                ratio = info.file_size // max(1, info.compress_size)
+                raise GraderError(f"{info.filename}: compressed {ratio}:1, over the limit of "
+                                  f"{limits.max_ratio}:1 (a zip bomb?)")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            total += _copy_member(zf, info, target, limits, total)
+            if info.date_time[0] >= 1980:
+                stamp = time.mktime((*info.date_time, 0, 0, -1))
+                os.utime(target, (stamp, stamp))
+    return problems
+
+
+def _member_path(name: str) -> PurePosixPath | None:
+    name = name.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return None
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts) or any("\0" in p for p in parts):
+        return None
+    return PurePosixPath(*parts)
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limits: ZipLimits,
+                 total: int) -> int:
+    written = 0
+    try:
+        with zf.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                # The sizes in the archive's directory can lie: count what comes out.
+                if written > limits.max_file_bytes or written > info.file_size:
+                    raise GraderError(f"{info.filename}: more data than the archive declares "
+                                      "or than the per-file limit allows")
+                if total + written > limits.max_total_bytes:
+                    raise GraderError(f"the archive unpacks to more than "
+                                      f"{limits.max_total_bytes} bytes")
+                out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
+            NotImplementedError, RuntimeError) as exc:
+        raise GraderError(f"{info.filename}: cannot be unpacked ({exc})") from None
+    return written

@@ -32,7 +32,8 @@ def test_grade_writes_pages_json_and_gradebook(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "good" in printed and str(out) in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        "good.html", "good.json", "grades.csv", "wrong.html", "wrong.json"]
+        "answers-why.html", "good.html", "good.json", "gradebook.sqlite", "grades.csv",
+        "index.html", "wrong.html", "wrong.json"]
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["student"] for r in rows] == ["good", "wrong"]
     assert float(rows[0]["total"]) > float(rows[1]["total"])

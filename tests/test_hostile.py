@@ -184,7 +184,8 @@ CASES = [
     # Resources.
     Case("memory_bomb.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
          errors=((2, "MemoryError"),)),
-    Case("memory_hog.py", r"MemoryError|memory", zero=("v",), graded=("k", "flag")),
+    Case("memory_hog.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
+         errors=((2, "MemoryError"),)),
     Case("fork_bomb.py", r"Resource temporarily unavailable", zero=("v",),
          graded=("k", "flag"), errors=((2, "BlockingIOError"),)),
     Case("disk_fill.py", r"File too large", zero=("v",), graded=("k", "flag"),
@@ -237,6 +238,11 @@ CASES = [
          errors=()),
     Case("monkeypatch_builtins.py", r"shape", zero=("v", "flag", "double"), errors=()),
     Case("monkeypatch_issubclass.py", r"bool|number", zero=("flag",), errors=()),
+    Case("issubclass_and_reload.py", r"bool|number", zero=("flag",), errors=(),
+         xfail={"*": "the agent binds pristine builtins only when it is first loaded: a "
+                     "submission that patches builtins.issubclass and then deletes "
+                     "'grader_kernel_agent' from sys.modules makes harvest._LOADER load it "
+                     "afresh, binding the patched issubclass, and [False] crosses as False"}),
     Case("monkeypatch_json.py", r"differ", zero=("v", "flag"), errors=()),
     Case("lying_scalars.py", r"cannot be graded", zero=("flag", "v", "double", "stats"),
          errors=()),
@@ -252,6 +258,8 @@ CASES = [
     Case("nested_unsupported.py", r"could not be read.*(bytes|Payload)", zero=("curve",),
          errors=(), check=_no_marker_file),
     Case("shadow", None, graded=("k", "flag", "double"), errors=(), build="folder"),
+    Case("reset_namespace.ipynb", None, graded=("k", "flag"), errors=()),
+    Case("delete_agent.py", None, graded=("k", "flag"), errors=()),
     Case("html_injection.ipynb", r"ValueError: <script>", zero=("v", "flag"),
          errors=((4, "ValueError"),), check=_report_escapes_html),
     # Unreadable or odd files.
@@ -566,10 +574,10 @@ def test_hostile_report_renders(corpus: Corpus, case: Case, mode: str) -> None:
 @pytest.mark.kernel
 @pytest.mark.xfail(strict=True, reason=(
     "the output cap only decides what is kept: the grader still receives and decodes every "
-    "message of the flood in full, and execute.CappedClient.output measures each one with "
-    "json.dumps (one more copy); ipykernel batches the flood into multi-megabyte stream "
-    "messages, so the grader's memory grows with the flood (78 MB traced at the peak for "
-    "50 MB of output; its RSS grew ~220 MB for 150 MB) instead of with max_output_bytes"))
+    "message of the flood in full (jupyter_client deserialises each one before "
+    "execute.CappedClient.output can drop it), and ipykernel batches a fast flood into "
+    "multi-megabyte stream messages, so the grader's memory grows with the flood (95 MB "
+    "traced at the peak for 50 MB of output) instead of with max_output_bytes"))
 def test_output_flood_keeps_the_graders_memory_bounded(corpus: Corpus) -> None:
     run = corpus(CASE_BY_NAME["output_flood"], "none")
     assert run.peak_traced is not None

@@ -1,0 +1,491 @@
+"""The gradebook: one SQLite file in the output folder, written as each submission finishes.
+
+``gradebook.sqlite`` (stdlib ``sqlite3``, WAL journal, a commit per submission) holds:
+
+``results``
+    One row per grading of a submission, never updated: student, content hash (SHA-256
+    of the submission's files), rubric digest, started and finished (UTC, ISO 8601),
+    isolation, outcome, the cells that raised (JSON), score, and the whole result JSON.
+    A student's current result is their latest row (the view ``latest``).
+``checks``
+    One row per check of each grading (question, answer, kind, status, points, the
+    mistake matched, the received display text).
+``manual_grades``
+    A TA's points and comment for a text answer, keyed by student and answer name. They
+    live apart from the automatic results, so re-grading never touches them; they are
+    merged into what is shown and exported (:func:`apply_manual`).
+
+Only the coordinating process writes; workers hand results back as plain data.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.errors import GraderError
+from grader.results import CheckResult, Status, SubmissionResult
+from grader.rubric import Rubric
+
+FILENAME = "gradebook.sqlite"
+SCHEMA_VERSION = "1"
+# A grading that ended in a failure of ours, not of the student's code: tried again on resume.
+RETRY_OUTCOMES = ("not_run", "grader_error")
+GRADED = ("passed", "partial", "failed")  # a text answer's statuses once a TA graded it
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    submission TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    rubric_digest TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    isolation TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    errors TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    executor TEXT NOT NULL DEFAULT '',
+    result_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_by_student ON results (student, id);
+CREATE TABLE IF NOT EXISTS checks (
+    result_id INTEGER NOT NULL REFERENCES results (id) ON DELETE CASCADE,
+    question TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    answer TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    mistake TEXT,
+    received TEXT,
+    PRIMARY KEY (result_id, question, position)
+);
+CREATE TABLE IF NOT EXISTS manual_grades (
+    student TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    question TEXT NOT NULL,
+    points REAL NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    answer_sha256 TEXT NOT NULL DEFAULT '',
+    entered TEXT NOT NULL,
+    PRIMARY KEY (student, answer)
+);
+CREATE VIEW IF NOT EXISTS latest AS
+    SELECT * FROM results r WHERE r.id = (SELECT MAX(id) FROM results WHERE student = r.student);
+"""
+
+
+def now() -> str:
+    """The current UTC time as the gradebook writes it."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManualGrade:
+    """A TA's points and comment for one student's text answer."""
+
+    student: str
+    answer: str
+    question: str
+    points: float
+    comment: str = ""
+    source: str = ""  # where it came from: "grades.csv line 3", "group why-1a2b3c4d"
+    answer_sha256: str = ""  # the normalised text that was graded
+
+
+@dataclass(frozen=True, kw_only=True)
+class Graded:
+    """A student's latest row: enough to decide whether ``--resume`` may keep it."""
+
+    student: str
+    content_sha256: str
+    rubric_digest: str
+    outcome: str
+
+
+class Gradebook:
+    """The SQLite gradebook of one output folder (a context manager; closes on exit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: we open and commit transactions ourselves.
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed submission survives a power cut, not only a killed grader.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise GraderError(f"{self.path}: not a usable gradebook ({exc})") from None
+        version = self.meta("schema")
+        if version is None:
+            self.set_meta("schema", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise GraderError(f"{self.path}: gradebook schema {version}, this grader reads "
+                              f"{SCHEMA_VERSION}")
+
+    @classmethod
+    def in_folder(cls, out: Path) -> Gradebook:
+        """The gradebook of the output folder ``out`` (created when absent)."""
+        return cls(Path(out) / FILENAME)
+
+    @classmethod
+    def existing(cls, out: Path) -> Gradebook:
+        """The gradebook of ``out``; ``GraderError`` when there is none yet."""
+        path = Path(out) / FILENAME
+        if not path.is_file():
+            raise GraderError(f"no gradebook in {out} (grade into it first: grader grade ... "
+                              f"--out {out})")
+        return cls(path)
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (SQLite folds the write-ahead log back in)."""
+        self.db.close()
+
+    # ----------------------------------------------------------------- meta
+
+    def meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the ``meta`` table."""
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def claim(self, rubric: Rubric) -> None:
+        """Tie the gradebook to the rubric's assignment; refuse another assignment's."""
+        assignment = self.meta("assignment")
+        if assignment is not None and assignment != rubric.id:
+            raise GraderError(f"{self.path} holds assignment {assignment!r}, not "
+                              f"{rubric.id!r}: grade into another --out folder")
+        with self.transaction():
+            self.set_meta("assignment", rubric.id)
+            self.set_meta("rubric", str(Path(rubric.path).resolve()))
+
+    # ----------------------------------------------------------------- results
+
+    def transaction(self) -> _Transaction:
+        """``with gradebook.transaction():`` commits on success, rolls back on error."""
+        return _Transaction(self.db)
+
+    def record(self, result: SubmissionResult, *, started: str = "", finished: str = "",
+               executor: str = "") -> int:
+        """Store one grading and its checks in one committed transaction; its row id."""
+        run = result.run
+        errors = [{"cell": e.index, "ename": e.ename, "evalue": e.evalue[:500]}
+                  for e in run.errors]
+        finished = finished or now()
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO results (student, submission, content_sha256, rubric_digest, "
+                "started, finished, isolation, outcome, errors, score, max_score, executor, "
+                "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (result.student, result.submission, result.submission_sha256,
+                 result.rubric_digest, started or finished, finished, result.isolation,
+                 run.outcome, json.dumps(errors, ensure_ascii=False), result.score,
+                 result.max_score, executor, result_json(result)))
+            rid = int(cursor.lastrowid or 0)
+            self.db.executemany(
+                "INSERT INTO checks (result_id, question, position, answer, kind, status, "
+                "score, max_score, mistake, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(rid, q.id, i, c.answer, c.kind, c.status, c.score, c.max_score, c.mistake,
+                  c.received) for q in result.questions for i, c in enumerate(q.checks)])
+        return rid
+
+    def graded(self) -> dict[str, Graded]:
+        """Every student's latest row, by student id."""
+        rows = self.db.execute(
+            "SELECT student, content_sha256, rubric_digest, outcome FROM latest")
+        return {r[0]: Graded(student=r[0], content_sha256=r[1], rubric_digest=r[2],
+                             outcome=r[3]) for r in rows}
+
+    def results(self, students: Iterable[str] | None = None) -> list[SubmissionResult]:
+        """The latest automatic result of every student (or of ``students``), by id."""
+        rows = self.db.execute("SELECT student, result_json FROM latest ORDER BY student")
+        wanted = None if students is None else set(students)
+        return [SubmissionResult.from_dict(json.loads(r[1])) for r in rows
+                if wanted is None or r[0] in wanted]
+
+    def result(self, student: str) -> SubmissionResult | None:
+        """A student's latest automatic result."""
+        found = self.results([student])
+        return found[0] if found else None
+
+    def gradings(self) -> dict[str, int]:
+        """How many times each student was graded (a row each, kept forever)."""
+        rows = self.db.execute("SELECT student, COUNT(*) FROM results GROUP BY student")
+        return {r[0]: int(r[1]) for r in rows}
+
+    # ----------------------------------------------------------------- manual grades
+
+    def manual(self) -> dict[str, dict[str, ManualGrade]]:
+        """The TA's grades: student -> answer name -> grade."""
+        out: dict[str, dict[str, ManualGrade]] = {}
+        for row in self.db.execute(
+                "SELECT student, answer, question, points, comment, source, answer_sha256 "
+                "FROM manual_grades"):
+            grade = ManualGrade(student=row[0], answer=row[1], question=row[2],
+                                points=float(row[3]), comment=row[4], source=row[5],
+                                answer_sha256=row[6])
+            out.setdefault(grade.student, {})[grade.answer] = grade
+        return out
+
+    def set_manual(self, grades: Iterable[ManualGrade]) -> int:
+        """Store a TA's grades, all or none; a later grade of the same answer replaces one."""
+        rows = [(g.student, g.answer, g.question, g.points, g.comment, g.source,
+                 g.answer_sha256, now()) for g in grades]
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO manual_grades (student, answer, question, points, "
+                "comment, source, answer_sha256, entered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
+        return len(rows)
+
+    def merged(self, students: Iterable[str] | None = None) -> list[SubmissionResult]:
+        """The latest results with the TA's grades merged in: what pages and exports show."""
+        manual = self.manual()
+        return [apply_manual(r, manual.get(r.student, {})) for r in self.results(students)]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def result_json(result: SubmissionResult) -> str:
+    """A result as JSON text: how results cross process boundaries and are stored."""
+    return json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False, default=str)
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def apply_manual(result: SubmissionResult,
+                 grades: Mapping[str, ManualGrade]) -> SubmissionResult:
+    """``result`` with a TA's points for its text answers.
+
+    A graded text check gets the TA's points (its status becomes passed, partial or
+    failed, the comment its message); its question's score, status and ``manual_points``
+    and the total are recomputed. Ungraded checks stay ``manual``.
+    """
+    if not grades:
+        return result
+    from grader.grade import _status as question_status
+
+    questions = []
+    for q in result.questions:
+        checks = []
+        manual_points = 0.0
+        for c in q.checks:
+            g = grades.get(c.answer)
+            if c.kind == "manual" and g is not None and g.question == q.id and \
+                    c.status in ("manual", *GRADED):
+                c = _graded_check(c, g)
+                manual_points += c.score
+            checks.append(c)
+        if manual_points or any(c is not o for c, o in zip(checks, q.checks, strict=True)):
+            score = min(q.max_score, max(0.0, sum(c.score for c in checks)))
+            # A graded text answer counts like an automatic check in the question's status.
+            status: Status = question_status([
+                replace(c, kind="graded") if c.kind == "manual" and c.status in GRADED else c
+                for c in checks])
+            q = replace(q, checks=tuple(checks), score=round(score, 6), status=status,
+                        manual_points=round(manual_points, 6))
+        questions.append(q)
+    total = round(sum(q.score for q in questions), 6)
+    return replace(result, questions=tuple(questions), score=total)
+
+
+def _graded_check(check: CheckResult, grade: ManualGrade) -> CheckResult:
+    points = min(check.max_score, max(0.0, grade.points))
+    if math.isclose(points, check.max_score, abs_tol=1e-9):
+        status: Status = "passed"
+    elif points <= 1e-9:
+        status = "failed"
+    else:
+        status = "partial"
+    message = grade.comment or "Graded by a TA."
+    return replace(check, status=status, score=round(points, 6), message=message)
+
+
+# --------------------------------------------------------------------------- answer groups
+
+
+def normalise(text: str) -> str:
+    """An answer's text with whitespace runs collapsed and case folded, for grouping."""
+    return " ".join(str(text).split()).casefold()
+
+
+def group_id(answer: str, text: str) -> str:
+    """The id of the group of identical normalised answers (``why-1a2b3c4d``).
+
+    It depends only on the answer name and the text, so it is the same on every run.
+    """
+    digest = hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+    return f"{answer}-{digest[:8]}"
+
+
+def text_sha256(text: str) -> str:
+    """SHA-256 of an answer's normalised text."""
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- the CSV
+
+
+MANUAL_COLUMNS = ("student", "group", "question", "points", "comment")
+
+
+def read_manual_csv(path: Path, rubric: Rubric,
+                    results: Iterable[SubmissionResult]) -> list[ManualGrade]:
+    """The grades in a TA's CSV, checked against the rubric and the graded answers.
+
+    Columns: ``student``, ``question``, ``points``, ``comment`` (optional), and
+    ``group`` (optional). ``question`` is a text answer's name (``q1_1_explanation``)
+    or the id of a question with exactly one text answer (``q1_1``). A row with a
+    ``group`` id from an answers page, and no student, grades every student whose answer
+    is in that group; a row for one student overrides their group's. Points run from 0
+    to the answer's share of the question's points. Any bad row is an error naming its
+    line, and nothing is merged.
+    """
+    try:
+        text = Path(path).read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GraderError(f"{path}: cannot read the grades ({exc})") from None
+    # newline="": a quoted comment may span lines, as spreadsheets write them.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = [(reader.line_num, row) for row in reader]
+    header = set(reader.fieldnames or ())
+    if rows and not ({"question", "points"} <= header and header & {"student", "group"}):
+        raise GraderError(f"{path}: the header needs question, points and student or group "
+                          f"(got {', '.join(sorted(k for k in header if k))})")
+    checks = _manual_checks(rubric)
+    by_student = {r.student: r for r in results}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for r in by_student.values():
+        for q in r.questions:
+            for c in q.checks:
+                if c.kind == "manual" and c.received:
+                    groups.setdefault(group_id(c.answer, c.received), []).append(
+                        (r.student, c.received))
+    errors: list[str] = []
+    from_groups: dict[tuple[str, str], ManualGrade] = {}
+    single: dict[tuple[str, str], ManualGrade] = {}
+    for line, row in rows:
+        where = f"{path} line {line}"
+        student = (row.get("student") or "").strip()
+        group = (row.get("group") or "").strip()
+        question = (row.get("question") or "").strip()
+        comment = (row.get("comment") or "").strip()
+        raw_points = (row.get("points") or "").strip()
+        if not (student or group or question or raw_points):
+            continue  # a blank line a spreadsheet left
+        if group and not question:
+            question = group.rsplit("-", 1)[0]
+        target = _resolve_question(question, checks)
+        if isinstance(target, str):
+            errors.append(f"{where}: {target}")
+            continue
+        qid, answer, max_points = target
+        try:
+            points = float(raw_points)
+        except ValueError:
+            errors.append(f"{where}: points {raw_points!r} is not a number")
+            continue
+        if not (math.isfinite(points) and 0 <= points <= max_points + 1e-9):
+            errors.append(f"{where}: points {points:g} outside 0..{max_points:g} for "
+                          f"{answer}")
+            continue
+        if student:
+            result = by_student.get(student)
+            if result is None:
+                errors.append(f"{where}: no graded student {student!r}")
+                continue
+            received = _received(result, qid, answer)
+            single[(student, answer)] = ManualGrade(
+                student=student, answer=answer, question=qid, points=points, comment=comment,
+                source=f"{Path(path).name} line {line}",
+                answer_sha256=text_sha256(received) if received else "")
+        else:
+            members = groups.get(group)
+            if members is None or not group.startswith(answer + "-"):
+                errors.append(f"{where}: no answer group {group!r} for {answer}")
+                continue
+            for sid, received in members:
+                from_groups[(sid, answer)] = ManualGrade(
+                    student=sid, answer=answer, question=qid, points=points, comment=comment,
+                    source=f"group {group}", answer_sha256=text_sha256(received))
+    if errors:
+        shown = errors[:20] + ([f"... and {len(errors) - 20} more"] if len(errors) > 20 else [])
+        raise GraderError("manual grades not merged:\n  " + "\n  ".join(shown))
+    return list({**from_groups, **single}.values())
+
+
+def _manual_checks(rubric: Rubric) -> dict[str, tuple[str, str, float]]:
+    """Text answers by answer name and by question id: (question, answer, max points)."""
+    out: dict[str, tuple[str, str, float]] = {}
+    per_question: dict[str, list[tuple[str, str, float]]] = {}
+    for q in rubric.questions:
+        total = sum(c.weight for c in q.checks)
+        for c in q.checks:
+            if c.kind == "manual":
+                entry = (q.id, c.answer, q.points * c.weight / total if total else 0.0)
+                out[c.answer] = entry
+                per_question.setdefault(q.id, []).append(entry)
+    for qid, entries in per_question.items():
+        if len(entries) == 1 and qid not in out:
+            out[qid] = entries[0]
+    return out
+
+
+def _resolve_question(name: str, checks: Mapping[str, tuple[str, str, float]]
+                      ) -> tuple[str, str, float] | str:
+    if not name:
+        return "no question"
+    found = checks.get(name)
+    if found is None:
+        known = ", ".join(sorted({a for _, a, _ in checks.values()})) or "none"
+        return f"{name!r} is not a text answer of the rubric (text answers: {known})"
+    return found
+
+
+def _received(result: SubmissionResult, qid: str, answer: str) -> str | None:
+    for q in result.questions:
+        if q.id == qid:
+            for c in q.checks:
+                if c.answer == answer:
+                    return c.received
+    return None

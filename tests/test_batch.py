@@ -1,0 +1,221 @@
+"""Batch grading: workers and warm kernels, progress output, and losing nothing when killed."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.batch import Progress, RichProgress, WarmPool, progress_for
+from grader.gradebook import Gradebook
+from grader.results import RunLog, SubmissionResult
+from grader.rubric import ExecutionSettings
+from grader.sandbox import Isolation
+
+ROOT = Path(__file__).parent.parent
+MINI = Path(__file__).parent / "data" / "mini"
+# Every kind of run: right, wrong, a module, a dying kernel (run again), unreadable.
+BATCH = ("good.ipynb", "wrong.ipynb", "good_module.py", "dies.py", "broken.ipynb")
+
+
+def _grade_cmd(subs: Path, out: Path, *extra: str, jobs: int = 2) -> list[str]:
+    return [sys.executable, "-m", "grader", "grade", str(subs), "--rubric",
+            str(MINI / "rubric.toml"), "--out", str(out), "-j", str(jobs), *extra]
+
+
+def _subs(tmp_path: Path, names: tuple[str, ...] = BATCH) -> Path:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in names:
+        shutil.copy(MINI / "submissions" / name, subs / name)
+    return subs
+
+
+def _verdicts(out: Path) -> dict[str, object]:
+    """What must not depend on how the batch ran: scores and every check's verdict."""
+    with Gradebook.existing(out) as book:
+        return {r.student: (r.score, r.run.outcome, len(r.run.errors), [
+            (q.id, q.score, [(c.answer, c.status, c.score, c.mistake, c.received)
+                             for c in q.checks]) for q in r.questions])
+                for r in book.results()}
+
+
+def test_starting_the_grader_stays_light():
+    code = ("import sys, grader.cli; heavy = [m for m in ('numpy', 'sympy', 'nbclient', "
+            "'rich', 'distributed', 'jinja2') if m in sys.modules]; print(heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
+
+
+def _result(student: str, outcome: str = "ok") -> SubmissionResult:
+    return SubmissionResult(student=student, submission="x", score=1.0, max_score=2.0,
+                            questions=(), run=RunLog(outcome=outcome, message="why not"))
+
+
+def test_plain_progress_is_a_line_per_submission(tmp_path):
+    stream = io.StringIO()
+    progress = progress_for(3, tmp_path, stream)
+    assert type(progress) is Progress  # not a terminal
+    progress.kept(_result("alice"))
+    progress.graded(_result("bob", "timeout"))
+    progress.graded(_result("carol"))
+    progress.close()
+    assert stream.getvalue().splitlines() == [
+        "[1/3] alice: kept 1/2 (unchanged)",
+        f"[2/3] bob: 1/2 [timeout] -> {tmp_path / 'bob.html'}",
+        f"[3/3] carol: 1/2 -> {tmp_path / 'carol.html'}"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_progress_bar_counts_graded_failed_and_remaining(tmp_path, monkeypatch):
+    pytest.importorskip("rich")
+    monkeypatch.setenv("TERM", "xterm")
+    stream = _Terminal()
+    progress = progress_for(3, tmp_path, stream)
+    assert isinstance(progress, RichProgress)
+    progress.kept(_result("alice"))
+    progress.graded(_result("bob", "timeout"))
+    progress.bar.refresh()
+    progress.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
+    assert "graded 1 · failed to run 1 · remaining 1" in text and "ETA" in text
+    assert "bob: 1/2 [timeout]: why not" in text  # a failure gets a line above the bar
+
+
+@pytest.mark.kernel
+def test_warm_kernels_are_preloaded_and_never_shared():
+    settings = ExecutionSettings(preload=("json", "numpy"), timeout=60)
+    pool = WarmPool(settings, Isolation(mode="none"), size=1)
+    try:
+        first = pool.take(prefetch=True)
+        second = pool.take(prefetch=False)
+        assert first is not None and second is not None and first is not second
+        assert first._pid() != second._pid()
+        for session in (first, second):
+            session.load(_FakeSubmission())
+            status, outputs = session.run_code("import sys; print('numpy' in sys.modules)")
+            assert status == "ok" and outputs[0]["text"].strip() == "True"
+            session.close()
+    finally:
+        pool.close()
+
+
+class _FakeSubmission:
+    """Just enough of a Submission for KernelSession.load: one empty module."""
+
+    folder = None
+    path = MINI / "reference.py"
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = {int(x) for x in fh.read().split()}
+        except OSError:
+            continue
+        out |= kids
+        stack += list(kids)
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The batch graded once, start to end, by the command line."""
+    tmp = tmp_path_factory.mktemp("whole")
+    out = tmp / "out"
+    subprocess.run(_grade_cmd(_subs(tmp), out), check=True, capture_output=True, cwd=ROOT)
+    return out
+
+
+@pytest.mark.kernel
+def test_killed_mid_batch_then_resume_grades_everything_once(tmp_path, uninterrupted):
+    subs = _subs(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(_grade_cmd(subs, out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    db_path = out / "gradebook.sqlite"
+    finished, family = 0, set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        family |= _descendants(proc.pid)
+        if db_path.exists():
+            try:
+                db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+                finished = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+                db.close()
+            except sqlite3.OperationalError:  # the schema is being created
+                finished = 0
+        if finished >= 2:  # the unreadable one is instant: wait for a kernel's too
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the batch ended before it could be killed"
+    family |= _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= finished < len(BATCH)
+    # Its workers and their kernels die with it: nothing is left running.
+    deadline = time.monotonic() + 30
+    while _alive(family) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(family)
+
+    with Gradebook.existing(out) as book:
+        kept = set(book.gradings())
+    assert len(kept) >= 1
+    done = subprocess.run(_grade_cmd(subs, out, "--resume"), capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    for student in kept:
+        assert f"{student}: kept" in done.stdout
+    with Gradebook.existing(out) as book:
+        assert book.gradings() == {Path(n).stem: 1 for n in BATCH}  # each graded once
+    assert _verdicts(out) == _verdicts(uninterrupted)
+    assert (out / "grades.csv").read_text() == (uninterrupted / "grades.csv").read_text()
+    assert "dies" in (out / "index.html").read_text()
+
+
+@pytest.mark.kernel
+def test_zip_of_canvas_files_graded_in_process(tmp_path, uninterrupted):
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(MINI / "submissions" / "good.ipynb", "hw/smithjane_101_9001_good.ipynb")
+        zf.write(MINI / "submissions" / "wrong.ipynb", "hw/doejohn_LATE_102_9002_wrong.ipynb")
+    out = tmp_path / "out"
+    done = subprocess.run(_grade_cmd(archive, out, jobs=1), capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert "[2/2]" in done.stdout
+    graded = _verdicts(out)
+    reference = _verdicts(uninterrupted)
+    assert graded["smithjane"] == reference["good"]
+    assert graded["doejohn"] == reference["wrong"]
