@@ -243,12 +243,15 @@ CASES = [
                      "submission that patches builtins.issubclass and then deletes "
                      "'grader_kernel_agent' from sys.modules makes harvest._LOADER load it "
                      "afresh, binding the patched issubclass, and [False] crosses as False"}),
-    Case("monkeypatch_json.py", r"differ", zero=("v", "flag"), errors=(),
-         xfail={"*": "flaky: replacing json.dumps in the kernel breaks the kernel's own "
-                     "messaging (jupyter_client serialises with that module), so no reply "
-                     "comes back; recovery rests on the deadline and a fresh run without "
-                     "the cell, and on a loaded machine the timed-out cell that is skipped "
-                     "is not always the one that broke it (passes alone, failed once in CI)"}),
+    Case("monkeypatch_json.py", _SKIPPED, zero=("v", "flag"), settings={"timeout": 6},
+         relaxed=False, check=_left_out_of_a_fresh_run,
+         xfail={"*": "execute.KernelSession._execute: once the kernel's messages no longer "
+                     "parse (the submission made its session serialise with a json.dumps it "
+                     "replaced), nbclient raises KeyError('msg_id') and the generic 'except "
+                     "Exception' branch returns 'error' for a kernel that is alive but can no "
+                     "longer talk: the cell gets a causeless error ('Error', ''), the run goes "
+                     "on in the broken kernel, the harvest runs into the deadline and every "
+                     "answer is lost, with no fresh run without the cell"}),
     Case("lying_scalars.py", r"cannot be graded", zero=("flag", "v", "double", "stats"),
          errors=()),
     Case("lying_array_sympy.py", r"refused", zero=("v", "expr", "grad"), errors=()),
