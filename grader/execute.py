@@ -303,6 +303,7 @@ class KernelSession:
         self._deadline = float("inf")
         self._timer: threading.Timer | None = None
         self.deadline_hit = False
+        self.mute = False  # the kernel was stopped because its messages could not be read
         self.started = False
 
     @property
@@ -413,6 +414,9 @@ class KernelSession:
 
     def _kill(self) -> None:
         self.deadline_hit = True
+        self._stop_process_tree()
+
+    def _stop_process_tree(self) -> None:
         pid = self._pid()
         if pid:
             try:
@@ -447,8 +451,13 @@ class KernelSession:
         except Exception:  # nbclient surfaces a dead or killed kernel in several ways
             if self.deadline_hit:
                 return "timeout"
-            alive = self._client.kc is not None and self._client.kc.is_alive()
-            return "dead" if not alive else "error"
+            if self._client.kc is not None and self._client.kc.is_alive():
+                # Alive but unreadable (its session serialiser was replaced, a reply came
+                # without the protocol's fields): it can no longer run or answer anything,
+                # so it is stopped and the cell is treated as one that killed the kernel.
+                self.mute = True
+                self._stop_process_tree()
+            return "dead"
         if self.deadline_hit:
             return "timeout"
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -495,8 +504,8 @@ class KernelSession:
             if status in ("error", "timeout"):
                 errors.append(_cell_error(index, copy, status, self.settings.cell_timeout))
             if status == "dead":
-                signum = self.exit_signal()
-                outcome, why = _death(signum)
+                outcome, why = ("kernel_died", _MUTE) if self.mute else \
+                    _death(self.exit_signal())
                 errors.append(CellError(index=index, source=copy.get("source", ""),
                                         ename="KernelDied", evalue=why,
                                         traceback=f"The kernel process ended while this cell "
@@ -538,6 +547,9 @@ class KernelSession:
             self._client.capping = True
         return status, list(cell.get("outputs", []))
 
+
+_MUTE = ("the kernel's messages could no longer be read (the code replaced what the kernel "
+         "uses to talk to the grader)")
 
 _SIGNALS = {
     signal.SIGKILL: ("resource_limit", "it was killed (SIGKILL), most often for using too much "

@@ -161,6 +161,13 @@ def _left_out_of_a_fresh_run(run: Run) -> None:
     assert "left out of a fresh run" in run.result.run.message
 
 
+def _left_out_as_mute(run: Run) -> None:
+    _left_out_of_a_fresh_run(run)
+    died = run.result.run.errors[0]
+    assert (died.index, died.ename) == (2, "KernelDied")
+    assert "messages could no longer be read" in died.evalue
+
+
 # --------------------------------------------------------------------------- the corpus
 
 _TIMEOUT = r"ran longer than 3 s|time limit"
@@ -244,14 +251,7 @@ CASES = [
                      "'grader_kernel_agent' from sys.modules makes harvest._LOADER load it "
                      "afresh, binding the patched issubclass, and [False] crosses as False"}),
     Case("monkeypatch_json.py", _SKIPPED, zero=("v", "flag"), settings={"timeout": 6},
-         relaxed=False, check=_left_out_of_a_fresh_run,
-         xfail={"*": "execute.KernelSession._execute: once the kernel's messages no longer "
-                     "parse (the submission made its session serialise with a json.dumps it "
-                     "replaced), nbclient raises KeyError('msg_id') and the generic 'except "
-                     "Exception' branch returns 'error' for a kernel that is alive but can no "
-                     "longer talk: the cell gets a causeless error ('Error', ''), the run goes "
-                     "on in the broken kernel, the harvest runs into the deadline and every "
-                     "answer is lost, with no fresh run without the cell"}),
+         relaxed=False, check=_left_out_as_mute),
     Case("lying_scalars.py", r"cannot be graded", zero=("flag", "v", "double", "stats"),
          errors=()),
     Case("lying_array_sympy.py", r"refused", zero=("v", "expr", "grad"), errors=()),

@@ -1,8 +1,9 @@
 # ruff: noqa
 """Replaces json.dumps and json.loads in the kernel with forgers that claim the answers are
 right, after making the kernel serialise its own messages with the json module (as it does
-where orjson is not installed). The kernel can no longer answer at all: the cell is stopped
-by the deadline and left out of a fresh run, and the wrong answers must not pass."""
+where orjson is not installed). The kernel can no longer answer at all: it is stopped as
+soon as its reply cannot be read, the cell is left out of a fresh run, and the wrong answers
+must not pass."""
 # %%
 import json
 
