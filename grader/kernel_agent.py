@@ -31,28 +31,67 @@ import json
 import sys
 from typing import Any
 
-# The agent is loaded before the student's cells run. Binding the builtins it uses, and
-# numpy, at that moment means a submission that later rebinds builtins.issubclass or puts
-# a numpy.py beside itself cannot change how its answers are read.
-issubclass = issubclass
-callable = callable
-list = list
-tuple = tuple
-set = set
-dict = dict
-str = str
-int = int
-float = float
-complex = complex
-bool = bool
-type = type
-len = len
-getattr = getattr
-_numpy: Any
-try:
-    _numpy = importlib.import_module("numpy")
-except ImportError:  # a kernel without numpy still grades everything else
-    _numpy = None
+# Every type this module trusts comes from a literal, never from a name in builtins: the
+# class of ``[]`` is list whatever a submission rebinds ``builtins.list`` to, and a
+# submission that deletes this module from sys.modules so that it is loaded again, after
+# patching builtins, still gets the real types. Subclass tests walk the real MRO by
+# identity (``_is_sub``), so neither a patched ``issubclass`` nor a metaclass's
+# ``__eq__``/``__subclasscheck__`` takes part.
+_list: Any = [].__class__
+_tuple: Any = ().__class__
+_dict: Any = {}.__class__
+_set: Any = {0}.__class__
+_str: Any = "".__class__
+_int: Any = (0).__class__
+_float: Any = (0.0).__class__
+_complex: Any = (0j).__class__
+_bool: Any = (True).__class__
+_type: Any = _int.__class__
+_object = _type.__dict__["__mro__"].__get__(_tuple)[-1]
+_mro_of = _type.__dict__["__mro__"].__get__
+_flags_of = _type.__dict__["__flags__"].__get__
+_dict_of = _type.__dict__["__dict__"].__get__
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by Python code, not a C type
+
+
+def _is_sub(t: Any, base: Any) -> bool:
+    """Whether ``base`` is in the real MRO of type ``t`` (compared by identity)."""
+    for klass in _mro_of(t):
+        if klass is base:
+            return True
+    return False
+
+
+def _is_c_type(t: Any) -> bool:
+    """Whether ``t`` is a real class defined in C (a submission cannot make one in Python)."""
+    return _is_sub(_type(t), _type) and not _flags_of(t) & _HEAPTYPE
+
+
+def _builtin_type(name: str) -> Any:
+    for klass in _object.__subclasses__():
+        if _is_c_type(klass) and klass.__name__ == name and klass.__module__ == "builtins":
+            return klass
+    raise ImportError(name)
+
+
+_frozenset: Any = _builtin_type("frozenset")
+
+
+def _real_numpy() -> Any:
+    """The numpy in the kernel, if it is loaded and its types are numpy's own C types."""
+    try:
+        np = importlib.import_module("numpy")
+        kinds = (np.ndarray, np.bool_, np.integer, np.floating, np.complexfloating)
+        # A C type's module comes from its C name: a stand-in cannot borrow list for it.
+        if all(_is_c_type(k) and _type.__dict__["__module__"].__get__(k) == "numpy"
+               for k in kinds) and _type(np.True_) is np.bool_:
+            return np
+    except Exception:  # no numpy, or a stand-in that breaks on the first attribute
+        pass
+    return None
+
+
+_numpy: Any = _real_numpy()
 
 RESULT_MIME = "application/vnd.grader.result+json"
 _MAX_DEPTH = 64
@@ -81,7 +120,7 @@ class _Budget:
 
 
 def _float_text(x: float) -> str:
-    text = float.__repr__(x)
+    text = _float.__repr__(x)
     return text
 
 
@@ -90,63 +129,89 @@ def _encode(x: Any, budget: _Budget, depth: int = 0) -> dict[str, Any]:
         raise _TooBig(f"the value is nested more than {_MAX_DEPTH} levels deep")
     budget.spend()
     # type(), not isinstance(): an object can lie about __class__.
-    t = type(x)
+    t = _type(x)
     if x is None:
         return {"t": "none"}
     np = _numpy
-    if issubclass(t, bool) or (np is not None and issubclass(t, np.bool_)):
+    if _is_sub(t, _bool) or (np is not None and _is_sub(t, np.bool_)):
         return {"t": "bool", "v": x is True or (np is not None and x is np.True_)}
-    if issubclass(t, int):
+    if _is_sub(t, _int):
         try:
-            return {"t": "int", "v": int.__repr__(x)}
+            return {"t": "int", "v": _int.__repr__(x)}
         except ValueError as exc:  # more digits than Python will print
-            raise _TooBig(str(exc)) from None
-    if issubclass(t, float):
+            raise _TooBig(_str(exc)) from None
+    if _is_sub(t, _float):
         return {"t": "float", "v": _float_text(x)}
-    if issubclass(t, complex):
-        return {"t": "complex", "re": _float_text(complex.real.__get__(x)),
-                "im": _float_text(complex.imag.__get__(x))}
-    if issubclass(t, str):
-        text = str.__str__(x)
-        if len(text) > _MAX_STR:
-            raise _TooBig(f"a string of {len(text)} characters is too long to grade")
-        budget.spend(0, len(text))
+    if _is_sub(t, _complex):
+        return {"t": "complex", "re": _float_text(_complex.real.__get__(x)),
+                "im": _float_text(_complex.imag.__get__(x))}
+    if _is_sub(t, _str):
+        text = _str.__str__(x)
+        size = _str.__len__(text)
+        if size > _MAX_STR:
+            raise _TooBig(f"a string of {size} characters is too long to grade")
+        budget.spend(0, size)
         return {"t": "str", "v": text}
     if np is not None:
-        if issubclass(t, np.integer):
-            return {"t": "int", "v": str(int(x))}
-        if issubclass(t, np.floating):
-            return {"t": "float", "v": _float_text(float(x))}
-        if issubclass(t, np.complexfloating):
-            c = complex(x)
-            return {"t": "complex", "re": _float_text(c.real), "im": _float_text(c.imag)}
-        if issubclass(t, np.ndarray):
+        if _is_sub(t, np.integer):
+            return {"t": "int", "v": _int.__repr__(_int(x))}
+        if _is_sub(t, np.floating):
+            return {"t": "float", "v": _float_text(_float(x))}
+        if _is_sub(t, np.complexfloating):
+            c = _complex(x)
+            return {"t": "complex", "re": _float_text(_complex.real.__get__(c)),
+                    "im": _float_text(_complex.imag.__get__(c))}
+        if _is_sub(t, np.ndarray):
             return _encode_array(np, x, budget, depth)
     sympy = sys.modules.get("sympy")
-    if sympy is not None and issubclass(t, sympy.Basic | sympy.MatrixBase):
-        text = sympy.srepr(x)
-        budget.spend(0, len(text))
-        return {"t": "sympy", "srepr": str.__str__(text)}
-    if issubclass(t, list | tuple | set | frozenset):
-        tag = "list" if issubclass(t, list) else "tuple" if issubclass(t, tuple) else "set"
-        base = list if tag == "list" else tuple if tag == "tuple" else None
-        items = list(base.__iter__(x)) if base is not None else list(set.__iter__(set(x)))
-        budget.spend(len(items))
+    if sympy is not None and (_is_sub(t, sympy.Basic) or _is_sub(t, sympy.MatrixBase)):
+        text = _str.__str__(sympy.srepr(x))
+        budget.spend(0, _str.__len__(text))
+        return {"t": "sympy", "srepr": text}
+    tag = "list" if _is_sub(t, _list) else "tuple" if _is_sub(t, _tuple) else \
+        "set" if _is_sub(t, _set) or _is_sub(t, _frozenset) else ""
+    if tag:
+        iterate = {"list": _list.__iter__, "tuple": _tuple.__iter__,
+                   "set": _set.__iter__ if _is_sub(t, _set) else _frozenset.__iter__}[tag]
+        items = _list(iterate(x))
+        budget.spend(_list.__len__(items))
         return {"t": tag, "v": [_encode(i, budget, depth + 1) for i in items]}
-    if issubclass(t, dict):
-        pairs = list(dict.items(x))
-        budget.spend(len(pairs))
+    if _is_sub(t, _dict):
+        pairs = _list(_dict.items(x))
+        budget.spend(_list.__len__(pairs))
         return {"t": "dict", "v": [[_encode(k, budget, depth + 1), _encode(v, budget, depth + 1)]
                                    for k, v in pairs]}
-    if callable(x):
-        return {"t": "callable", "name": str(getattr(x, "__name__", "")), "signature": _sig(x)}
-    return {"t": "unsupported", "type": type(x).__module__ + "." + type(x).__qualname__}
+    if _has_call(t):
+        return {"t": "callable", "name": _name(x), "signature": _sig(x)}
+    return {"t": "unsupported", "type": _type_name(t)}
+
+
+def _has_call(t: Any) -> bool:
+    for klass in _mro_of(t):
+        if "__call__" in _dict_of(klass):
+            return True
+    return False
+
+
+def _name(x: Any) -> str:
+    try:
+        name = x.__name__
+    except Exception:  # a hostile object's attributes may raise anything
+        return ""
+    return _str.__str__(name) if _is_sub(_type(name), _str) else ""
+
+
+def _type_name(t: Any) -> str:
+    module = _type.__dict__["__module__"].__get__(t)
+    qualname = _type.__dict__["__qualname__"].__get__(t)
+    module = _str.__str__(module) if _is_sub(_type(module), _str) else ""
+    return f"{module}.{qualname}" if module else qualname
 
 
 def _encode_array(np: Any, x: Any, budget: _Budget, depth: int) -> dict[str, Any]:
-    arr = x.view(np.ndarray) if type(x) is not np.ndarray else x
+    arr = x.view(np.ndarray) if _type(x) is not np.ndarray else x
     if arr.dtype.kind in "biufc" and arr.dtype.fields is None:
-        budget.spend(int(arr.size), int(arr.nbytes))
+        budget.spend(_int(arr.size), _int(arr.nbytes))
         # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
         arr = arr if arr.flags.c_contiguous else arr.copy(order="C")
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
@@ -154,7 +219,7 @@ def _encode_array(np: Any, x: Any, budget: _Budget, depth: int) -> dict[str, Any
         return {"t": "ndarray", "dtype": dtype.str, "shape": list(arr.shape),
                 "data": base64.b64encode(arr.tobytes()).decode("ascii")}
     if arr.dtype.kind == "O":
-        budget.spend(int(arr.size))
+        budget.spend(_int(arr.size))
         return {"t": "objarray", "shape": list(arr.shape),
                 "v": [_encode(i, budget, depth + 1) for i in arr.ravel().tolist()]}
     return {"t": "unsupported", "type": f"numpy array of dtype {arr.dtype}"}
@@ -164,7 +229,7 @@ def _sig(f: Any) -> str:
     try:
         import inspect
 
-        return str(inspect.signature(f))
+        return _str(inspect.signature(f))
     except (TypeError, ValueError):
         return ""
 
@@ -178,7 +243,7 @@ def encode(value: Any) -> dict[str, Any]:
     except RecursionError:
         return {"t": "rejected", "reason": "the value is nested too deeply"}
     except Exception as exc:  # a hostile object's methods may raise anything
-        return {"t": "rejected", "reason": f"the value could not be read: {type(exc).__name__}"}
+        return {"t": "rejected", "reason": f"the value could not be read: {_type(exc).__name__}"}
 
 
 def decode_trusted(obj: dict[str, Any]) -> Any:
@@ -189,15 +254,15 @@ def decode_trusted(obj: dict[str, Any]) -> Any:
     if t in ("bool", "str"):
         return obj["v"]
     if t == "int":
-        return int(obj["v"])
+        return _int(obj["v"])
     if t == "float":
-        return float(obj["v"])
+        return _float(obj["v"])
     if t == "complex":
-        return complex(float(obj["re"]), float(obj["im"]))
+        return _complex(_float(obj["re"]), _float(obj["im"]))
     if t == "list":
         return [decode_trusted(i) for i in obj["v"]]
     if t == "tuple":
-        return tuple(decode_trusted(i) for i in obj["v"])
+        return _tuple(decode_trusted(i) for i in obj["v"])
     if t == "set":
         return {decode_trusted(i) for i in obj["v"]}
     if t == "dict":
@@ -238,7 +303,7 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
     import signal
 
     calls = json.loads(calls_json)
-    func = namespace.get(name)
+    func: Any = namespace.get(name)
     results: list[dict[str, Any]] = []
 
     def on_alarm(signum: int, frame: Any) -> None:
@@ -247,7 +312,7 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
         for call in calls:
-            if not callable(func):
+            if not _has_call(_type(func)):
                 results.append({"error": f"{name} is not a function"})
                 continue
             args = decode_trusted(call["args"])
@@ -262,7 +327,7 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
             except _CallTimeout:
                 results.append({"timeout": True})
             except BaseException as exc:  # the student's exception is a result, even SystemExit
-                results.append({"error": f"{type(exc).__name__}: {_safe_str(exc)}"})
+                results.append({"error": f"{_type(exc).__name__}: {_safe_str(exc)}"})
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -271,6 +336,6 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
 
 def _safe_str(exc: BaseException) -> str:
     try:
-        return str(exc)[:2000]
+        return _str(exc)[:2000]
     except Exception:
         return "<unprintable exception>"

@@ -153,3 +153,65 @@ def test_deep_nesting_is_rejected():
 def test_zero_dimensional_array_keeps_its_shape():
     back = decode_answer(encode(np.asarray(1.5)))
     assert back.shape == () and back == 1.5
+
+
+def _load_agent_afresh(monkeypatch: pytest.MonkeyPatch, **patched: object):
+    """Load the agent's file as a new module while builtins are patched, as a reload is."""
+    import builtins
+    import importlib.util
+    from importlib.resources import files
+
+    for name, value in patched.items():
+        monkeypatch.setattr(builtins, name, value)
+    path = str(files("grader").joinpath("kernel_agent.py"))
+    spec = importlib.util.spec_from_file_location("grader_kernel_agent_reloaded", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_agent_loaded_after_builtins_are_patched_still_reads_plain_types(monkeypatch):
+    real = issubclass
+
+    def lying_issubclass(cls, base):
+        return True if cls is list and base is bool else real(cls, base)
+
+    agent = _load_agent_afresh(monkeypatch, issubclass=lying_issubclass, list=tuple,
+                               len=lambda x: 0, callable=lambda x: False)
+    monkeypatch.undo()
+    assert agent.encode([False]) == {"t": "list", "v": [{"t": "bool", "v": False}]}
+    assert agent.encode("abc") == {"t": "str", "v": "abc"}
+    assert agent.encode(len)["t"] == "callable"
+    assert agent.encode(frozenset({1})) == {"t": "set", "v": [{"t": "int", "v": "1"}]}
+
+
+def test_a_metaclass_that_claims_equality_with_every_class_is_not_a_bool():
+    class Equal(type):
+        def __eq__(cls, other):
+            return True
+
+        __hash__ = type.__hash__
+
+        def __subclasscheck__(cls, sub):
+            return True
+
+    class Liar(metaclass=Equal):
+        pass
+
+    assert encode(Liar())["t"] == "unsupported"
+    assert encode(Liar()) == {"t": "unsupported", "type": f"{__name__}.{Liar.__qualname__}"}
+
+
+def test_a_stand_in_numpy_is_not_trusted(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("numpy")
+    fake.ndarray, fake.bool_, fake.integer, fake.floating = list, list, int, float
+    fake.complexfloating, fake.True_ = complex, [True]
+    monkeypatch.setitem(sys.modules, "numpy", fake)
+    agent = _load_agent_afresh(monkeypatch)
+    monkeypatch.undo()
+    assert agent._numpy is None
+    assert agent.encode([False]) == {"t": "list", "v": [{"t": "bool", "v": False}]}

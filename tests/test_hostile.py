@@ -245,11 +245,7 @@ CASES = [
          errors=()),
     Case("monkeypatch_builtins.py", r"shape", zero=("v", "flag", "double"), errors=()),
     Case("monkeypatch_issubclass.py", r"bool|number", zero=("flag",), errors=()),
-    Case("issubclass_and_reload.py", r"bool|number", zero=("flag",), errors=(),
-         xfail={"*": "the agent binds pristine builtins only when it is first loaded: a "
-                     "submission that patches builtins.issubclass and then deletes "
-                     "'grader_kernel_agent' from sys.modules makes harvest._LOADER load it "
-                     "afresh, binding the patched issubclass, and [False] crosses as False"}),
+    Case("issubclass_and_reload.py", r"bool|number", zero=("flag",), errors=()),
     Case("monkeypatch_json.py", _SKIPPED, zero=("v", "flag"), settings={"timeout": 6},
          relaxed=False, check=_left_out_as_mute),
     Case("lying_scalars.py", r"cannot be graded", zero=("flag", "v", "double", "stats"),
