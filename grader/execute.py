@@ -31,7 +31,7 @@ from grader import sandbox
 from grader.errors import SubmissionError
 from grader.results import CellError, Figure, RunLog
 from grader.rubric import ExecutionSettings
-from grader.sandbox import Isolation, PidsCgroup
+from grader.sandbox import DiskWatch, Isolation, PidsCgroup
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
@@ -159,6 +159,7 @@ def kernel_env(home: Path) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
                                  "/bin"]),
         "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),  # inside the workspace, whose size is watched
         "IPYTHONDIR": str(home / ".ipython"),
         # Figures are shown inline (as display data the report can pick up), never on a
         # screen the kernel does not have.
@@ -192,7 +193,8 @@ class Workspace:
         root = Path(tempfile.mkdtemp(prefix="grader-"))
         space = cls(root=root, work=root / "work", home=root / "home", ipc=root / "ipc",
                     agent=root / "agent" / "grader_kernel_agent.py")
-        for folder in (space.work, space.home, space.ipc, space.agent.parent):
+        for folder in (space.work, space.home, space.home / "tmp", space.ipc,
+                       space.agent.parent):
             folder.mkdir()
         space.agent.write_text(
             files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
@@ -302,8 +304,10 @@ class KernelSession:
         self._cgroup: PidsCgroup | None = None
         self._deadline = float("inf")
         self._timer: threading.Timer | None = None
+        self._disk: DiskWatch | None = None
         self.deadline_hit = False
         self.mute = False  # the kernel was stopped because its messages could not be read
+        self.limit_hit = ""  # why the grader stopped the kernel for a resource, if it did
         self.started = False
 
     @property
@@ -355,6 +359,8 @@ class KernelSession:
         """Copy the submission into the kernel's folder and start its deadline."""
         assert self.space is not None
         self.space.fill(submission)
+        self._disk = DiskWatch(self.space.root, max_mb=self.settings.max_disk_mb,
+                               on_exceed=self._over_limit).start()
         self._deadline = time.monotonic() + self.settings.timeout
         self._timer = threading.Timer(self.settings.timeout, self._kill)
         self._timer.daemon = True
@@ -370,6 +376,8 @@ class KernelSession:
         """Stop the kernel, kill anything it left running, delete the workspace."""
         if self._timer is not None:
             self._timer.cancel()
+        if self._disk is not None:
+            self._disk.stop()
         if self._context is not None:
             try:
                 self._context.__exit__(None, None, None)
@@ -414,6 +422,10 @@ class KernelSession:
 
     def _kill(self) -> None:
         self.deadline_hit = True
+        self._stop_process_tree()
+
+    def _over_limit(self, why: str) -> None:
+        self.limit_hit = why
         self._stop_process_tree()
 
     def _stop_process_tree(self) -> None:
@@ -504,8 +516,7 @@ class KernelSession:
             if status in ("error", "timeout"):
                 errors.append(_cell_error(index, copy, status, self.settings.cell_timeout))
             if status == "dead":
-                outcome, why = ("kernel_died", _MUTE) if self.mute else \
-                    _death(self.exit_signal())
+                outcome, why = self._cause_of_death()
                 errors.append(CellError(index=index, source=copy.get("source", ""),
                                         ename="KernelDied", evalue=why,
                                         traceback=f"The kernel process ended while this cell "
@@ -528,6 +539,13 @@ class KernelSession:
                       outcome=outcome, message=message,
                       seconds=round(time.monotonic() - started, 3), figures=tuple(figures),
                       skipped_cells=tuple(sorted(skip)))
+
+    def _cause_of_death(self) -> tuple[str, str]:
+        if self.limit_hit:
+            return "resource_limit", self.limit_hit
+        if self.mute:
+            return "kernel_died", _MUTE
+        return _death(self.exit_signal())
 
     def run_code(self, source: str, *, timeout: float | None = None) -> tuple[str, list[Any]]:
         """Run the grader's own code; return its status and outputs."""

@@ -41,6 +41,7 @@ class ExecutionSettings:
     cpu_seconds: int = 900
     max_processes: int = 128
     max_file_mb: int = 256
+    max_disk_mb: int = 512  # the workspace's total, and the size of the sandbox's /tmp
     sandbox: str = "auto"  # auto | bwrap | none | required
     preload: tuple[str, ...] = ()  # modules a pooled kernel imports ahead of need
 
@@ -360,7 +361,8 @@ class _Loader:
     def execution(self, table: Mapping[str, Any]) -> ExecutionSettings:
         numbers = {"cell_timeout": float, "timeout": float, "call_timeout": float,
                    "startup_timeout": float, "max_output_bytes": int, "memory_mb": int,
-                   "cpu_seconds": int, "max_processes": int, "max_file_mb": int}
+                   "cpu_seconds": int, "max_processes": int, "max_file_mb": int,
+                   "max_disk_mb": int}
         self.keys(table, (*numbers, "sandbox", "preload"), where="[execution]")
         values: dict[str, Any] = {}
         for key, kind in numbers.items():

@@ -25,6 +25,8 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +79,7 @@ def probe_bwrap() -> str | None:
     try:
         done = subprocess.run(
             [exe, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--unshare-all",
-             "--die-with-parent", "true"],
+             "--size", "1048576", "--tmpfs", "/tmp", "--die-with-parent", "true"],
             capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not run: {exc}"
@@ -118,12 +120,21 @@ def python_roots() -> list[str]:
     return [p for p in out if p != "/"]
 
 
-def bwrap_args(*, work: Path, home: Path, ipc: Path, agent: Path,
-               env: dict[str, str]) -> list[str]:
+_MB = 1024 * 1024
+_SHM_MB = 64
+
+
+def bwrap_args(*, work: Path, home: Path, ipc: Path, agent: Path, env: dict[str, str],
+               disk_mb: int) -> list[str]:
     """The bubblewrap command line that wraps the kernel."""
     exe = shutil.which("bwrap") or "bwrap"
+    # Every writable in-memory filesystem has a size: an unsized tmpfs grows into the
+    # host's memory. /dev itself (an unsized tmpfs made by --dev) is remounted read-only.
     args = [exe, "--unshare-all", "--die-with-parent", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--tmpfs", "/run", "--clearenv"]
+            "--size", str(min(disk_mb, _SHM_MB) * _MB), "--tmpfs", "/dev/shm",
+            "--remount-ro", "/dev",
+            "--size", str(disk_mb * _MB), "--tmpfs", "/tmp",
+            "--size", str(_MB), "--tmpfs", "/run", "--clearenv"]
     for d in _SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -234,6 +245,78 @@ class PidsCgroup:
         self.path = None
 
 
+class DiskWatch:
+    """Bounds what a kernel writes into its workspace, watched from outside the kernel.
+
+    RLIMIT_FSIZE bounds each file, not their sum, and the workspace sits on the host's
+    disk, where the grader may set no quota. A thread measures the tree (allocated blocks,
+    and entries, so that a million empty files count too) a few times a second and calls
+    ``on_exceed`` with the reason once it grows past the bounds, counted from what was
+    there when the watch started (the submission's own files).
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, root: Path, *, max_mb: int, on_exceed: Callable[[str], None],
+                 interval: float = 0.2) -> None:
+        self.root = root
+        self.max_mb = max_mb
+        self.on_exceed = on_exceed
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._base = (0, 0)
+
+    def usage(self, limit: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Bytes allocated and entries under the root; stops counting once past ``limit``."""
+        size = entries = 0
+        stack = [str(self.root)]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as listing:
+                    for entry in listing:
+                        entries += 1
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        size += st.st_blocks * 512
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        if limit is not None and (size > limit[0] or entries > limit[1]):
+                            return size, entries
+            except OSError:  # removed while we looked, or not readable
+                continue
+        return size, entries
+
+    def start(self) -> DiskWatch:
+        """Take the baseline now and watch from here on."""
+        self._base = self.usage()
+        self._thread = threading.Thread(target=self._watch, name="grader-disk-watch",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        limit = (self._base[0] + self.max_mb * _MB, self._base[1] + self.MAX_ENTRIES)
+        while not self._stop.wait(self.interval):
+            size, entries = self.usage(limit)
+            if size > limit[0]:
+                self.on_exceed(f"it wrote more than {self.max_mb} MB to disk (the limit is "
+                               "max_disk_mb)")
+                return
+            if entries > limit[1]:
+                self.on_exceed(f"it created more than {self.MAX_ENTRIES} files and folders")
+                return
+
+    def stop(self) -> None:
+        """Stop watching (idempotent)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+
 def wrap(argv: list[str], *, settings: ExecutionSettings, isolation: Isolation, work: Path,
          home: Path, ipc: Path, agent: Path, env: dict[str, str],
          cgroup: PidsCgroup | None) -> list[str]:
@@ -242,5 +325,6 @@ def wrap(argv: list[str], *, settings: ExecutionSettings, isolation: Isolation, 
               "cgroup": cgroup.procs_file if cgroup is not None else None}
     inner = argv
     if isolation.sandboxed:
-        inner = [*bwrap_args(work=work, home=home, ipc=ipc, agent=agent, env=env), *argv]
+        inner = [*bwrap_args(work=work, home=home, ipc=ipc, agent=agent, env=env,
+                             disk_mb=settings.max_disk_mb), *argv]
     return [sys.executable, "-I", "-c", _LAUNCHER, json.dumps(config), *inner]

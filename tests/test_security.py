@@ -51,3 +51,54 @@ def test_printed_fake_results_do_not_pose_as_answers(tmp_path):
     result = grade_submission(path, load_rubric(MINI / "rubric.toml"))
     checks = {c.answer: c for q in result.questions for c in q.checks}
     assert checks["k"].status == "failed"
+
+
+def _watch(tmp_path: Path, **kwargs):
+    import threading
+
+    from grader.sandbox import DiskWatch
+
+    reasons: list[str] = []
+    fired = threading.Event()
+
+    def on_exceed(why: str) -> None:
+        reasons.append(why)
+        fired.set()
+
+    return DiskWatch(tmp_path, on_exceed=on_exceed, interval=0.02, **kwargs), reasons, fired
+
+
+def test_disk_watch_counts_from_the_submissions_own_files(tmp_path):
+    (tmp_path / "dataset.bin").write_bytes(b"\1" * 3 * 1024 * 1024)  # 3 MB already there
+    watch, reasons, fired = _watch(tmp_path, max_mb=2)
+    watch.start()
+    try:
+        (tmp_path / "out.bin").write_bytes(b"\1" * 1024 * 1024)  # 1 MB written: under 2
+        assert not fired.wait(0.3), reasons
+        (tmp_path / "nested").mkdir()
+        (tmp_path / "nested" / "more.bin").write_bytes(b"\1" * 2 * 1024 * 1024)
+        assert fired.wait(5)
+    finally:
+        watch.stop()
+    assert reasons == ["it wrote more than 2 MB to disk (the limit is max_disk_mb)"]
+
+
+def test_disk_watch_counts_entries_and_ignores_symlinked_trees(tmp_path):
+    from grader.sandbox import DiskWatch
+
+    big = tmp_path.parent / (tmp_path.name + "-elsewhere")
+    big.mkdir()
+    (big / "huge.bin").write_bytes(b"\1" * 4 * 1024 * 1024)
+    (tmp_path / "link").symlink_to(big)
+    watch, reasons, fired = _watch(tmp_path, max_mb=1)
+    assert watch.usage()[0] < 1024 * 1024  # the link's target is not ours
+    watch.MAX_ENTRIES = 100
+    watch.start()
+    try:
+        for i in range(150):
+            (tmp_path / f"f{i}").touch()
+        assert fired.wait(5)
+    finally:
+        watch.stop()
+    assert reasons == [f"it created more than {watch.MAX_ENTRIES} files and folders"]
+    assert DiskWatch.MAX_ENTRIES == 50_000
