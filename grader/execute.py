@@ -360,6 +360,7 @@ class KernelSession:
         assert self.space is not None
         self.space.fill(submission)
         self._disk = DiskWatch(self.space.root, max_mb=self.settings.max_disk_mb,
+                               max_entries=self.settings.max_files,
                                on_exceed=self._over_limit).start()
         self._deadline = time.monotonic() + self.settings.timeout
         self._timer = threading.Timer(self.settings.timeout, self._kill)

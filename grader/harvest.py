@@ -52,8 +52,14 @@ class Harvester:
         self._loaded = False
 
     def load(self) -> bool:
-        """Load the agent now: before the student's cells, it binds pristine builtins."""
-        return self._ensure_agent()
+        """Load the agent now, before the student's cells, and cap their output at source."""
+        if not self._ensure_agent():
+            return False
+        # One character past the budget, so that the grader's own cap still sees the excess.
+        budget = self.session.settings.max_output_bytes + 1
+        self.session.run_code(f"_grader_agent._grader_cap_output({budget})",
+                              timeout=self.session.settings.cell_timeout)
+        return True
 
     def _loader(self) -> str:
         """Code that (re)binds ``_grader_agent``, loading the agent if it is not loaded."""

@@ -93,6 +93,11 @@ def _real_numpy() -> Any:
 
 _numpy: Any = _real_numpy()
 
+# Address space held back from the submission (RLIMIT_AS counts it; a calloc'd block is
+# never touched, so it costs no memory) and given back when the grader's own work starts:
+# a submission that used up its memory limit still leaves room to encode its answers.
+_reserve = [bytearray(16 * 1024 * 1024)]
+
 RESULT_MIME = "application/vnd.grader.result+json"
 _MAX_DEPTH = 64
 _MAX_ITEMS = 1_000_000
@@ -276,6 +281,37 @@ def decode_trusted(obj: dict[str, Any]) -> Any:
     raise ValueError(f"cannot decode a {t!r} argument")
 
 
+def _grader_cap_output(budget: int) -> None:
+    """Drop what the kernel's stdout and stderr are given past ``budget`` characters.
+
+    The grader caps output as it arrives too, but by then a fast loop has been batched
+    into messages of many megabytes that the grader must receive whole: cutting here,
+    before the kernel sends, keeps an ordinary flood (a print in a long loop) small on the
+    wire. It is a courtesy, not a wall: code that bypasses the streams meets the grader's
+    own cap.
+    """
+    left = [budget]
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name, None)
+        write = getattr(stream, "write", None)
+        if write is None:
+            continue
+
+        def capped(text: Any, write: Any = write) -> int:
+            if not _is_sub(_type(text), _str):
+                return write(text)  # let the stream raise its own TypeError
+            size = _str.__len__(text)
+            if left[0] > 0:
+                write(text if size <= left[0] else _str.__getitem__(text, slice(0, left[0])))
+                left[0] -= size
+            return size
+
+        try:
+            stream.write = capped  # type: ignore[union-attr]
+        except (AttributeError, TypeError):  # a stream that does not take attributes
+            continue
+
+
 def _publish(nonce: str, payload: Any) -> None:
     from IPython.display import publish_display_data
 
@@ -284,6 +320,7 @@ def _publish(nonce: str, payload: Any) -> None:
 
 def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str]) -> None:
     """Encode each contract name found in the student's namespace and publish them."""
+    _reserve.clear()
     out: dict[str, Any] = {}
     for name in names:
         if name in namespace:
@@ -300,6 +337,7 @@ class _CallTimeout(BaseException):
 def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: str,
                  timeout: float) -> None:
     """Call a student function on each argument set; publish results, errors, timeouts."""
+    _reserve.clear()
     import signal
 
     calls = json.loads(calls_json)

@@ -255,12 +255,11 @@ class DiskWatch:
     there when the watch started (the submission's own files).
     """
 
-    MAX_ENTRIES = 50_000
-
-    def __init__(self, root: Path, *, max_mb: int, on_exceed: Callable[[str], None],
-                 interval: float = 0.2) -> None:
+    def __init__(self, root: Path, *, max_mb: int, max_entries: int,
+                 on_exceed: Callable[[str], None], interval: float = 0.2) -> None:
         self.root = root
         self.max_mb = max_mb
+        self.max_entries = max_entries
         self.on_exceed = on_exceed
         self.interval = interval
         self._stop = threading.Event()
@@ -298,7 +297,7 @@ class DiskWatch:
         return self
 
     def _watch(self) -> None:
-        limit = (self._base[0] + self.max_mb * _MB, self._base[1] + self.MAX_ENTRIES)
+        limit = (self._base[0] + self.max_mb * _MB, self._base[1] + self.max_entries)
         while not self._stop.wait(self.interval):
             size, entries = self.usage(limit)
             if size > limit[0]:
@@ -306,7 +305,8 @@ class DiskWatch:
                                "max_disk_mb)")
                 return
             if entries > limit[1]:
-                self.on_exceed(f"it created more than {self.MAX_ENTRIES} files and folders")
+                self.on_exceed(f"it created more than {self.max_entries} files and folders "
+                               "(the limit is max_files)")
                 return
 
     def stop(self) -> None:

@@ -203,7 +203,7 @@ CASES = [
          errors=((2, "OSError"),), modes=BWRAP),
     Case("work_fill.py", r"more than 100 MB to disk", zero=("v",), graded=("k", "flag"),
          errors=((2, "KernelDied"),), check=_left_out_of_a_fresh_run),
-    Case("many_files.py", r"more than 50000 files", zero=("v",), graded=("k", "flag"),
+    Case("many_files.py", r"more than 2000 files", zero=("v",), graded=("k", "flag"),
          errors=((2, "KernelDied"),), check=_left_out_of_a_fresh_run),
     Case("output_flood.py", r"output beyond 200000 bytes was dropped",
          graded=("k", "v", "flag"), errors=(), trace_memory=True),
@@ -581,12 +581,6 @@ def test_hostile_report_renders(corpus: Corpus, case: Case, mode: str) -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.xfail(strict=True, reason=(
-    "the output cap only decides what is kept: the grader still receives and decodes every "
-    "message of the flood in full (jupyter_client deserialises each one before "
-    "execute.CappedClient.output can drop it), and ipykernel batches a fast flood into "
-    "multi-megabyte stream messages, so the grader's memory grows with the flood (95 MB "
-    "traced at the peak for 50 MB of output) instead of with max_output_bytes"))
 def test_output_flood_keeps_the_graders_memory_bounded(corpus: Corpus) -> None:
     run = corpus(CASE_BY_NAME["output_flood"], "none")
     assert run.peak_traced is not None

@@ -1,6 +1,6 @@
 # ruff: noqa
 """Creates empty files without end: no byte bound is reached, but each file costs the
-host an inode. The grader's watch stops the kernel past 50000 entries in the workspace;
+host an inode. The grader's watch stops the kernel past max_files (2000 here) new entries;
 the cell is left out of a fresh run."""
 # %%
 import os
