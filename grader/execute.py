@@ -9,6 +9,7 @@ text to a kernel process and reads back messages.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import os
@@ -175,6 +176,47 @@ def kernel_env(home: Path) -> dict[str, str]:
     return env
 
 
+_FONT_CACHE_BUILD = "import matplotlib.font_manager"
+
+
+@functools.cache
+def matplotlib_cache() -> Path | None:
+    """A font list for matplotlib, built once per machine by the grader, never by a kernel.
+
+    Each kernel has a fresh, empty ``MPLCONFIGDIR``; without a font list there, every
+    kernel that imports pyplot spends most of a second scanning the system's fonts. The
+    list is built in a subprocess of the grader (no student code runs there) and copied
+    into each workspace, so one submission cannot change what another one reads.
+    """
+    import importlib.util
+
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    if importlib.util.find_spec("matplotlib.font_manager") is None:
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
+    folder = base / f"matplotlib-{matplotlib.__version__}"
+    if any(folder.glob("fontlist-*.json")):
+        return folder
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix="matplotlib-", dir=base))
+    except OSError:
+        return None
+    env = {**kernel_env(build), "MPLCONFIGDIR": str(build)}
+    try:
+        subprocess.run([sys.executable, "-I", "-c", _FONT_CACHE_BUILD], env=env, timeout=120,
+                       check=True, capture_output=True)
+        if not any(build.glob("fontlist-*.json")):
+            raise OSError("matplotlib wrote no font list")
+        build.rename(folder)  # atomic; another process may have won the race
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(build, ignore_errors=True)
+    return folder if any(folder.glob("fontlist-*.json")) else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Workspace:
     """A submission's temporary folders: its working copy, a home, sockets, the agent."""
@@ -198,6 +240,11 @@ class Workspace:
             folder.mkdir()
         space.agent.write_text(
             files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
+        fonts = matplotlib_cache()
+        if fonts is not None:
+            (space.home / ".matplotlib").mkdir()
+            for found in fonts.glob("fontlist-*.json"):
+                shutil.copyfile(found, space.home / ".matplotlib" / found.name)
         return space
 
     def fill(self, submission: Submission) -> None:

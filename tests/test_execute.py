@@ -113,3 +113,39 @@ def test_kernel_death_is_reported(tmp_path):
     run = run_module(tmp_path, "import os\n# %%\nos._exit(3)\n# %%\nb = 2\n")
     assert run.outcome == "kernel_died"
     assert run.errors[-1].index == 1
+
+
+def test_matplotlib_font_list_is_built_once_and_copied_into_each_workspace(tmp_path,
+                                                                           monkeypatch):
+    from grader import execute
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    execute.matplotlib_cache.cache_clear()
+    try:
+        folder = execute.matplotlib_cache()
+        assert folder is not None and folder.parent == tmp_path / "cache" / "grader"
+        built = sorted(p.name for p in folder.iterdir())
+        assert built and all(n.startswith("fontlist-") for n in built)
+        assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no build left
+        sub = tmp_path / "sub.py"
+        sub.write_text("k = 1")
+        with workspace(Submission(student="s", path=sub)) as space:
+            copied = space.home / ".matplotlib"
+            assert sorted(p.name for p in copied.iterdir()) == built
+            assert not copied.is_symlink()  # a kernel's writes stay in its own copy
+    finally:
+        execute.matplotlib_cache.cache_clear()
+
+
+@pytest.mark.kernel
+def test_a_kernel_uses_the_font_list_instead_of_scanning_fonts(tmp_path):
+    sub = tmp_path / "sub.py"
+    sub.write_text("import matplotlib.font_manager, os\n"
+                   "built = sorted(os.listdir(os.environ['MPLCONFIGDIR']))\n")
+    with KernelSession(ExecutionSettings()) as s:
+        s.load(Submission(student="s", path=sub))
+        fonts = s.space.home / ".matplotlib"
+        before = {p.name: p.stat().st_mtime_ns for p in fonts.iterdir()}
+        log = s.run_notebook(load_notebook(Submission(student="s", path=sub)).nb)
+        assert log.errors == ()
+        assert {p.name: p.stat().st_mtime_ns for p in fonts.iterdir()} == before
