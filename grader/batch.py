@@ -125,8 +125,8 @@ class WarmPool:
     asked, starts a replacement at once, so the next submission does not wait.
     """
 
-    def __init__(self, settings: ExecutionSettings, isolation: Isolation, size: int = 1
-                 ) -> None:
+    def __init__(self, settings: ExecutionSettings, isolation: Isolation, size: int = 1,
+                 *, fork: bool = True) -> None:
         self.settings = settings
         self.isolation = isolation
         self.size = max(0, size)
@@ -135,6 +135,16 @@ class WarmPool:
         self._ready: deque[cf.Future[Any]] = deque()
         self._lock = threading.Lock()
         self._closed = False
+        # With a fork server, what is kept warm is the server (ipykernel and the preload
+        # modules imported once); each kernel is forked from it when a student needs it.
+        self.forkserver: Any = None
+        self._server: cf.Future[Any] | None = None
+        if fork and self.size:
+            from grader.forkserver import ForkServer
+
+            self.forkserver = ForkServer(settings, isolation)
+            self._server = self._threads.submit(self.forkserver.start)
+            return
         for _ in range(self.size):
             self._start_one()
 
@@ -158,6 +168,8 @@ class WarmPool:
 
     def take(self, *, prefetch: bool = True) -> Any | None:
         """A started kernel, or None when starting one failed (the caller starts its own)."""
+        if self.forkserver is not None:
+            return self._fork()
         with self._lock:
             future = self._ready.popleft() if self._ready else None
         if future is None and self.size:
@@ -174,8 +186,19 @@ class WarmPool:
         except Exception:  # grade() starts a kernel itself and reports why it failed
             return None
 
+    def _fork(self) -> Any | None:
+        from grader.execute import KernelSession
+
+        assert self._server is not None
+        try:
+            self._server.result()
+            return KernelSession(self.settings, isolation=self.isolation,
+                                 forkserver=self.forkserver).start()
+        except Exception:  # grade() starts a kernel itself and reports why it failed
+            return None
+
     def close(self) -> None:
-        """Stop every kernel not handed out."""
+        """Stop every kernel not handed out, and the fork server."""
         with self._lock:
             self._closed = True
             pending = list(self._ready)
@@ -184,6 +207,8 @@ class WarmPool:
             with contextlib.suppress(Exception):
                 future.result().close()
         self._threads.shutdown(wait=True)
+        if self.forkserver is not None:
+            self.forkserver.close()
 
 
 # --------------------------------------------------------------------------- the worker

@@ -26,13 +26,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import sandbox
 from grader.errors import SubmissionError
 from grader.results import CellError, Figure, RunLog
 from grader.rubric import ExecutionSettings
 from grader.sandbox import DiskWatch, Isolation, PidsCgroup
+
+if TYPE_CHECKING:
+    from grader.forkserver import ForkServer
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
@@ -149,7 +152,7 @@ def notebook_from_module(source: str) -> Any:
 def kernel_argv(python: str | None = None) -> list[str]:
     """The command that starts an IPython kernel with the grader's Python."""
     return [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-            "--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False"]
+            *KERNEL_ARGS]
 
 
 def kernel_env(home: Path) -> dict[str, str]:
@@ -235,17 +238,30 @@ class Workspace:
         root = Path(tempfile.mkdtemp(prefix="grader-"))
         space = cls(root=root, work=root / "work", home=root / "home", ipc=root / "ipc",
                     agent=root / "agent" / "grader_kernel_agent.py")
-        for folder in (space.work, space.home, space.home / "tmp", space.ipc,
-                       space.agent.parent):
+        for folder in (space.work, space.home, space.ipc, space.agent.parent):
             folder.mkdir()
         space.agent.write_text(
             files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
+        space._furnish()
+        return space
+
+    def _furnish(self) -> None:
+        (self.home / "tmp").mkdir()
         fonts = matplotlib_cache()
         if fonts is not None:
-            (space.home / ".matplotlib").mkdir()
+            (self.home / ".matplotlib").mkdir()
             for found in fonts.glob("fontlist-*.json"):
-                shutil.copyfile(found, space.home / ".matplotlib" / found.name)
-        return space
+                shutil.copyfile(found, self.home / ".matplotlib" / found.name)
+
+    def reset(self) -> None:
+        """Empty the folders for the next kernel; they stay, as a sandbox has them mounted.
+
+        Raises OSError when something cannot be removed: such a workspace must not be
+        handed to another student.
+        """
+        for folder in (self.work, self.home, self.ipc):
+            _empty(folder)
+        self._furnish()
 
     def fill(self, submission: Submission) -> None:
         """Copy the submission in: its whole folder, or the file alone."""
@@ -259,6 +275,27 @@ class Workspace:
     def remove(self) -> None:
         """Delete everything, whatever the kernel left behind."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in ``folder``, making the kernel's read-only folders writable."""
+
+    def writable(func: Any, path: str, exc: Any) -> None:
+        os.chmod(os.path.dirname(path), 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+        func(path)
+
+    for entry in list(folder.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, onerror=writable)
+        else:
+            try:
+                entry.unlink()
+            except PermissionError:
+                writable(os.unlink, str(entry), None)
+    if any(folder.iterdir()):
+        raise OSError(f"{folder} could not be emptied")
 
 
 @contextmanager
@@ -292,6 +329,34 @@ def _kernel_manager(argv: list[str], ipc: Path) -> Any:
                             transport="ipc", ip=str(ipc / "kernel"))
     km.connection_file = str(ipc / "connection.json")
     return km
+
+
+KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")
+
+
+def _fork_with(km: Any, server: ForkServer, cgroup: PidsCgroup | None) -> None:
+    """Make ``km`` start its kernel by asking ``server`` to fork one."""
+    import uuid
+
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ForkProvisioner(LocalProvisioner):
+        """jupyter_client's local provisioner, with a fork instead of a new process."""
+
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            process = server.spawn(
+                argv=["-f", km.connection_file, *KERNEL_ARGS], env=dict(kwargs["env"]),
+                cwd=str(kwargs.get("cwd") or server.space.work),
+                cgroup=cgroup.procs_file if cgroup is not None else None)
+            self.process = process  # type: ignore[assignment]  # Popen's interface
+            self.pid = process.pid
+            self.pgid = None  # signals go through the server
+            self.cwd = kwargs.get("cwd")
+            return self.connection_info
+
+    km.kernel_id = str(uuid.uuid4())
+    km.provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec,
+                                     parent=km)
 
 
 def _capped_client_class() -> Any:
@@ -341,10 +406,14 @@ class KernelSession:
     per-cell timeouts interrupt the cell first.
     """
 
-    def __init__(self, settings: ExecutionSettings, *,
-                 isolation: Isolation | None = None) -> None:
+    def __init__(self, settings: ExecutionSettings, *, isolation: Isolation | None = None,
+                 forkserver: ForkServer | None = None) -> None:
         self.settings = settings
         self.isolation = isolation or Isolation(mode="none", reason="no sandbox requested")
+        # With a fork server the kernel is forked in the server's sandbox and workspace;
+        # without one it is a new process in a sandbox of its own.
+        self.forkserver = forkserver
+        self._claimed = False
         self.space: Workspace | None = None
         self._client: Any = None
         self._context: Any = None
@@ -369,15 +438,25 @@ class KernelSession:
 
         if self.started:
             return self
-        self.space = space = Workspace.create()
         try:
-            self._cgroup = PidsCgroup(self.settings.max_processes)
+            if self.forkserver is not None:
+                self.forkserver.acquire()
+                self._claimed = True
+                self.space = space = self.forkserver.space
+            else:
+                self.space = space = Workspace.create()
             env = kernel_env(space.home)
+            if self.forkserver is not None and self.isolation.sandboxed:
+                self._cgroup = None  # the server's sandbox has one for all it runs
+            else:
+                self._cgroup = PidsCgroup(self.settings.max_processes)
             argv = sandbox.wrap(kernel_argv(), settings=self.settings,
                                 isolation=self.isolation, work=space.work, home=space.home,
                                 ipc=space.ipc, agent=space.agent.parent, env=env,
                                 cgroup=self._cgroup)
             km = _kernel_manager(argv, space.ipc)
+            if self.forkserver is not None:
+                _fork_with(km, self.forkserver, self._cgroup)
             client_class = _capped_client_class()
             self._client = client_class(
                 nbformat.v4.new_notebook(),
@@ -438,7 +517,10 @@ class KernelSession:
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
-        if self.space is not None:
+        if self._claimed and self.forkserver is not None:
+            self._claimed = False
+            self.forkserver.release()
+        elif self.forkserver is None and self.space is not None:
             self.space.remove()
 
     @property
@@ -452,9 +534,10 @@ class KernelSession:
         return bool(self._client is not None and self._client.output_capped)
 
     def _pid(self) -> int | None:
+        """The kernel's process id on this machine (None for one forked in a sandbox)."""
         km = self._client.km if self._client is not None else None
-        provisioner = getattr(km, "provisioner", None)
-        return getattr(getattr(provisioner, "process", None), "pid", None)
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        return getattr(process, "host_pid", getattr(process, "pid", None))
 
     def exit_signal(self) -> int | None:
         """The signal that ended the kernel process, when it was killed by one."""
@@ -466,7 +549,8 @@ class KernelSession:
         if code < 0:
             return -code
         # Under bwrap the process we started is bwrap, which exits with 128 + signal.
-        return code - 128 if self.isolation.sandboxed and 128 < code < 160 else None
+        started_bwrap = self.isolation.sandboxed and self.forkserver is None
+        return code - 128 if started_bwrap and 128 < code < 160 else None
 
     def _kill(self) -> None:
         self.deadline_hit = True
@@ -477,6 +561,11 @@ class KernelSession:
         self._stop_process_tree()
 
     def _stop_process_tree(self) -> None:
+        if self.forkserver is not None and self.isolation.sandboxed:
+            # Pids in the server's sandbox mean nothing here: the server ends them all.
+            if self._claimed:
+                self.forkserver.kill_all()
+            return
         pid = self._pid()
         if pid:
             try:

@@ -103,6 +103,8 @@ def grade(sub: Submission, rubric: Rubric, *,
     outcomes: dict[int, tuple[Any, ...]] = {}
     calls = _planned_calls(rubric, reference)
     if loaded.nb is None:
+        if session is not None:
+            session.close()  # started ahead of need, for a notebook that cannot run
         run = RunLog(outcome="unreadable", message=loaded.error)
         answers = {n: Rejected(loaded.error) for n in rubric.answer_names}
     else:
@@ -181,7 +183,8 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
     fatal: list[CellError] = []
     for attempt in range(MAX_RERUNS + 1):
         current = session if attempt == 0 and session is not None else \
-            KernelSession(settings, isolation=isolation)
+            KernelSession(settings, isolation=isolation,
+                          forkserver=session.forkserver if session is not None else None)
         with current:
             current.load(sub)
             harvester = Harvester(current)

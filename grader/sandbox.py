@@ -125,8 +125,13 @@ _SHM_MB = 64
 
 
 def bwrap_args(*, work: Path, home: Path, ipc: Path, agent: Path, env: dict[str, str],
-               disk_mb: int) -> list[str]:
-    """The bubblewrap command line that wraps the kernel."""
+               disk_mb: int, as_pid_1: bool = False) -> list[str]:
+    """The bubblewrap command line that wraps the kernel (or the kernel fork server).
+
+    ``as_pid_1`` makes the wrapped process the init of the sandbox's PID namespace, which
+    no process inside the namespace can kill: what the fork server needs to outlive the
+    kernels it forks.
+    """
     exe = shutil.which("bwrap") or "bwrap"
     # Every writable in-memory filesystem has a size: an unsized tmpfs grows into the
     # host's memory. /dev itself (an unsized tmpfs made by --dev) is remounted read-only.
@@ -151,6 +156,8 @@ def bwrap_args(*, work: Path, home: Path, ipc: Path, agent: Path, env: dict[str,
              "--chdir", str(work)]
     for key, value in env.items():
         args += ["--setenv", key, value]
+    if as_pid_1:
+        args.append("--as-pid-1")
     return [*args, "--"]
 
 
@@ -319,12 +326,12 @@ class DiskWatch:
 
 def wrap(argv: list[str], *, settings: ExecutionSettings, isolation: Isolation, work: Path,
          home: Path, ipc: Path, agent: Path, env: dict[str, str],
-         cgroup: PidsCgroup | None) -> list[str]:
+         cgroup: PidsCgroup | None, as_pid_1: bool = False) -> list[str]:
     """The full command: launcher with limits, then bubblewrap if sandboxed, then the kernel."""
     config = {"limits": rlimits(settings),
               "cgroup": cgroup.procs_file if cgroup is not None else None}
     inner = argv
     if isolation.sandboxed:
         inner = [*bwrap_args(work=work, home=home, ipc=ipc, agent=agent, env=env,
-                             disk_mb=settings.max_disk_mb), *argv]
+                             disk_mb=settings.max_disk_mb, as_pid_1=as_pid_1), *argv]
     return [sys.executable, "-I", "-c", _LAUNCHER, json.dumps(config), *inner]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import sandbox
 from grader.batch import Progress, RichProgress, WarmPool, progress_for
 from grader.gradebook import Gradebook
 from grader.results import RunLog, SubmissionResult
@@ -100,7 +101,7 @@ def test_terminal_progress_bar_counts_graded_failed_and_remaining(tmp_path, monk
 @pytest.mark.kernel
 def test_warm_kernels_are_preloaded_and_never_shared():
     settings = ExecutionSettings(preload=("json", "numpy"), timeout=60)
-    pool = WarmPool(settings, Isolation(mode="none"), size=1)
+    pool = WarmPool(settings, Isolation(mode="none"), size=1, fork=False)
     try:
         first = pool.take(prefetch=True)
         second = pool.take(prefetch=False)
@@ -111,6 +112,43 @@ def test_warm_kernels_are_preloaded_and_never_shared():
             status, outputs = session.run_code("import sys; print('numpy' in sys.modules)")
             assert status == "ok" and outputs[0]["text"].strip() == "True"
             session.close()
+    finally:
+        pool.close()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("mode", ["none", "bwrap"])
+def test_forked_kernels_are_preloaded_fresh_and_one_at_a_time(mode):
+    if mode == "bwrap" and sandbox.probe_bwrap():
+        pytest.skip(sandbox.probe_bwrap())
+    settings = ExecutionSettings(preload=("json", "numpy"), timeout=60)
+    pool = WarmPool(settings, Isolation(mode=mode), size=1)
+    try:
+        assert pool.forkserver is not None
+        seen = []
+        for student in ("first", "second"):
+            session = pool.take()
+            assert session is not None and session.forkserver is pool.forkserver
+            assert pool.take() is None  # never two kernels in one sandbox
+            session.load(_FakeSubmission())
+            status, outputs = session.run_code(
+                "named = 'numpy' in dir()\n"
+                "import os, sys\n"
+                "preloaded = 'numpy' in sys.modules\n"
+                "import numpy\n"
+                "print(os.getpid(), preloaded, named, "
+                "numpy.random.randint(1 << 30), sorted(os.listdir('.')))\n"
+                f"open('left-by-{student}', 'w').close()")
+            assert status == "ok", outputs
+            pid, preloaded, in_namespace, draw, files = outputs[0]["text"].split(" ", 4)
+            # Imported in the server, so in sys.modules, but not a name the student has.
+            assert preloaded == "True" and in_namespace == "False"
+            assert "left-by" not in files  # nothing of the previous student
+            seen.append((pid, draw))
+            session.close()
+        assert seen[0][0] != seen[1][0]  # a fresh kernel each time
+        assert seen[0][1] != seen[1][1]  # numpy's generator reseeded after the fork
+        assert pool.forkserver.preloaded[-2:] == ("json", "numpy")
     finally:
         pool.close()
 

@@ -42,7 +42,8 @@ import pytest
 from grader import load_rubric, sandbox
 from grader.cli import main as cli_main
 from grader.discover import discover, student_id
-from grader.execute import Submission
+from grader.execute import KernelSession, Submission
+from grader.forkserver import ForkServer
 from grader.grade import failed_result, grade
 from grader.report import render_html, to_json, write_student
 from grader.results import SubmissionResult
@@ -51,8 +52,10 @@ from grader.rubric import Rubric
 HOSTILE = Path(__file__).parent / "hostile"
 RUBRIC = HOSTILE / "rubric.toml"
 GOOD = Path(__file__).parent / "data" / "mini" / "submissions" / "good_module.py"
-MODES = ("bwrap", "none")
-BWRAP = ("bwrap",)  # cases that need the sandbox's filesystem, network or PID wall
+# Each isolation, with the kernel a new process ("bwrap", "none") and forked from the fork
+# server batch workers use ("-fork").
+MODES = ("bwrap", "none", "bwrap-fork", "none-fork")
+BWRAP = ("bwrap", "bwrap-fork")  # cases that need the sandbox's filesystem, network or PID wall
 SECRET_VAR = "GRADER_TEST_SECRET"
 SECRET = "s3cr3t-" + uuid.uuid4().hex  # the parent's; workers inherit its environment
 ALL = ("k", "v", "flag", "expr", "grad", "double", "stats", "curve", "why")
@@ -309,7 +312,7 @@ def _bwrap_problem() -> str | None:
 
 
 def _skip_without(mode: str) -> None:
-    if mode == "bwrap" and (problem := _bwrap_problem()) is not None:
+    if mode.startswith("bwrap") and (problem := _bwrap_problem()) is not None:
         pytest.skip(f"bubblewrap cannot sandbox here ({problem}); CI installs it")
 
 
@@ -400,11 +403,17 @@ def grade_case(name: str, mode: str, tmp: str, port: int) -> dict[str, Any]:
     started = time.monotonic()
     if case.trace_memory:
         tracemalloc.start()
+    isolation = sandbox.resolve(mode.removesuffix("-fork"))
+    server = ForkServer(settings, isolation).start() if mode.endswith("-fork") else None
     try:
-        result = grade(sub, rubric, settings=settings, isolation=sandbox.resolve(mode))
+        session = None if server is None else \
+            KernelSession(settings, isolation=isolation, forkserver=server).start()
+        result = grade(sub, rubric, settings=settings, isolation=isolation, session=session)
     finally:
         peak = tracemalloc.get_traced_memory()[1] if case.trace_memory else None
         tracemalloc.stop()
+        if server is not None:
+            server.close()
     return {"result": result.to_dict(), "seconds": time.monotonic() - started,
             "survivors": _survivors(marker), "leftovers": _leftovers(before),
             "peak_traced": peak}
@@ -505,7 +514,7 @@ def _wanted(session: pytest.Session) -> list[tuple[str, str]]:
         params = getattr(getattr(item, "callspec", None), "params", {})
         case, mode = params.get("case"), params.get("mode")
         if isinstance(case, Case) and (case.name, mode) not in wanted and \
-                (mode != "bwrap" or _bwrap_problem() is None):
+                (not mode.startswith("bwrap") or _bwrap_problem() is None):
             wanted.append((case.name, mode))
     return wanted
 
@@ -543,7 +552,7 @@ def test_hostile_submission(corpus: Corpus, case: Case, mode: str) -> None:
     result = run.result
     assert run.survivors == [], f"processes outlived grading: {run.survivors}"
     assert run.leftovers == [], f"grading left processes behind: {run.leftovers}"
-    assert result.isolation == mode
+    assert result.isolation == mode.removesuffix("-fork")
     assert result.run.outcome == case.outcome, result.run.message
     if case.errors is not None:
         got = [(e.index, f"{e.ename}: {e.evalue}") for e in result.run.errors]
