@@ -328,7 +328,57 @@ def _kernel_manager(argv: list[str], ipc: Path) -> Any:
     km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OneSpec(),
                             transport="ipc", ip=str(ipc / "kernel"))
     km.connection_file = str(ipc / "connection.json")
+    km.client_factory = _client_class()
     return km
+
+
+def _client_class() -> Any:
+    import time as _time
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        """jupyter_client's client, ready as soon as the kernel has answered.
+
+        jupyter_client waits, after the kernel's first reply, until its IOPub channel has
+        been silent for 0.2 s; here the wait ends at the kernel's idle status for that
+        request (nbclient ignores IOPub messages of other requests anyway).
+        """
+
+        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = _time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                request = self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    msg = None
+                if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                    if await self._idle_after(request):
+                        self._handle_kernel_info_reply(msg)
+                        return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if _time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+        # AsyncKernelClient binds the base class's coroutine to this name directly.
+        wait_for_ready = _async_wait_for_ready
+
+        async def _idle_after(self, request: str) -> bool:
+            """Read IOPub up to the idle status of ``request``: proof that it is connected."""
+            while True:
+                try:
+                    msg = await self.iopub_channel.get_msg(timeout=0.1)
+                except Empty:
+                    return False  # IOPub is not connected yet: ask again
+                if msg["msg_type"] == "status" and \
+                        msg["parent_header"].get("msg_id") == request and \
+                        msg["content"].get("execution_state") == "idle":
+                    return True
+
+    return ReadyClient
 
 
 KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")

@@ -125,9 +125,9 @@ class ForkServer:
         except SubmissionError:
             self._stop_process()
             raise
-        if not ready.get("ready"):
+        if not ready.get("ready") or ready.get("threads") != 1:
             self._stop_process()
-            raise SubmissionError(f"the kernel fork server did not start: {ready}")
+            raise SubmissionError(f"the kernel fork server did not start cleanly: {ready}")
         self.preloaded = tuple(ready.get("preloaded", ()))
         return self
 

@@ -702,3 +702,36 @@ def test_path_traversal_in_an_archive_stays_in_the_scratch_folder(tmp_path: Path
         assert sub.path.resolve().is_relative_to(scratch.resolve()), sub.path
         assert re.fullmatch(r"[\w.@-]+", sub.student), sub.student
     assert "carol" in {s.student for s in found}, (found, problems)
+
+
+@pytest.mark.kernel
+def test_nothing_of_one_student_reaches_the_next_in_a_fork_servers_sandbox(tmp_path: Path
+                                                                          ) -> None:
+    """A student who leaves processes, files and shared memory behind, then the next one."""
+    if (problem := _bwrap_problem()) is not None:
+        pytest.skip(f"bubblewrap cannot sandbox here ({problem}); CI installs it")
+    rubric = _rubric()
+    marker = f"hostile-leave-{uuid.uuid4().hex[:12]}"
+    subs = []
+    for name in ("leave_behind.py", "after_leave_behind.py"):
+        (tmp_path / name).write_text(
+            (HOSTILE / name).read_text("utf-8").replace("@MARKER@", marker), "utf-8")
+        subs.append(Submission(student=name[:-3], path=tmp_path / name))
+    isolation = sandbox.resolve("bwrap")
+    settings = replace(rubric.execution, cell_timeout=10.0, timeout=30.0)
+    server = ForkServer(settings, isolation).start()
+    try:
+        results = []
+        for sub in subs:
+            session = KernelSession(settings, isolation=isolation, forkserver=server).start()
+            results.append(grade(sub, rubric, settings=settings, isolation=isolation,
+                                 session=session))
+        first, second = results
+        assert server.alive  # the same sandbox served both
+    finally:
+        server.close()
+    assert first.run.errors == (), first.run.errors
+    after = {c.answer: c for q in second.questions for c in q.checks}
+    assert after["why"].received == "found: []"
+    assert after["k"].status == "passed"
+    assert _survivors(marker) == []
