@@ -162,7 +162,7 @@ def _grade(args: argparse.Namespace) -> int:
             return 2
         options = BatchOptions(jobs=args.jobs, executor=args.executor,
                                scheduler=args.scheduler, retries=args.retries,
-                               resume=args.resume)
+                               resume=args.resume, fork=not args.fresh_kernels)
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
                              options=options, write_page=write)
     if args.manual is not None:
@@ -185,6 +185,10 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                    help="submissions graded at once, each in its own kernel (default: the "
                         "number of cores)")
+    g.add_argument("--fresh-kernels", action="store_true",
+                   help="start each kernel as a new process instead of forking it from a "
+                        "server that has the rubric's preload modules imported (slower; "
+                        "for a kernel that behaves differently when forked)")
     g.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local worker processes (default) or a Dask cluster")
     g.add_argument("--scheduler", metavar="ADDRESS",

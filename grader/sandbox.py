@@ -34,8 +34,12 @@ from grader.errors import GraderError
 from grader.rubric import ExecutionSettings
 
 _LAUNCHER = (
-    "import json, os, resource, sys\n"
+    "import ctypes, json, os, resource, signal, sys\n"
     "cfg = json.loads(sys.argv[1])\n"
+    # Killed when the thread that started it ends (its grader): kept across exec.
+    "ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != cfg['parent']:\n"
+    "    os._exit(1)\n"
     "for name, value in cfg['limits'].items():\n"
     "    try:\n"
     "        resource.setrlimit(getattr(resource, name), (value, value))\n"
@@ -191,6 +195,8 @@ def _own_process_count() -> int:
 class PidsCgroup:
     """A pids cgroup capping how many processes a submission may have, when we may make one."""
 
+    STALE_SECONDS = 600
+
     def __init__(self, limit: int) -> None:
         self.path: Path | None = None
         name = "grader-" + secrets.token_hex(6)
@@ -199,11 +205,28 @@ class PidsCgroup:
                 if base.name != "pids" and "pids" not in (base / "cgroup.subtree_control") \
                         .read_text():
                     continue
+                self._sweep(base)
                 path = base / name
                 path.mkdir()
                 (path / "pids.max").write_text(str(limit))
                 self.path = path
                 return
+            except OSError:
+                continue
+
+    @classmethod
+    def _sweep(cls, base: Path) -> None:
+        """Remove the empty groups of graders that were killed before they could.
+
+        Only old ones: a group another grader has just made is empty until its kernel
+        joins it. A group with processes cannot be removed at all.
+        """
+        import time
+
+        for stale in base.glob("grader-*"):
+            try:
+                if time.time() - stale.stat().st_mtime > cls.STALE_SECONDS:
+                    stale.rmdir()
             except OSError:
                 continue
 
@@ -329,7 +352,8 @@ def wrap(argv: list[str], *, settings: ExecutionSettings, isolation: Isolation, 
          cgroup: PidsCgroup | None, as_pid_1: bool = False) -> list[str]:
     """The full command: launcher with limits, then bubblewrap if sandboxed, then the kernel."""
     config = {"limits": rlimits(settings),
-              "cgroup": cgroup.procs_file if cgroup is not None else None}
+              "cgroup": cgroup.procs_file if cgroup is not None else None,
+              "parent": os.getpid()}
     inner = argv
     if isolation.sandboxed:
         inner = [*bwrap_args(work=work, home=home, ipc=ipc, agent=agent, env=env,

@@ -83,7 +83,9 @@ def _child(request: dict[str, Any], libc: Any) -> None:
             os.dup2(devnull, fd)
         # Nothing of the server's channel may stay open in the student's process.
         os.closerange(3, 1 << 20)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        # As in a new Python process.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(request["env"])
@@ -201,6 +203,8 @@ def _reap(children: dict[int, int | None], block_for: float = 0.0) -> None:
 def main() -> None:
     """Serve requests until the grader closes the channel."""
     requests, replies = _channel()
+    # As a namespace's init, the server gets only the signals it handles: none.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = json.loads(sys.argv[1])
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # the agent's folder: nothing there is for the kernel to import

@@ -109,8 +109,9 @@ def test_warm_kernels_are_preloaded_and_never_shared():
         assert first._pid() != second._pid()
         for session in (first, second):
             session.load(_FakeSubmission())
-            status, outputs = session.run_code("import sys; print('numpy' in sys.modules)")
-            assert status == "ok" and outputs[0]["text"].strip() == "True"
+            status, outputs = session.run_code(
+                "import sys; print('numpy' in sys.modules, 'numpy' in dir())")
+            assert status == "ok" and outputs[0]["text"].strip() == "True False"
             session.close()
     finally:
         pool.close()

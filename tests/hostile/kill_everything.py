@@ -1,5 +1,6 @@
 # ruff: noqa
-"""Sends SIGKILL to its parent and to every process it may signal (kill(-1)). Runs only
+"""Sends SIGINT, SIGTERM and SIGKILL to its parent (the sandbox's init, or the fork server)
+and SIGKILL to every process it may signal (kill(-1)). Runs only
 where its own pid is tiny, i.e. inside a PID namespace (the sandbox), where that reaches
 nothing outside; elsewhere it refuses, so that no test run can take the machine down."""
 # %%
@@ -10,9 +11,10 @@ import signal
 
 if os.getpid() > 20:
     raise RuntimeError(f"not in a PID namespace (pid {os.getpid()}); refusing to kill")
-for target in (os.getppid(), -1):
+for target, sig in ((os.getppid(), signal.SIGINT), (os.getppid(), signal.SIGTERM),
+                    (os.getppid(), signal.SIGKILL), (-1, signal.SIGKILL)):
     try:
-        os.kill(target, signal.SIGKILL)
+        os.kill(target, sig)
     except ProcessLookupError:
         pass
 v = [1.0, 2.0, 3.0]
