@@ -9,9 +9,11 @@ text to a kernel process and reads back messages.
 from __future__ import annotations
 
 import ast
+import asyncio
 import functools
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -411,13 +413,24 @@ def _fork_with(km: Any, server: ForkServer, cgroup: PidsCgroup | None) -> None:
 
 def _capped_client_class() -> Any:
     from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
 
     class CappedClient(NotebookClient):
-        """Drops outputs past a byte budget as they stream in, instead of keeping them all."""
+        """Drops outputs past a byte budget as they stream in, instead of keeping them all.
+
+        Once the grader has stopped the kernel itself (``stopped`` says so), a wait that
+        times out ends there: nbclient would interrupt a dead kernel and wait again.
+        """
 
         output_budget = 0
         output_capped = False
         capping = True  # off while the grader's own cells run: their results are not output
+        stopped: Any = staticmethod(lambda: False)
+
+        async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
+            if self.stopped():
+                raise DeadKernelError("the grader stopped the kernel")
+            return await super()._async_handle_timeout(timeout, cell)
 
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
                    cell_index: int) -> Any:
@@ -474,6 +487,8 @@ class KernelSession:
         self.deadline_hit = False
         self.mute = False  # the kernel was stopped because its messages could not be read
         self.limit_hit = ""  # why the grader stopped the kernel for a resource, if it did
+        self._lock = threading.Lock()
+        self._running: tuple[Any, Any] | None = None  # the event loop and the cell's task
         self.started = False
 
     @property
@@ -520,6 +535,8 @@ class KernelSession:
                 resources={"metadata": {"path": str(space.work)}},
             )
             self._client.output_budget = self.settings.max_output_bytes
+            self._client.stopped = lambda: self.deadline_hit or bool(self.limit_hit) or \
+                self.mute
             # The kernel's own stderr (C-level output, its warnings) is not the student's
             # output: cell output reaches us through the protocol.
             self._context = self._client.setup_kernel(
@@ -603,12 +620,16 @@ class KernelSession:
         return code - 128 if started_bwrap and 128 < code < 160 else None
 
     def _kill(self) -> None:
-        self.deadline_hit = True
+        with self._lock:
+            self.deadline_hit = True
         self._stop_process_tree()
+        self._cancel_running()
 
     def _over_limit(self, why: str) -> None:
-        self.limit_hit = why
+        with self._lock:
+            self.limit_hit = why
         self._stop_process_tree()
+        self._cancel_running()
 
     def _stop_process_tree(self) -> None:
         if self.forkserver is not None and self.isolation.sandboxed:
@@ -641,10 +662,15 @@ class KernelSession:
             replies.append(execute_reply.get("content", {}))
 
         self._client.on_cell_executed = on_executed
+        # nbclient waits a whole cell timeout before it looks again, and a second one
+        # after its interrupt: never past the run's deadline (the watchdog kills then).
+        cell_limit = self._client.timeout
+        if cell_limit and self.time_left < cell_limit:
+            self._client.timeout = int(max(1, math.ceil(self.time_left) + 1))
         try:
-            self._client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
-        except CellTimeoutError:
-            return "timeout"
+            self._run_cell(cell, len(nb.cells) - 1)
+        except (CellTimeoutError, asyncio.CancelledError):
+            return "timeout" if self.deadline_hit or not self.limit_hit else "dead"
         except DeadKernelError:
             return "timeout" if self.deadline_hit else "dead"
         except Exception:  # nbclient surfaces a dead or killed kernel in several ways
@@ -657,6 +683,8 @@ class KernelSession:
                 self.mute = True
                 self._stop_process_tree()
             return "dead"
+        finally:
+            self._client.timeout = cell_limit
         if self.deadline_hit:
             return "timeout"
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -676,6 +704,42 @@ class KernelSession:
                 time.monotonic() - started >= 0.95 * limit:
             return "timeout"
         return "error"
+
+    def _run_cell(self, cell: Any, index: int) -> None:
+        """nbclient's execute_cell, as a task the watchdog can cancel when it kills.
+
+        Without it nbclient notices a killed kernel only when its own wait times out, and
+        after its interrupt it waits a whole cell timeout again.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:  # inside someone's event loop: nbclient runs the cell in a thread of its own
+            self._client.execute_cell(cell, index, store_history=False)
+            return
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        task = loop.create_task(
+            self._client.async_execute_cell(cell, index, store_history=False))
+        with self._lock:
+            self._running = (loop, task)
+            stopped = self.deadline_hit or bool(self.limit_hit)
+        if stopped:
+            task.cancel()
+        try:
+            loop.run_until_complete(task)
+        finally:
+            with self._lock:
+                self._running = None
+
+    def _cancel_running(self) -> None:
+        with self._lock:
+            running = self._running
+        if running is not None:
+            loop, task = running
+            loop.call_soon_threadsafe(task.cancel)
 
     def run_notebook(self, nb: Any, *, preamble: str = "", skip: tuple[int, ...] = (),
                      answer_names: tuple[str, ...] = ()) -> RunLog:

@@ -159,6 +159,12 @@ def _kernel_died_of_segfault(run: Run) -> None:
     assert re.search(r"segmentation fault|SIGSEGV", run.result.run.errors[0].evalue)
 
 
+def _ends_near_the_deadline(run: Run) -> None:
+    # Killed at 6 s in a function call; nbclient alone would wait out the call's cell
+    # timeout again after interrupting the dead kernel (12.7 s measured before).
+    assert run.seconds < 6 * 1.25 + 3, f"graded in {run.seconds:.1f} s"
+
+
 def _left_out_of_a_fresh_run(run: Run) -> None:
     assert run.result.run.skipped_cells == (2,)
     assert "left out of a fresh run" in run.result.run.message
@@ -190,7 +196,7 @@ CASES = [
     Case("hidden_hang.py", r"did not finish in time", zero=("double",),
          graded=("k", "stats"), errors=()),
     Case("hidden_hang_swallow.py", r"time limit", zero=("double",), outcome="timeout",
-         settings={"timeout": 6}, relaxed=False),
+         settings={"timeout": 6}, relaxed=False, check=_ends_near_the_deadline),
     # Resources.
     Case("memory_bomb.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
          errors=((2, "MemoryError"),)),
