@@ -57,7 +57,7 @@ class Harvester:
             return False
         # One character past the budget, so that the grader's own cap still sees the excess.
         budget = self.session.settings.max_output_bytes + 1
-        self.session.run_code(f"_grader_agent._grader_cap_output({budget})",
+        self.session.run_code(f"_grader_agent._grader_prepare({budget})",
                               timeout=self.session.settings.cell_timeout)
         return True
 

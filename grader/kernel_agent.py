@@ -94,8 +94,9 @@ def _real_numpy() -> Any:
 _numpy: Any = _real_numpy()
 
 # Address space held back from the submission (RLIMIT_AS counts it; a calloc'd block is
-# never touched, so it costs no memory) and given back when the grader's own work starts:
-# a submission that used up its memory limit still leaves room to encode its answers.
+# never touched, so it costs no memory) and given back when a cell runs out of memory or
+# the grader's own work starts: a submission that used up its memory limit still leaves
+# room to report the error, run its later cells and encode its answers.
 _reserve = [bytearray(16 * 1024 * 1024)]
 
 RESULT_MIME = "application/vnd.grader.result+json"
@@ -279,6 +280,26 @@ def decode_trusted(obj: dict[str, Any]) -> Any:
         data = base64.b64decode(obj["data"])
         return np.frombuffer(data, dtype=np.dtype(obj["dtype"])).reshape(obj["shape"]).copy()
     raise ValueError(f"cannot decode a {t!r} argument")
+
+
+def _grader_prepare(output_budget: int) -> None:
+    """Before the student's cells: cap their output, and free the reserve on MemoryError."""
+    _grader_cap_output(output_budget)
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            shell.set_custom_exc((MemoryError,), _on_memory_error)
+    except Exception:  # not in IPython: nothing to hook
+        pass
+
+
+def _on_memory_error(shell: Any, etype: Any, value: Any, tb: Any,
+                     tb_offset: Any = None) -> None:
+    """IPython's handler for a cell's MemoryError: room to report it and to go on."""
+    _reserve.clear()
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
 def _grader_cap_output(budget: int) -> None:

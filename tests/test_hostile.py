@@ -200,8 +200,11 @@ CASES = [
     # Resources.
     Case("memory_bomb.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
          errors=((2, "MemoryError"),)),
-    Case("memory_hog.py", r"MemoryError", zero=("v",), graded=("k", "flag"),
-         errors=((2, "MemoryError"),)),
+    # At the address-space limit C code may crash instead of raising (seen once, under
+    # load: SIGSEGV in a forked kernel); then the cell is left out of a fresh run. Either
+    # way v scores nothing and k and flag are graded.
+    Case("memory_hog.py", r"MemoryError|segmentation fault", zero=("v",),
+         graded=("k", "flag"), errors=((2, "MemoryError|KernelDied"),)),
     Case("fork_bomb.py", r"Resource temporarily unavailable", zero=("v",),
          graded=("k", "flag"), errors=((2, "BlockingIOError"),)),
     Case("disk_fill.py", r"File too large", zero=("v",), graded=("k", "flag"),
@@ -408,6 +411,15 @@ def grade_case(name: str, mode: str, tmp: str, port: int) -> dict[str, Any]:
     before = {pid for pid, ppid, _, _ in _processes() if ppid == os.getpid()}
     started = time.monotonic()
     if case.trace_memory:
+        # What the grader imports once (nbclient, zmq, sympy, the reference) is not what
+        # the flood costs: import it before tracing, whichever case this worker ran first.
+        import nbclient  # noqa: F401
+        import sympy  # noqa: F401
+
+        from grader.checks import function, numeric, symbolic  # noqa: F401
+        from grader.harvest import Harvester  # noqa: F401
+
+        rubric.load_reference()
         tracemalloc.start()
     isolation = sandbox.resolve(mode.removesuffix("-fork"))
     server = ForkServer(settings, isolation).start() if mode.endswith("-fork") else None
