@@ -238,7 +238,7 @@ def _question(q: Any, answers: dict[str, Any], outcomes: dict[int, tuple[Any, ..
         results.append(_check(c, evidence, max_score))
     score = min(q.points, max(0.0, sum(r.score for r in results)))
     return QuestionResult(id=q.id, title=q.title, score=round(score, 6), max_score=q.points,
-                          status=_status(results), checks=tuple(results))
+                          status=question_status(results), checks=tuple(results))
 
 
 def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
@@ -250,7 +250,7 @@ def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult
                                    "please report it")
 
 
-def _status(results: Iterable[CheckResult]) -> Status:
+def question_status(results: Iterable[CheckResult]) -> Status:
     """A question's status from its checks' (manual checks count only when alone)."""
     results = list(results)
     auto = [r for r in results if r.kind != "manual"]

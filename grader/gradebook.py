@@ -303,7 +303,7 @@ def apply_manual(result: SubmissionResult,
     """
     if not grades:
         return result
-    from grader.grade import _status as question_status
+    from grader.grade import question_status
 
     questions = []
     for q in result.questions:

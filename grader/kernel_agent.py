@@ -284,15 +284,20 @@ def decode_trusted(obj: dict[str, Any]) -> Any:
 
 def _grader_prepare(output_budget: int) -> None:
     """Before the student's cells: cap their output, and free the reserve on MemoryError."""
-    _grader_cap_output(output_budget)
+    left = [output_budget]
+    _cap_streams(left)
     try:
         from IPython import get_ipython
 
         shell = get_ipython()
-        if shell is not None:
-            shell.set_custom_exc((MemoryError,), _on_memory_error)
     except Exception:  # not in IPython: nothing to hook
-        pass
+        shell = None
+    if shell is None:
+        return
+    shell.set_custom_exc((MemoryError,), _on_memory_error)
+    # IPython 9 wraps the streams' write for the length of each cell and puts back what
+    # was there before, which drops a cap set inside a cell: set it again as each begins.
+    shell.events.register("pre_run_cell", lambda *args: _cap_streams(left))
 
 
 def _on_memory_error(shell: Any, etype: Any, value: Any, tb: Any,
@@ -302,8 +307,8 @@ def _on_memory_error(shell: Any, etype: Any, value: Any, tb: Any,
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
 
-def _grader_cap_output(budget: int) -> None:
-    """Drop what the kernel's stdout and stderr are given past ``budget`` characters.
+def _cap_streams(left: list[int]) -> None:
+    """Drop what the kernel's stdout and stderr are given once ``left`` characters are used.
 
     The grader caps output as it arrives too, but by then a fast loop has been batched
     into messages of many megabytes that the grader must receive whole: cutting here,
@@ -311,11 +316,10 @@ def _grader_cap_output(budget: int) -> None:
     wire. It is a courtesy, not a wall: code that bypasses the streams meets the grader's
     own cap.
     """
-    left = [budget]
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name, None)
         write = getattr(stream, "write", None)
-        if write is None:
+        if write is None or getattr(write, "_grader_cap", False):
             continue
 
         def capped(text: Any, write: Any = write) -> int:
@@ -327,6 +331,7 @@ def _grader_cap_output(budget: int) -> None:
                 left[0] -= size
             return size
 
+        capped._grader_cap = True  # type: ignore[attr-defined]
         try:
             stream.write = capped  # type: ignore[union-attr]
         except (AttributeError, TypeError):  # a stream that does not take attributes
