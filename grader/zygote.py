@@ -141,25 +141,39 @@ def _clean(sandboxed: bool, children: dict[int, int | None]) -> int:
 
 
 def _empty(folder: str) -> None:
-    import shutil
+    """Delete what a kernel left in ``folder``, never crossing into a mount.
 
-    def writable(func: Any, path: str, exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            func(path)
-
+    bwrap makes the folders on the way to each bound path (the workspace, a Python
+    installation under /tmp) in the sandbox's /tmp: those mounts are not ours to empty.
+    """
     try:
-        entries = os.listdir(folder)
+        device = os.lstat(folder).st_dev
     except OSError:
         return
-    for name in entries:
-        path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, onerror=writable)
+    _remove_within(folder, device)
+
+
+def _remove_within(path: str, device: int) -> None:
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_dev != device:
+            continue  # a mount point
+        if entry.is_dir(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.chmod(entry.path, 0o700)
+            _remove_within(entry.path, device)
+            with contextlib.suppress(OSError):
+                os.rmdir(entry.path)  # fails, rightly, when it holds a mount
         else:
             with contextlib.suppress(OSError):
-                os.unlink(path)
+                os.unlink(entry.path)
 
 
 def _remove_sysv_ipc() -> None:
