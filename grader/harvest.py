@@ -53,13 +53,13 @@ class Harvester:
 
     def load(self) -> bool:
         """Load the agent now, before the student's cells, and cap their output at source."""
-        if not self._ensure_agent():
-            return False
         # One character past the budget, so that the grader's own cap still sees the excess.
         budget = self.session.settings.max_output_bytes + 1
-        self.session.run_code(f"_grader_agent._grader_prepare({budget})",
-                              timeout=self.session.settings.cell_timeout)
-        return True
+        status, _ = self.session.run_code(
+            self._loader() + f"_grader_agent._grader_prepare({budget})\n",
+            timeout=self.session.settings.cell_timeout)
+        self._loaded = status == "ok"
+        return self._loaded
 
     def _loader(self) -> str:
         """Code that (re)binds ``_grader_agent``, loading the agent if it is not loaded."""
