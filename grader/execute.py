@@ -515,13 +515,16 @@ class KernelSession:
                 self._cgroup = None  # the server's sandbox has one for all it runs
             else:
                 self._cgroup = PidsCgroup(self.settings.max_processes)
-            argv = sandbox.wrap(kernel_argv(), settings=self.settings,
-                                isolation=self.isolation, work=space.work, home=space.home,
-                                ipc=space.ipc, agent=space.agent.parent, env=env,
-                                cgroup=self._cgroup)
-            km = _kernel_manager(argv, space.ipc)
             if self.forkserver is not None:
+                # Forked in the server's sandbox, under its limits: no launcher to build.
+                km = _kernel_manager(kernel_argv(), space.ipc)
                 _fork_with(km, self.forkserver, self._cgroup)
+            else:
+                argv = sandbox.wrap(kernel_argv(), settings=self.settings,
+                                    isolation=self.isolation, work=space.work,
+                                    home=space.home, ipc=space.ipc, agent=space.agent.parent,
+                                    env=env, cgroup=self._cgroup)
+                km = _kernel_manager(argv, space.ipc)
             client_class = _capped_client_class()
             self._client = client_class(
                 nbformat.v4.new_notebook(),
