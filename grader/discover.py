@@ -25,10 +25,14 @@ Plain (the default)
     (``dave/hw2.ipynb`` -> ``dave``, copied whole so local helper modules work).
 
 Ids become safe file names (:func:`student_id`). When two LMS students share a name, the
-LMS's numeric id is appended to both (``ali_rezaei_123456``). In the plain layout a second
-entry with the same id is reported and not graded; in the LMS layouts and with
-``--id-pattern`` a student's entries are gathered into one folder (Canvas hands in every
-file of a student separately, Moodle one folder per submission plugin).
+LMS's numeric id is appended to both (``ali_rezaei_123456``). In the LMS layouts and with
+``--id-pattern`` the entries of one student (the same name, and the same LMS number) are
+gathered into one folder (Canvas hands in every file of a student separately, Moodle one
+folder per submission plugin); two of their files that would land on the same name
+refuse the student, as a merge must not replace one with the other. Entries of different
+names that come out as one id (``bob!.py`` and ``bob.py``; ``Bob`` and ``bob``, one file
+on a case-insensitive disk), and in the plain layout any two entries of one id, are all
+refused and reported: grading one would grade it in the other's name.
 
 **Which file is graded** when a student has several candidates (``.ipynb``, ``.py``) is
 decided by this rule, in order, and every choice among several files is reported:
@@ -45,12 +49,14 @@ decided by this rule, in order, and every choice among several files is reported
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import re
 import shutil
 import stat
 import tempfile
 import time
+import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,23 +77,56 @@ CANVAS = re.compile(r"^(?P<id>[A-Za-z0-9]+?)(?:_LATE)?_(?P<num>\d+)_(?P<sub>\d+)
 _RESUBMISSION = re.compile(r"^(?P<base>.+?)-(?P<n>\d+)$")
 
 
+# A file name may have 255 bytes (ext4, APFS, NTFS); ids leave room for the longest
+# suffix the grader adds to them (``.html``, ``.json``).
+NAME_MAX = 255
+ID_MAX = NAME_MAX - len(".html")
+
+
 def student_id(name: str) -> str:
-    """A student id usable as a file name: no path separators, no leading dots."""
-    clean = _SAFE.sub("_", name).strip("._")
-    return clean[:100] or "student"
+    """A student id usable as a file name: no path separators, no leading dots.
+
+    Letters of any script (in NFC, so a name looks and compares the same however it was
+    typed), digits and ``_ . @ -``; at most :data:`ID_MAX` bytes of UTF-8 (see
+    :func:`fit_name`).
+    """
+    clean = _SAFE.sub("_", unicodedata.normalize("NFC", name)).strip("._")
+    return fit_name(clean or "student", ID_MAX)
+
+
+def fit_name(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` bytes of UTF-8 at a character boundary, when longer.
+
+    A cut name ends in ``-`` and a hash of the whole, so two long names that share their
+    first ``limit`` bytes stay apart.
+    """
+    data = name.encode("utf-8")
+    if len(data) <= limit:
+        return name
+    tag = "-" + hashlib.sha256(data).hexdigest()[:8]
+    # errors="ignore" drops only the partial character the byte cut leaves at the end.
+    return data[:limit - len(tag)].decode("utf-8", "ignore") + tag
 
 
 @dataclass(frozen=True, kw_only=True)
 class Problem:
     """A path that could not be turned into a submission, with the reason.
 
-    ``graded`` is True for a note about a submission that *is* graded (which of several
-    files was chosen, and why).
+    ``graded`` is True for a note, not a refusal: about a submission that *is* graded
+    (which of several files was chosen, and why), or a member unpacked under a shorter
+    name. ``also`` holds the other paths of a problem about several (entries that map to
+    one student id, files that a merge would put on one name).
     """
 
     path: Path
     reason: str
     graded: bool = False
+    also: tuple[Path, ...] = ()
+
+    @property
+    def where(self) -> str:
+        """The path, or the paths, the problem is about, for a line of output."""
+        return ", ".join(str(p) for p in (self.path, *self.also))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,7 +230,7 @@ class _Finder:
 
     def _archive(self, path: Path) -> None:
         self._archives += 1
-        dest = self.scratch / f"zip{self._archives}-{student_id(path.stem)}"
+        dest = self.scratch / f"zip{self._archives}" / student_id(path.stem)
         try:
             self.problems += safe_extract(path, dest, limits=self.zip_limits)
         except GraderError as exc:
@@ -262,31 +301,43 @@ class _Finder:
     # ----------------------------------------------------------------- students
 
     def finish(self) -> tuple[list[Submission], list[Problem]]:
-        by_student: dict[str, list[_Entry]] = {}
-        numbers: dict[str, set[str]] = {}
+        # A student is a name with its LMS number; several entries of one are theirs.
+        students: dict[str, dict[tuple[str, str], list[_Entry]]] = {}
         for e in self.entries:
-            sid = student_id(e.student)
-            numbers.setdefault(sid, set()).add(e.number)
-        for e in self.entries:
-            sid = student_id(e.student)
-            if len(numbers[sid]) > 1 and e.number:
+            students.setdefault(_same_file(student_id(e.student)), {}) \
+                .setdefault((e.student, e.number), []).append(e)
+        by_file: dict[str, list[tuple[str, list[_Entry]]]] = {}
+        for namesakes in students.values():
+            numbered = len({number for _, number in namesakes}) > 1
+            for (name, number), entries in namesakes.items():
                 # Two students of the same name: the LMS's own number tells them apart.
-                sid = student_id(f"{e.student}_{e.number}")
-            by_student.setdefault(sid, []).append(e)
+                sid = student_id(f"{name}_{number}" if numbered and number else name)
+                by_file.setdefault(_same_file(sid), []).append((sid, entries))
         found: list[Submission] = []
-        for sid, entries in sorted(by_student.items()):
-            if len(entries) > 1 and all(e.gather for e in entries):
-                sub = self._gathered(sid, entries)
-            else:
-                first, *rest = entries
-                for extra in rest:
-                    self.problems.append(Problem(
-                        path=extra.path, reason=f"a second submission for student {sid!r}; "
-                                                "not graded"))
-                sub = self._single(sid, first)
+        for claimants in by_file.values():
+            entries = [e for _, es in claimants for e in es]
+            if len(claimants) > 1 or (len(entries) > 1 and not all(e.gather for e in entries)):
+                self._refuse_shared_id(sorted({sid for sid, _ in claimants}), entries)
+                continue
+            sid = claimants[0][0]
+            sub = self._gathered(sid, entries) if len(entries) > 1 \
+                else self._single(sid, entries[0])
             if sub is not None:
                 found.append(sub)
-        return found, self.problems
+        return sorted(found, key=lambda s: s.student), self.problems
+
+    def _refuse_shared_id(self, ids: list[str], entries: list[_Entry]) -> None:
+        """Refuse every entry of an id that is not one student's: no one is graded as another."""
+        paths = sorted(e.path for e in entries)
+        many = "both" if len(paths) == 2 else f"all {len(paths)}"
+        if len(ids) == 1:
+            target = f"student id {ids[0]!r}"
+        else:
+            target = (f"student ids {', '.join(map(repr, ids))}, one file name where case "
+                      "does not count")
+        fix = "rename one" if len(paths) == 2 else "rename all but one"
+        self.problems.append(Problem(path=paths[0], also=tuple(paths[1:]),
+                                     reason=f"{many} map to {target}; {fix}"))
 
     def _single(self, sid: str, entry: _Entry) -> Submission | None:
         path = entry.path
@@ -298,6 +349,14 @@ class _Finder:
         return self._in_folder(sid, path, entry)
 
     def _gathered(self, sid: str, entries: list[_Entry]) -> Submission | None:
+        clash = _clash(entries)
+        if clash is not None:
+            name, paths = clash
+            self.problems.append(Problem(
+                path=paths[0], also=tuple(paths[1:]),
+                reason=f"both would be {name} among the files of student {sid!r}, one "
+                       "replacing the other; rename one"))
+            return None
         folder = self.scratch / "students" / sid
         folder.mkdir(parents=True, exist_ok=True)
         for e in entries:
@@ -322,6 +381,34 @@ class _Finder:
 def _children(folder: Path) -> list[Path]:
     return [c for c in sorted(folder.iterdir())
             if not c.name.startswith(".") and c.name not in _SKIP_DIRS]
+
+
+def _same_file(sid: str) -> str:
+    """What decides whether two ids name one file: case does not count on every disk."""
+    return sid.casefold()
+
+
+def _clash(entries: list[_Entry]) -> tuple[PurePosixPath, list[Path]] | None:
+    """The first name that two of a student's entries would both fill in their merge."""
+    files: dict[PurePosixPath, list[Path]] = {}
+    folders: dict[PurePosixPath, Path] = {}
+    for e in entries:
+        if not e.path.is_dir():
+            files.setdefault(PurePosixPath(_safe_name(e.inner or e.path.name)), []) \
+                .append(e.path)
+            continue
+        for p in sorted(e.path.rglob("*")):
+            rel = PurePosixPath(p.relative_to(e.path).as_posix())
+            if p.is_dir() and not p.is_symlink():
+                folders.setdefault(rel, p)
+            else:
+                files.setdefault(rel, []).append(p)
+    for rel, paths in sorted(files.items()):
+        if len(paths) > 1:
+            return rel, paths
+        if rel in folders:  # a file where another entry has a folder
+            return rel, [*paths, folders[rel]]
+    return None
 
 
 def _safe_name(name: str) -> str:
@@ -477,6 +564,12 @@ def safe_extract(archive: Path, dest: Path, *, limits: ZipLimits = ZIP_LIMITS) -
                 problems.append(Problem(path=where, reason="special file in the archive; "
                                                            "skipped"))
                 continue
+            fitted = _fit_member(rel)
+            if fitted != rel:
+                problems.append(Problem(path=where, graded=True, reason=(
+                    f"a name over {NAME_MAX} bytes, more than a file name may have; "
+                    f"unpacked as {fitted}")))
+                rel = fitted
             target = root.joinpath(*rel.parts)
             if not target.resolve().is_relative_to(root):
                 problems.append(Problem(path=where, reason="unsafe path in the archive; "
@@ -508,6 +601,17 @@ def _member_path(name: str) -> PurePosixPath | None:
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
     if not parts or any(p == ".." for p in parts) or any("\0" in p for p in parts):
         return None
+    return PurePosixPath(*parts)
+
+
+def _fit_member(rel: PurePosixPath) -> PurePosixPath:
+    """``rel`` with each part cut to what a file name may have, keeping a file's suffix."""
+    parts = []
+    for part in rel.parts:
+        suffix = PurePosixPath(part).suffix
+        suffix = suffix if len(suffix) <= 8 else ""
+        parts.append(fit_name(part.removesuffix(suffix), NAME_MAX - len(suffix.encode()))
+                     + suffix)
     return PurePosixPath(*parts)
 
 
