@@ -58,6 +58,7 @@ from grader.gradebook import (
     now,
     result_json,
 )
+from grader.report import student_file
 from grader.results import SubmissionResult
 from grader.rubric import ExecutionSettings, Rubric
 from grader.sandbox import Isolation
@@ -564,7 +565,6 @@ def run_dask(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettin
 
 # --------------------------------------------------------------------------- progress
 
-
 class Progress:
     """Plain output: one line per submission, for CI logs and pipes."""
 
@@ -590,7 +590,7 @@ class Progress:
         if result.run.outcome != "ok":
             self.failed += 1
         self._line(f"[{self.count}/{self.total}] {result.student}: {_summary(result)} -> "
-                   f"{self.out / (result.student + '.html')}")
+                   f"{student_file(self.out, result.student, '.html')}")
 
     def close(self) -> None:
         """Nothing to tidy up."""
@@ -713,6 +713,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         graded: list[str] = []
         try:
             for sid in kept:
+                if not student_file(out, sid, ".html").exists():
+                    # Kept from a grader that put pages beside the summary: write them here.
+                    try:
+                        write(current[sid])
+                    except Exception as exc:
+                        _cannot_write(sid, exc)
                 progress.kept(current[sid])
             prefetch_until = len(todo) - max(1, options.jobs or default_jobs())
             tasks = [_task(s, prefetch=i < prefetch_until) for i, s in enumerate(todo)]
@@ -732,8 +738,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                     write(merged)
                     atomic_write(out / "grades.csv", grades_csv(current.values(), rubric))
                 except Exception as exc:  # the row is committed; a page can be redone
-                    print(f"grader: could not write the page of {sub.student}: "
-                          f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                    _cannot_write(sub.student, exc)
                 progress.graded(merged)
         finally:
             progress.close()
@@ -741,6 +746,11 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
             atomic_write(out / "grades.csv", grades_csv(results, rubric))
             write_summary_safely(out, rubric, results)
     return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results)
+
+
+def _cannot_write(student: str, exc: Exception) -> None:
+    print(f"grader: could not write the page of {student}: {type(exc).__name__}: {exc}",
+          file=sys.stderr)
 
 
 def _digest(sub: Any, digest: Callable[[Any], str]) -> str:
@@ -752,13 +762,15 @@ def _digest(sub: Any, digest: Callable[[Any], str]) -> str:
 
 def _legacy(out: Path, sub: Any, rubric: Rubric,
             digest: Callable[[Any], str]) -> SubmissionResult | None:
-    try:
-        data = json.loads((out / f"{sub.student}.json").read_text("utf-8"))
-        if data.get("submission_sha256") == _digest(sub, digest) and \
-                data.get("rubric_digest") == rubric.digest:
-            return SubmissionResult.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    # Older graders wrote <student>.json at the top of --out, beside the summary pages.
+    for path in (student_file(out, sub.student, ".json"), out / f"{sub.student}.json"):
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            if data.get("submission_sha256") == _digest(sub, digest) and \
+                    data.get("rubric_digest") == rubric.digest:
+                return SubmissionResult.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     return None
 
 

@@ -140,7 +140,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     from grader.batch import BatchOptions, grade_batch, merge_manual
     from grader.discover import discover
-    from grader.report import check_templates, write_student
+    from grader.report import STUDENTS, check_templates, write_student
 
     rubric = load_rubric(args.rubric)
     check_templates(args.templates)  # a TA's template with a typo fails before any grading
@@ -155,7 +155,7 @@ def _grade(args: argparse.Namespace) -> int:
                                   id_pattern=args.id_pattern, layout=args.layout,
                                   scratch=Path(scratch), assignment=rubric.id)
         for p in problems:
-            print(f"{'note' if p.graded else 'skipped'} {p.path}: {p.reason}", file=sys.stderr)
+            print(f"{'note' if p.graded else 'skipped'} {p.where}: {p.reason}", file=sys.stderr)
         if not subs:
             print("grader: no submissions found in " + ", ".join(map(str, args.paths)),
                   file=sys.stderr)
@@ -169,8 +169,8 @@ def _grade(args: argparse.Namespace) -> int:
         merged = merge_manual(out, args.manual, rubric, write_page=write)
         print(f"Merged {merged} manual grade(s) from {args.manual}")
     print(f"Reports for {len(report.results)} submission(s) in {out}/ "
-          f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, one .html "
-          f"and .json per student, grades.csv, {GRADEBOOK})")
+          f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, "
+          f"{STUDENTS}/ with a .html and .json per student, grades.csv, {GRADEBOOK})")
     return 0
 
 

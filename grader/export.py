@@ -11,8 +11,9 @@ grades of text answers merged in), never from the pages.
 ``json``
     ``results.json``: a list of every student's result in the documented JSON form.
 ``gradescope``
-    ``<student>/results.json`` per student in Gradescope's autograder format, rendered
-    by :func:`grader.gradescope.render`. As in Gradescope's own runs, text answers are
+    ``students/<student>/results.json`` per student in Gradescope's autograder format,
+    rendered by :func:`grader.gradescope.render` (under ``students/``, where no student id
+    can be the name of another export's file). As in Gradescope's own runs, text answers are
     left for Gradescope's manual grading: these files carry the automatic points only.
 """
 
@@ -42,7 +43,7 @@ class Exported:
 def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
     """Write the gradebook of ``out`` in ``fmt`` into the folder ``to`` (``out/export``)."""
     from grader.gradebook import Gradebook
-    from grader.report import atomic_write
+    from grader.report import STUDENTS, atomic_write
 
     if fmt not in FORMATS:
         raise GraderError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -61,7 +62,7 @@ def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
 
         for r in results:
             data = render(r, seconds=r.run.seconds)
-            atomic_write(target / r.student / "results.json",
+            atomic_write(target / STUDENTS / r.student / "results.json",
                          json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False))
     return Exported(path=target, count=len(results))
 

@@ -56,11 +56,21 @@ MAX_MATHML_DEPTH = 64
 
 # --------------------------------------------------------------------------- files
 
+# Students' files live in their own folder of --out, so that no student id, whatever it
+# is, can be the name of one of the grader's pages (index.html, answers-*.html, ...).
+STUDENTS = "students"
+
+
+def student_file(out: Path, student: str, suffix: str) -> Path:
+    """Where a student's ``.json`` or ``.html`` is in the output folder ``out``."""
+    return Path(out) / STUDENTS / f"{student}{suffix}"
+
 
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Not named after the file: a name already near the file system's limit has no room.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grader-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
@@ -547,7 +557,7 @@ def _csv_safe(text: str) -> str:
 
 def write_student(result: SubmissionResult, rubric: Rubric, out: Path, *,
                   lang: str = DEFAULT_LANG, templates: Path | str | None = None) -> None:
-    """Write ``<student>.json`` and ``<student>.html`` into ``out``."""
-    atomic_write(out / f"{result.student}.json", to_json(result))
-    atomic_write(out / f"{result.student}.html",
+    """Write ``students/<student>.json`` and ``students/<student>.html`` into ``out``."""
+    atomic_write(student_file(out, result.student, ".json"), to_json(result))
+    atomic_write(student_file(out, result.student, ".html"),
                  render_html(result, rubric, lang=lang, templates=templates))

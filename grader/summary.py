@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from grader.gradebook import group_id, normalise
+from grader.report import STUDENTS
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 
@@ -115,8 +116,8 @@ class TextQuestion:
 
 
 def page_href(student: str) -> str:
-    """A link to a student's page, safe in any id."""
-    return quote(student, safe="") + ".html"
+    """A link from a summary page to a student's page, safe in any id."""
+    return f"{STUDENTS}/{quote(student, safe='')}.html"
 
 
 def score_bars(results: Sequence[SubmissionResult], *, width: float = 520,

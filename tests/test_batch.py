@@ -74,8 +74,8 @@ def test_plain_progress_is_a_line_per_submission(tmp_path):
     progress.close()
     assert stream.getvalue().splitlines() == [
         "[1/3] alice: kept 1/2 (unchanged)",
-        f"[2/3] bob: 1/2 [timeout] -> {tmp_path / 'bob.html'}",
-        f"[3/3] carol: 1/2 -> {tmp_path / 'carol.html'}"]
+        f"[2/3] bob: 1/2 [timeout] -> {tmp_path / 'students' / 'bob.html'}",
+        f"[3/3] carol: 1/2 -> {tmp_path / 'students' / 'carol.html'}"]
 
 
 class _Terminal(io.StringIO):

@@ -32,23 +32,24 @@ def test_grade_writes_pages_json_and_gradebook(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "good" in printed and str(out) in printed
     assert sorted(p.name for p in out.iterdir()) == [
-        "answers-why.html", "good.html", "good.json", "gradebook.sqlite", "grades.csv",
-        "index.html", "wrong.html", "wrong.json"]
+        "answers-why.html", "gradebook.sqlite", "grades.csv", "index.html", "students"]
+    assert sorted(p.name for p in (out / "students").iterdir()) == [
+        "good.html", "good.json", "wrong.html", "wrong.json"]
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["student"] for r in rows] == ["good", "wrong"]
     assert float(rows[0]["total"]) > float(rows[1]["total"])
-    good = json.loads((out / "good.json").read_text())
+    good = json.loads((out / "students" / "good.json").read_text())
     assert good["student"] == "good" and good["score"] == float(rows[0]["total"])
 
     # --resume keeps unchanged results and regrades a changed submission.
-    before = (out / "good.json").read_text()
+    before = (out / "students" / "good.json").read_text()
     (subs / "wrong.ipynb").write_text((MINI / "submissions" / "good.ipynb").read_text())
     assert main(["grade", str(subs), "--rubric", str(MINI / "rubric.toml"),
                  "--out", str(out), "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "good: kept" in printed
     assert "wrong: kept" not in printed
-    assert (out / "good.json").read_text() == before
+    assert (out / "students" / "good.json").read_text() == before
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert rows[0]["total"] == rows[1]["total"]
 

@@ -81,8 +81,9 @@ def test_gradescope_export_writes_a_results_file_per_student(out):
     export(out, "gradescope")
     files = sorted(p.relative_to(out / "export").as_posix()
                    for p in (out / "export").rglob("results.json"))
-    assert files == ["=bob/results.json", "alice/results.json", "carol/results.json"]
-    alice = json.loads((out / "export" / "alice" / "results.json").read_text())
+    assert files == ["students/=bob/results.json", "students/alice/results.json",
+                     "students/carol/results.json"]
+    alice = json.loads((out / "export" / "students" / "alice" / "results.json").read_text())
     assert alice["score"] == 2.0  # automatic points: text answers are Gradescope's to grade
     assert {t["name"] for t in alice["tests"]} == {"q_num: An integer", "q_text: Explain"}
     assert all({"score", "max_score", "status", "output"} <= set(t) for t in alice["tests"])
@@ -118,13 +119,14 @@ def test_manual_command_merges_and_redraws_the_pages(tmp_path, capsys):
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
     assert (rows["alice"]["q_text"], rows["bob"]["q_text"], rows["carol"]["q_text"]) == (
         "1", "1", "0.25")
-    bob = json.loads((out / "bob.json").read_text())
+    bob = json.loads((out / "students" / "bob.json").read_text())
     assert bob["questions"][1]["status"] == "passed"
-    assert "The sigmoid saturates." in (out / "bob.html").read_text()
+    assert "The sigmoid saturates." in (out / "students" / "bob.html").read_text()
     answers = (out / "answers-why.html").read_text()
     assert "graded: alice 1, bob 1" in answers
     # Re-running with a bad row changes nothing and says which line.
     grades.write_text("student,question,points,comment\nalice,why,7,,\n")
     assert main(["manual", str(out), str(grades)]) == 2
     assert "line 2" in capsys.readouterr().err
-    assert json.loads((out / "bob.json").read_text())["questions"][1]["status"] == "passed"
+    assert json.loads((out / "students" / "bob.json").read_text())["questions"][1]["status"] \
+        == "passed"

@@ -646,11 +646,11 @@ def test_batch_goes_on_and_other_students_are_untouched(tmp_path: Path) -> None:
     assert set(os.listdir(tmp_path)) == before | {"reports"}, "a report landed outside --out"
     students = ["alice", *BATCH.values(), strange]
     for sid in students:
-        assert (out / f"{sid}.json").is_file(), f"no report for {sid}"
-        assert (out / f"{sid}.html").is_file(), f"no page for {sid}"
+        assert (out / "students" / f"{sid}.json").is_file(), f"no report for {sid}"
+        assert (out / "students" / f"{sid}.html").is_file(), f"no page for {sid}"
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
     assert set(rows) == set(students)
-    got = {sid: json.loads((out / f"{sid}.json").read_text()) for sid in students}
+    got = {sid: json.loads((out / "students" / f"{sid}.json").read_text()) for sid in students}
     assert got["os_exit"]["run"]["skipped_cells"] == [2]
     assert got["malformed_json"]["run"]["outcome"] == "unreadable"
     assert got["infinite_loop"]["run"]["errors"][0]["ename"] == "Timeout"
@@ -697,7 +697,7 @@ def test_hostile_names_give_safe_ids_and_reports_stay_in_the_output_folder(
         write_student(failed_result(sub, rubric, "not run"), rubric, out)
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
     assert {p for p in written if p.parts[0] not in ("subs", "reports")} == set()
-    assert {p.name for p in out.iterdir()} == \
+    assert {p.name for p in (out / "students").iterdir()} == \
         {f"{sid}{ext}" for sid in ids for ext in (".json", ".html")}
 
 

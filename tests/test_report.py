@@ -567,5 +567,6 @@ def test_csv_has_a_column_per_question_and_the_total(rubric):
 
 def test_write_student_is_atomic_and_complete(tmp_path, rubric):
     write_student(result(), rubric, tmp_path, lang="fa")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["alice.html", "alice.json"]
-    assert 'dir="rtl"' in (tmp_path / "alice.html").read_text("utf-8")
+    assert sorted(p.name for p in (tmp_path / "students").iterdir()) == [
+        "alice.html", "alice.json"]
+    assert 'dir="rtl"' in (tmp_path / "students" / "alice.html").read_text("utf-8")

@@ -103,7 +103,7 @@ def test_index_page(rubric, results):
     assert _tags(html).count("svg") == 2 and "rect" in _tags(html)
     # Links to every student's page, the failed run, the text question's page.
     for s in ("alice", "bob", "carol", "dave", "erin"):
-        assert f'href="{s}.html"' in html
+        assert f'href="students/{s}.html"' in html
     failed = html[html.index('id="failed"'):html.index('id="students"')]
     assert "erin" in failed and "timeout" in failed and "ran past 60 s" in failed
     assert "alice" not in failed
@@ -125,7 +125,7 @@ def test_answers_page_groups_identical_text(rubric, results):
 
 def test_student_ids_are_links_that_cannot_escape(rubric):
     html = render_index(rubric, [result('a"b<c>', "661", "x")])
-    assert 'href="a%22b%3Cc%3E.html"' in html and 'a&#34;b&lt;c&gt;' in html
+    assert 'href="students/a%22b%3Cc%3E.html"' in html and 'a&#34;b&lt;c&gt;' in html
 
 
 def test_write_summary_files(tmp_path, rubric, results):
