@@ -38,6 +38,7 @@ import ctypes
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -565,6 +566,30 @@ def run_dask(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettin
 
 # --------------------------------------------------------------------------- progress
 
+# What must not reach a terminal raw: C0 and C1 controls (escape sequences, carriage
+# returns, newlines that would fake a line), line separators and bidi overrides.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    r"""``text`` with its control characters escaped, to print on a terminal.
+
+    An escape sequence's ESC shows as ``\x1b``, a newline as ``\n``: a file or student
+    name prints as itself and cannot clear the screen or fake a line of output. With
+    ``lines`` newlines are kept, for the grader's own messages of several lines.
+    """
+    if lines:
+        return "\n".join(printable(line) for line in str(text).split("\n"))
+    return _CONTROL.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 class Progress:
     """Plain output: one line per submission, for CI logs and pipes."""
 
@@ -576,7 +601,7 @@ class Progress:
         self.failed = 0
 
     def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(printable(text), file=self.stream, flush=True)
 
     def kept(self, result: SubmissionResult) -> None:
         """A submission graded before, with the same content and rubric."""
@@ -639,8 +664,9 @@ class RichProgress(Progress):
         self.count += 1
         if result.run.outcome != "ok":
             self.failed += 1
-            self.bar.console.print(f"{result.student}: {_summary(result)}: "
-                                   f"{result.run.message}", markup=False, highlight=False)
+            self.bar.console.print(printable(f"{result.student}: {_summary(result)}: "
+                                             f"{result.run.message}"),
+                                   markup=False, highlight=False)
         self._update()
 
     def close(self) -> None:
@@ -749,8 +775,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
 
 
 def _cannot_write(student: str, exc: Exception) -> None:
-    print(f"grader: could not write the page of {student}: {type(exc).__name__}: {exc}",
-          file=sys.stderr)
+    print(printable(f"grader: could not write the page of {student}: "
+                    f"{type(exc).__name__}: {exc}"), file=sys.stderr)
 
 
 def _digest(sub: Any, digest: Callable[[Any], str]) -> str:
@@ -794,8 +820,8 @@ def write_summary_safely(out: Path, rubric: Rubric, results: Iterable[Submission
     try:
         write_summary(out, rubric, list(results))
     except Exception as exc:
-        print(f"grader: could not write the summary pages: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(printable(f"grader: could not write the summary pages: "
+                        f"{type(exc).__name__}: {exc}"), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- manual grades

@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         status: int = args.handler(args)
         return status
     except GraderError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        from grader.batch import printable
+
+        # Messages name files, and a file's name may hold escape sequences.
+        print(printable(f"grader: {exc}", lines=True), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grader: interrupted; finished results are kept (re-run with --resume)",
@@ -138,7 +141,7 @@ def _grade(args: argparse.Namespace) -> int:
     import functools
     import tempfile
 
-    from grader.batch import BatchOptions, grade_batch, merge_manual
+    from grader.batch import BatchOptions, grade_batch, merge_manual, printable
     from grader.discover import discover
     from grader.report import STUDENTS, check_templates, write_student
 
@@ -155,9 +158,10 @@ def _grade(args: argparse.Namespace) -> int:
                                   id_pattern=args.id_pattern, layout=args.layout,
                                   scratch=Path(scratch), assignment=rubric.id)
         for p in problems:
-            print(f"{'note' if p.graded else 'skipped'} {p.where}: {p.reason}", file=sys.stderr)
+            print(printable(f"{'note' if p.graded else 'skipped'} {p.where}: {p.reason}"),
+                  file=sys.stderr)
         if not subs:
-            print("grader: no submissions found in " + ", ".join(map(str, args.paths)),
+            print(printable("grader: no submissions found in " + ", ".join(map(str, args.paths))),
                   file=sys.stderr)
             return 2
         options = BatchOptions(jobs=args.jobs, executor=args.executor,
@@ -167,10 +171,11 @@ def _grade(args: argparse.Namespace) -> int:
                              options=options, write_page=write)
     if args.manual is not None:
         merged = merge_manual(out, args.manual, rubric, write_page=write)
-        print(f"Merged {merged} manual grade(s) from {args.manual}")
-    print(f"Reports for {len(report.results)} submission(s) in {out}/ "
-          f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, "
-          f"{STUDENTS}/ with a .html and .json per student, grades.csv, {GRADEBOOK})")
+        print(printable(f"Merged {merged} manual grade(s) from {args.manual}"))
+    print(printable(f"Reports for {len(report.results)} submission(s) in {out}/ "
+                    f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, "
+                    f"{STUDENTS}/ with a .html and .json per student, grades.csv, "
+                    f"{GRADEBOOK})"))
     return 0
 
 
@@ -246,7 +251,7 @@ def _graded_rubric(out: Path, given: Path | None) -> Rubric:
 def _manual(args: argparse.Namespace) -> int:
     import functools
 
-    from grader.batch import merge_manual
+    from grader.batch import merge_manual, printable
     from grader.report import check_templates, write_student
 
     rubric = _graded_rubric(args.out, args.rubric)
@@ -254,16 +259,18 @@ def _manual(args: argparse.Namespace) -> int:
     write = functools.partial(write_student, rubric=rubric, out=args.out, lang=args.lang,
                               templates=args.templates)
     merged = merge_manual(args.out, args.csv, rubric, write_page=write)
-    print(f"Merged {merged} manual grade(s) from {args.csv} into {args.out}/ "
-          "(pages, grades.csv and index.html updated)")
+    print(printable(f"Merged {merged} manual grade(s) from {args.csv} into {args.out}/ "
+                    "(pages, grades.csv and index.html updated)"))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
+    from grader.batch import printable
     from grader.export import export
 
     written = export(args.out, args.format, args.to)
-    print(f"Exported {written.count} submission(s) as {args.format} to {written.path}")
+    print(printable(f"Exported {written.count} submission(s) as {args.format} to "
+                    f"{written.path}"))
     return 0
 
 
@@ -297,12 +304,13 @@ def _validate(path: Path) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from grader.batch import printable
     from grader.grade import grade_submission
     from grader.plugin import check_report
 
     result = grade_submission(args.submission, load_rubric(args.rubric))
     text, failed = check_report(result)
-    print(text)
+    print(printable(text, lines=True))  # a TA may check a student's notebook: its answers
     return 1 if failed else 0
 
 
