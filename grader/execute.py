@@ -34,7 +34,7 @@ from grader import sandbox
 from grader.errors import SubmissionError
 from grader.results import CellError, Figure, RunLog
 from grader.rubric import ExecutionSettings
-from grader.sandbox import DiskWatch, Isolation, PidsCgroup
+from grader.sandbox import DiskWatch, Isolation, KernelCgroup
 
 if TYPE_CHECKING:
     from grader.forkserver import ForkServer
@@ -386,7 +386,7 @@ def _client_class() -> Any:
 KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")
 
 
-def _fork_with(km: Any, server: ForkServer, cgroup: PidsCgroup | None) -> None:
+def _fork_with(km: Any, server: ForkServer, cgroup: KernelCgroup | None) -> None:
     """Make ``km`` start its kernel by asking ``server`` to fork one."""
     import uuid
 
@@ -399,7 +399,7 @@ def _fork_with(km: Any, server: ForkServer, cgroup: PidsCgroup | None) -> None:
             process = server.spawn(
                 argv=["-f", km.connection_file, *KERNEL_ARGS], env=dict(kwargs["env"]),
                 cwd=str(kwargs.get("cwd") or server.space.work),
-                cgroup=cgroup.procs_file if cgroup is not None else None)
+                cgroup=cgroup)
             self.process = process  # type: ignore[assignment]  # Popen's interface
             self.pid = process.pid
             self.pgid = None  # signals go through the server
@@ -480,7 +480,7 @@ class KernelSession:
         self.space: Workspace | None = None
         self._client: Any = None
         self._context: Any = None
-        self._cgroup: PidsCgroup | None = None
+        self._cgroup: KernelCgroup | None = None
         self._deadline = float("inf")
         self._timer: threading.Timer | None = None
         self._disk: DiskWatch | None = None
@@ -511,10 +511,8 @@ class KernelSession:
             else:
                 self.space = space = Workspace.create()
             env = kernel_env(space.home)
-            if self.forkserver is not None and self.isolation.sandboxed:
-                self._cgroup = None  # the server's sandbox has one for all it runs
-            else:
-                self._cgroup = PidsCgroup(self.settings.max_processes)
+            self._cgroup = KernelCgroup(max_processes=self.settings.max_processes,
+                                        memory_mb=self.settings.max_memory_mb)
             if self.forkserver is not None:
                 # Forked in the server's sandbox, under its limits: no launcher to build.
                 km = _kernel_manager(kernel_argv(), space.ipc)
@@ -557,7 +555,7 @@ class KernelSession:
         self.space.fill(submission)
         self._disk = DiskWatch(self.space.root, max_mb=self.settings.max_disk_mb,
                                max_entries=self.settings.max_files,
-                               on_exceed=self._over_limit).start()
+                               on_exceed=self._over_limit, pids=self._kernel_pids).start()
         self._deadline = time.monotonic() + self.settings.timeout
         self._timer = threading.Timer(self.settings.timeout, self._kill)
         self._timer.daemon = True
@@ -603,6 +601,33 @@ class KernelSession:
         """True once output beyond the byte limit was dropped."""
         return bool(self._client is not None and self._client.output_capped)
 
+    @property
+    def bounds(self) -> tuple[str, ...]:
+        """The bounds this kernel ran under, beyond the rlimits: sandbox, filter, cgroups."""
+        out = []
+        if self.isolation.sandboxed:
+            out.append("sandbox: own user, mount, PID, IPC, network and UTS namespaces; "
+                       "uid 1000, no capabilities")
+        code = sandbox.kernel_seccomp()
+        out.append("seccomp filter, no_new_privs" if code is not None else
+                   "no_new_privs (no seccomp table for this machine)")
+        if self._cgroup is not None:
+            out += self._cgroup.bounds
+        if "memory" not in (self._cgroup.groups if self._cgroup is not None else {}):
+            out.append(f"memory: address space {self.settings.memory_mb} MB per process, "
+                       "sized tmpfs, memfd_create refused (no memory cgroup)")
+        return tuple(out)
+
+    def _kernel_pids(self) -> list[int]:
+        """The host pids of the kernel's processes, where the grader can know them."""
+        if self._cgroup is not None and self._cgroup.groups:
+            return self._cgroup.pids()
+        if self.forkserver is not None and self.isolation.sandboxed:
+            server = self.forkserver.host_pid
+            return sandbox.process_tree(server)[1:] if server is not None else []
+        pid = self._pid()
+        return sandbox.process_tree(pid) if pid else []
+
     def _pid(self) -> int | None:
         """The kernel's process id on this machine (None for one forked in a sandbox)."""
         km = self._client.km if self._client is not None else None
@@ -639,6 +664,8 @@ class KernelSession:
             # Pids in the server's sandbox mean nothing here: the server ends them all.
             if self._claimed:
                 self.forkserver.kill_all()
+            if self._cgroup is not None:
+                self._cgroup.kill_all()
             return
         pid = self._pid()
         if pid:
@@ -792,11 +819,14 @@ class KernelSession:
         return RunLog(cells_total=len(code_cells), cells_run=run, errors=tuple(errors),
                       outcome=outcome, message=message,
                       seconds=round(time.monotonic() - started, 3), figures=tuple(figures),
-                      skipped_cells=tuple(sorted(skip)))
+                      skipped_cells=tuple(sorted(skip)), bounds=self.bounds)
 
     def _cause_of_death(self) -> tuple[str, str]:
         if self.limit_hit:
             return "resource_limit", self.limit_hit
+        if self._cgroup is not None and self._cgroup.memory_exceeded():
+            return "resource_limit", (f"it used more than {self.settings.max_memory_mb} MB "
+                                      "of memory (the limit is max_memory_mb)")
         if self.mute:
             return "kernel_died", _MUTE
         return _death(self.exit_signal())

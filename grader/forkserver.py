@@ -22,12 +22,13 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from grader import sandbox
 from grader.errors import SubmissionError
 from grader.rubric import ExecutionSettings
-from grader.sandbox import Isolation, PidsCgroup
+from grader.sandbox import Isolation, KernelCgroup
 
 
 class ForkedKernel:
@@ -85,7 +86,8 @@ class ForkServer:
         self.space = Workspace.create()
         self.preloaded: tuple[str, ...] = ()
         self._process: subprocess.Popen[bytes] | None = None
-        self._cgroup: PidsCgroup | None = None
+        self._cgroup: KernelCgroup | None = None
+        self._host_pid: int | None = None  # the server's pid on this machine
         self._lock = threading.Lock()
         self._busy = False
 
@@ -101,26 +103,35 @@ class ForkServer:
             return self
         self._stop_process()
         space = self.space
+        for name, module in (("grader_zygote.py", "zygote.py"),
+                             ("grader_confine.py", "confine.py")):
+            script = space.agent.parent / name
+            if not script.exists():
+                script.write_text(files("grader").joinpath(module).read_text("utf-8"), "utf-8")
         script = space.agent.parent / "grader_zygote.py"
-        if not script.exists():
-            script.write_text(files("grader").joinpath("zygote.py").read_text("utf-8"),
-                              "utf-8")
-        # In a sandbox the server and its kernels share one pids cgroup; without one each
-        # kernel joins its own (KernelSession's), since the server must outlive them.
-        self._cgroup = PidsCgroup(self.settings.max_processes + 2) \
-            if self.isolation.sandboxed else None
+        # The server's own group; each kernel is forked while the server stands in the
+        # kernel's group, so that the kernel is born there (``spawn``).
+        self._cgroup = KernelCgroup(max_processes=self.settings.max_processes + 8,
+                                    memory_mb=self.settings.max_memory_mb)
         env = kernel_env(space.home)
+        code = sandbox.kernel_seccomp()
         config = json.dumps({"preload": list(self.settings.preload),
-                             "sandboxed": self.isolation.sandboxed})
-        argv = sandbox.wrap([sys.executable, "-I", str(script), config],
+                             "sandboxed": self.isolation.sandboxed,
+                             "seccomp": code.hex() if code is not None else None,
+                             "tmp_mb": self.settings.max_disk_mb,
+                             "shm_mb": min(self.settings.max_disk_mb, sandbox.SHM_MB)})
+        argv = sandbox.wrap([sys.executable, "-I", str(script)],
                             settings=self.settings, isolation=self.isolation,
                             work=space.work, home=space.home, ipc=space.ipc,
                             agent=space.agent.parent, env=env, cgroup=self._cgroup,
-                            as_pid_1=True)
+                            server=True)
         self._process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, cwd=space.work, start_new_session=True)
         try:
+            assert self._process.stdin is not None
+            self._process.stdin.write(config.encode() + b"\n")
+            self._process.stdin.flush()
             ready = self._read(self.settings.startup_timeout)
         except SubmissionError:
             self._stop_process()
@@ -129,7 +140,29 @@ class ForkServer:
             self._stop_process()
             raise SubmissionError(f"the kernel fork server did not start cleanly: {ready}")
         self.preloaded = tuple(ready.get("preloaded", ()))
+        self._host_pid = self._find_host_pid()
         return self
+
+    def _find_host_pid(self) -> int | None:
+        """The server's pid here: the launcher's own, or the sandbox's init under bwrap."""
+        assert self._process is not None
+        if not self.isolation.sandboxed:
+            return self._process.pid
+        for pid in sandbox.process_tree(self._process.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("NSpid:") and line.split()[-1] == "1" and \
+                        len(line.split()) > 2:
+                    return pid
+        return None
+
+    @property
+    def host_pid(self) -> int | None:
+        """The server's pid on this machine, when known."""
+        return self._host_pid
 
     @property
     def alive(self) -> bool:
@@ -196,10 +229,22 @@ class ForkServer:
             raise
 
     def spawn(self, *, argv: list[str], env: dict[str, str], cwd: str,
-              cgroup: str | None) -> ForkedKernel:
-        """Fork a kernel with these arguments, environment, folder and cgroup."""
-        reply = self._request({"op": "spawn", "argv": argv, "env": env, "cwd": cwd,
-                               "cgroup": cgroup})
+              cgroup: KernelCgroup | None) -> ForkedKernel:
+        """Fork a kernel with these arguments, environment and folder, born in ``cgroup``.
+
+        The server steps into the kernel's group for the fork and back out after it: the
+        child is born in the group, before it runs a line, and only the grader writes to
+        the cgroup files (the sandbox shows none of them).
+        """
+        moved = cgroup is not None and cgroup.groups and self._host_pid is not None
+        if moved:
+            assert cgroup is not None and self._host_pid is not None
+            cgroup.join(self._host_pid)
+        try:
+            reply = self._request({"op": "spawn", "argv": argv, "env": env, "cwd": cwd})
+        finally:
+            if moved and self._cgroup is not None and self._host_pid is not None:
+                self._cgroup.join(self._host_pid)
         pid = int(reply["pid"])
         return ForkedKernel(self, pid, host_pid=None if self.isolation.sandboxed else pid)
 

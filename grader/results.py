@@ -85,6 +85,7 @@ class RunLog:
     seconds: float = 0.0
     figures: tuple[Figure, ...] = ()
     skipped_cells: tuple[int, ...] = ()  # cells left out of a re-run after a kernel died
+    bounds: tuple[str, ...] = ()  # the isolation that applied: sandbox, filter, cgroups
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +119,7 @@ class SubmissionResult:
         run["figures"] = tuple(Figure(**{**f, "answers": tuple(f.get("answers", ()))})
                                for f in run.get("figures", ()))
         run["skipped_cells"] = tuple(run.get("skipped_cells", ()))
+        run["bounds"] = tuple(run.get("bounds", ()))
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"])})
             for q in data["questions"])

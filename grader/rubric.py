@@ -37,7 +37,8 @@ class ExecutionSettings:
     call_timeout: float = 10.0
     startup_timeout: float = 60.0
     max_output_bytes: int = 2_000_000
-    memory_mb: int = 4096
+    memory_mb: int = 4096  # address space (RLIMIT_AS) of each kernel process
+    max_memory_mb: int = 2048  # memory the kernel's processes hold in all, where a cgroup can say
     cpu_seconds: int = 900
     max_processes: int = 128
     max_file_mb: int = 256
@@ -362,8 +363,8 @@ class _Loader:
     def execution(self, table: Mapping[str, Any]) -> ExecutionSettings:
         numbers = {"cell_timeout": float, "timeout": float, "call_timeout": float,
                    "startup_timeout": float, "max_output_bytes": int, "memory_mb": int,
-                   "cpu_seconds": int, "max_processes": int, "max_file_mb": int,
-                   "max_disk_mb": int, "max_files": int}
+                   "max_memory_mb": int, "cpu_seconds": int, "max_processes": int,
+                   "max_file_mb": int, "max_disk_mb": int, "max_files": int}
         self.keys(table, (*numbers, "sandbox", "preload"), where="[execution]")
         values: dict[str, Any] = {}
         for key, kind in numbers.items():

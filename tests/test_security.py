@@ -100,19 +100,19 @@ def test_disk_watch_counts_entries_and_ignores_symlinked_trees(tmp_path):
     assert reasons == ["it created more than 100 files and folders (the limit is max_files)"]
 
 
-def test_stale_pids_groups_of_killed_graders_are_swept(tmp_path):
+def test_stale_groups_of_killed_graders_are_swept(tmp_path):
     import os
     import time
 
-    from grader.sandbox import PidsCgroup
+    from grader.sandbox import KernelCgroup
 
     old_empty, old_busy, new_empty = (tmp_path / f"grader-{n}" for n in ("a", "b", "c"))
     for folder in (old_empty, old_busy, new_empty):
         folder.mkdir()
     (old_busy / "cgroup.procs").write_text("123")  # a group in use cannot be removed
     (tmp_path / "other").mkdir()
-    long_ago = time.time() - PidsCgroup.STALE_SECONDS - 60
+    long_ago = time.time() - KernelCgroup.STALE_SECONDS - 60
     for folder in (old_empty, old_busy, tmp_path / "other"):
         os.utime(folder, (long_ago, long_ago))
-    PidsCgroup._sweep(tmp_path)
+    KernelCgroup._sweep(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grader-b", "grader-c", "other"]
