@@ -1,14 +1,14 @@
 """A fork server for kernels, run inside the sandbox: import once, fork a kernel per student.
 
-This file's *text* runs as a script in its own process (``python -I zygote.py``, its configuration the first line of its stdin),
-inside the same sandbox and limits a kernel would have; the grader never imports it. It
-imports ipykernel and the rubric's ``preload`` modules once, then forks each student's
-kernel from itself on request, so a kernel starts in a fraction of a second and without
-the CPU time of those imports. It runs no student code itself.
+This file's *text* runs as a script in its own process (``python -I zygote.py``, its
+configuration the first line of its stdin), inside the sandbox a kernel would have; the
+grader never imports it. It imports ipykernel and the rubric's ``preload`` modules once,
+then forks each student's kernel from itself on request, so a kernel starts in a
+fraction of a second and without the CPU time of those imports. It runs no student code.
 
 Requests and replies are JSON lines on its stdin and stdout (``grader.forkserver``):
 
-``{"op": "spawn", "argv": [...], "env": {...}, "cwd": "...", "cgroup": path | null}``
+``{"op": "spawn", "argv": [...], "env": {...}, "cwd": "..."}``
     fork a kernel; reply ``{"pid": n}``.
 ``{"op": "poll", "pid": n}``
     reply ``{"status": null}`` while it runs, else its exit code (``-signal`` if killed).
@@ -16,14 +16,16 @@ Requests and replies are JSON lines on its stdin and stdout (``grader.forkserver
     signal the kernel's process group and the kernel (SIGKILL unless told).
 ``{"op": "clean"}``
     end everything the last kernel left: in a sandbox (its own PID namespace) every
-    process but this one and the namespace's init, the files in ``/tmp`` and
-    ``/dev/shm``, and System V IPC objects; reply ``{"left": n}``, the processes that
-    would not die.
+    process but this one, the files in ``/tmp`` and ``/dev/shm``, and System V IPC
+    objects; reply ``{"left": n}``, the processes that would not die.
 
-In a sandbox the server is the init of the sandbox's PID namespace, which no process in
-the namespace can kill, and it makes itself non-dumpable, so a kernel (same user) can
-neither trace it nor read or write its memory or file descriptors. Without a sandbox a
-kernel can kill it; that only ends this server, and the grader starts a new one.
+In a sandbox the server is the init of the sandbox's PID namespace and keeps the
+capabilities of the sandbox's user namespace; each kernel it forks gets namespaces of
+every kind of its own (``_namespaces``): its own /proc, /tmp and /dev/shm, a read-only
+root, uid 1000 of its own user namespace, no capabilities and the seccomp filter. The
+kernel sees neither the server nor any other student's processes. Without a sandbox a
+kernel runs as the grader's user (confined the same way, less the namespaces) and can
+kill the server; that only ends this server, and the grader starts a new one.
 """
 
 from __future__ import annotations
