@@ -21,6 +21,7 @@ read the results; ``GRADER_HOSTILE_WORKERS=1`` grades them in this process inste
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import csv
 import json
@@ -86,6 +87,9 @@ class Case:
     build: str = "file"  # file | folder (tests/hostile/<name>/, graded hw.py) | symlinks
     check: Callable[[Run], None] | None = None  # further assertions
     trace_memory: bool = False  # trace the grader's allocations while grading (slower)
+    # A submission graded right after this one by the same worker (in the same fork
+    # server's sandbox in the -fork modes): the victim of what this one leaves behind.
+    after: str | None = None
 
     @property
     def name(self) -> str:
@@ -105,6 +109,7 @@ class Run:
     leftovers: list[str]  # child processes of the grading process left after grading
     peak_traced: int | None  # the grader's peak of traced allocations while grading
     accepted: list[bytes] = field(default_factory=list)  # all that reached the listener
+    after: SubmissionResult | None = None  # the result of ``case.after``, graded next
 
     @property
     def out(self) -> Path:
@@ -295,6 +300,80 @@ CASES = [
     Case("latin1_with_coding.py", None, graded=("k",), errors=(), encoding="latin-1"),
 ]
 
+def _why(result: SubmissionResult) -> str:
+    return next(c.received for q in result.questions for c in q.checks if c.answer == "why")
+
+
+def _victim_untouched(run: Run) -> None:
+    """The student graded next keeps full marks and finds nothing of this one."""
+    victim = run.after
+    assert victim is not None
+    assert _why(victim) == "found: []", _why(victim)
+    auto = [c for q in victim.questions for c in q.checks if c.kind != "manual"]
+    assert all(c.status == "passed" for c in auto), [c for c in auto if c.status != "passed"]
+    assert victim.score == sum(c.max_score for c in auto)
+
+
+def _unprivileged(run: Run) -> None:
+    found = ast.literal_eval(_why(run.result).removeprefix("found: "))
+    assert found["CapEff"] == found["CapPrm"] == "0000000000000000", found
+    if run.mode in BWRAP or os.getuid() == 0:  # an ordinary user may not empty its bounds
+        assert found["CapBnd"] == "0000000000000000", found
+    assert found["NoNewPrivs"] == "1" and found["Seccomp"] == "2", found
+    if run.mode in BWRAP:
+        assert found["Uid"] == str(sandbox.KERNEL_UID), found
+    assert not [key for key in found if key.startswith(("remounted", "wrote", "allowed"))], \
+        found
+    if run.mode in BWRAP:
+        _victim_untouched(run)
+
+
+def _found_nothing(run: Run) -> None:
+    assert _why(run.result) == "found: {}", _why(run.result)
+
+
+def _memory_bound_applied(run: Run) -> None:
+    cgroup = any(b.startswith("memory: 300 MB") for b in run.result.run.bounds)
+    died = run.result.run.errors[0]
+    if cgroup:
+        assert died.ename == "KernelDied" and "more than 300 MB of memory" in died.evalue
+        _left_out_of_a_fresh_run(run)
+    else:
+        assert "memfd_create refused" in " ".join(run.result.run.bounds)
+        assert died.ename == "PermissionError", died
+
+
+def _kernel_goes_first(run: Run) -> None:
+    assert _why(run.result) == "found: 1000"
+
+
+# Issue 11, the sandbox's rows: privilege, state left between students, the server's
+# memory, memory outside the address-space limit, the OOM killer, CPU between students.
+SANDBOX_CASES: list[Case] = [
+    Case("privilege.py", None, errors=(), after="victim.py", check=_unprivileged),
+    Case("poison_state.py", None, errors=(), modes=BWRAP, after="victim.py",
+         check=_victim_untouched),
+    # In a sandbox of its own a kernel's pid 1 is bubblewrap's init (the kernel's uid,
+    # holding only the kernel's environment); the fork server is what must stay unseen.
+    Case("read_server.py", None, errors=(), modes=("bwrap-fork",), check=_found_nothing),
+    Case("root_fill.py", r"Read-only file system", zero=("v",), graded=("k", "flag"),
+         errors=((2, "OSError"),), modes=BWRAP, after="victim.py", check=_victim_untouched),
+    # Where a memory cgroup exists it stops the kernel at max_memory_mb; where none does
+    # (an unprivileged grader) memfd_create is refused. Either way v scores nothing.
+    Case("memfd_hog.py", r"more than 300 MB of memory|Operation not permitted", zero=("v",),
+         graded=("k", "flag"), errors=((2, "KernelDied|PermissionError"),),
+         settings={"max_memory_mb": 300}, check=_memory_bound_applied),
+    Case("unlinked_fill.py", r"more than 100 MB to disk", zero=("v",), graded=("k", "flag"),
+         errors=((2, "KernelDied"),), check=_left_out_of_a_fresh_run),
+    Case("oom_score.py", None, errors=(), check=_kernel_goes_first),
+]
+
+# Issue 11, the grader's own rows: its memory whatever the kernel sends, the cost of
+# decoding a harvest, the size of one submission's outputs and answers.
+GRADER_BOUND_CASES: list[Case] = []
+
+CASES += SANDBOX_CASES + GRADER_BOUND_CASES
+
 
 CASE_BY_NAME = {c.name: c for c in CASES}
 
@@ -423,16 +502,27 @@ def grade_case(name: str, mode: str, tmp: str, port: int) -> dict[str, Any]:
         tracemalloc.start()
     isolation = sandbox.resolve(mode.removesuffix("-fork"))
     server = ForkServer(settings, isolation).start() if mode.endswith("-fork") else None
+    after = None
     try:
         session = None if server is None else \
             KernelSession(settings, isolation=isolation, forkserver=server).start()
         result = grade(sub, rubric, settings=settings, isolation=isolation, session=session)
+        if case.after is not None:
+            victim = folder / "victim"
+            victim.mkdir()
+            (victim / case.after).write_text(
+                _fill((HOSTILE / case.after).read_text("utf-8"), values), "utf-8")
+            session = None if server is None else \
+                KernelSession(settings, isolation=isolation, forkserver=server).start()
+            after = grade(Submission(student="victim", path=victim / case.after), rubric,
+                          settings=settings, isolation=isolation, session=session)
     finally:
         peak = tracemalloc.get_traced_memory()[1] if case.trace_memory else None
         tracemalloc.stop()
         if server is not None:
             server.close()
     return {"result": result.to_dict(), "seconds": time.monotonic() - started,
+            "after": after.to_dict() if after is not None else None,
             "survivors": _survivors(marker), "leftovers": _leftovers(before),
             "peak_traced": peak}
 
@@ -516,7 +606,8 @@ class Corpus:
                 case=case, mode=mode, result=SubmissionResult.from_dict(data["result"]),
                 seconds=data["seconds"], tmp=self.root / f"{case.name}-{mode}",
                 survivors=data["survivors"], leftovers=data["leftovers"],
-                peak_traced=data["peak_traced"], accepted=list(self.accepted))
+                peak_traced=data["peak_traced"], accepted=list(self.accepted),
+                after=SubmissionResult.from_dict(data["after"]) if data["after"] else None)
         return self._runs[key]
 
 
