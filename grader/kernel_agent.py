@@ -357,44 +357,80 @@ def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str]) -> 
 
 
 class _CallTimeout(BaseException):
-    """Raised by the alarm inside a student function that runs past its budget."""
+    """Raised by a timer inside a student function that runs past one of its limits."""
+
+
+# How many times its CPU limit a call may take on the clock: a machine loaded by other
+# students' kernels slows a call down without making it wrong, but one that sleeps or
+# waits uses no CPU and must end all the same.
+WALL_FACTOR = 3
+# The grader waits ``timeout * len(calls) + 10`` s for the whole cell (grader.harvest):
+# the calls end before that, so that their results are read.
+_CELL_MARGIN = 5.0
 
 
 def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: str,
-                 timeout: float) -> None:
-    """Call a student function on each argument set; publish results, errors, timeouts."""
+                 timeout: float, total: float | None = None) -> None:
+    """Call a student function on each argument set; publish results, errors, timeouts.
+
+    A call is stopped once it has used ``timeout`` seconds of this process's CPU time, or
+    when it has not returned after ``WALL_FACTOR`` times that on the clock, whichever
+    comes first; all the calls together get ``total`` seconds on the clock.
+    """
     _reserve.clear()
     import signal
+    import time
 
     calls = json.loads(calls_json)
     func: Any = namespace.get(name)
     results: list[dict[str, Any]] = []
+    wall = timeout * WALL_FACTOR
+    ends = time.monotonic() + (timeout * len(calls) + _CELL_MARGIN if total is None
+                               else total)
 
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _CallTimeout()
+    def on_timer(signum: int, frame: Any) -> None:
+        raise _CallTimeout(signum)
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    def stop_timers() -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    previous = {sig: signal.signal(sig, on_timer) for sig in (signal.SIGPROF, signal.SIGALRM)}
     try:
         for call in calls:
             if not _has_call(_type(func)):
                 results.append({"error": f"{name} is not a function"})
                 continue
+            bound = min(wall, ends - time.monotonic())
+            if bound <= 0:
+                results.append({"timeout": True, "limit": "wall", "message":
+                                "the call was not made: the calls before it used up "
+                                "their time"})
+                continue
             args = decode_trusted(call["args"])
             kwargs = decode_trusted(call["kwargs"])
             try:
-                signal.setitimer(signal.ITIMER_REAL, timeout)
+                # ITIMER_PROF counts this process's CPU time, user and system.
+                signal.setitimer(signal.ITIMER_PROF, timeout)
+                signal.setitimer(signal.ITIMER_REAL, bound)
                 try:
                     value = func(*args, **kwargs)
                 finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                    stop_timers()
                 results.append({"value": encode(value)})
-            except _CallTimeout:
-                results.append({"timeout": True})
+            except _CallTimeout as exc:
+                results.append(
+                    {"timeout": True, "limit": "cpu", "message":
+                     f"the call used more than {timeout:g} s of CPU time"}
+                    if exc.args[:1] == (signal.SIGPROF,) else
+                    {"timeout": True, "limit": "wall", "message":
+                     f"the call did not return within {round(bound, 1):g} s"})
             except BaseException as exc:  # the student's exception is a result, even SystemExit
                 results.append({"error": f"{_type(exc).__name__}: {_safe_str(exc)}"})
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        stop_timers()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     _publish(nonce, results)
 
 

@@ -4,12 +4,17 @@
 until the due date); ``secrets`` knows every value those checks must never show a student
 (inputs, expected outputs, mistakes' values and feedback, and the reference's source
 lines), and finds them in a text. The release, plugin and Gradescope tests share them.
+``crowded_cpu`` makes this process, and what it starts, share one CPU with busy processes.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,3 +181,30 @@ def _number_forms(x: int | float) -> list[str]:
 def _significant(text: str) -> int:
     mantissa = text.lower().split("e")[0]
     return len(re.sub(r"\D", "", mantissa).lstrip("0"))
+
+
+BUSY = 4  # processes that crowded_cpu keeps running
+
+
+@pytest.fixture
+def crowded_cpu() -> Iterator[int]:
+    """Pin this process (and all it starts) to one CPU on which ``BUSY`` processes spin.
+
+    What runs here then gets a fifth of a CPU or less, as when other students' kernels
+    load the machine. Each busy process has a session of its own, so that the scheduler's
+    grouping by session (autogroup) does not hand this one back half of the CPU.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs CPU affinity (Linux)")
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                             start_new_session=True) for _ in range(BUSY)]
+    try:
+        time.sleep(0.5)  # until they spin
+        yield BUSY
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+        os.sched_setaffinity(0, allowed)

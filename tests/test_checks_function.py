@@ -1,9 +1,15 @@
-"""Function checks without kernels: generated inputs, verdicts, messages, HW2's mistakes."""
+"""Function checks: generated inputs, verdicts, messages, HW2's mistakes, and call limits.
+
+All without kernels but the last test, which runs the agent's call limits in one.
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +374,107 @@ def test_a_checks_call_timeout_reaches_the_kernel(timeout: float | None,
     call = code[code.index("\n_grader_agent._grader_call(") + 1:]
     wire = json.loads(json.loads(call.split(", ", 3)[3].rsplit(", ", 1)[0]))
     assert len(wire) == 1
+
+
+# --------------------------------------------------------------------------- call limits
+
+
+def _spin(cpu_seconds: float) -> None:
+    """Use this much of the process's CPU time, however long that takes on the clock."""
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
+        pass
+
+
+def _call_here(monkeypatch: pytest.MonkeyPatch, func: Callable[..., Any], calls: int,
+               timeout: float, total: float | None = None) -> list[dict[str, Any]]:
+    """Run the kernel agent's calls of ``func`` in this process; what it would publish."""
+    from grader import kernel_agent
+
+    published: list[Any] = []
+    monkeypatch.setattr(kernel_agent, "_publish", lambda nonce, payload: published.append(payload))
+    wire = json.dumps([{"args": kernel_agent.encode((i,)), "kwargs": kernel_agent.encode({})}
+                       for i in range(calls)])
+    kernel_agent._grader_call({"f": func}, "nonce", "f", wire, timeout, total)
+    # Nothing of the limits is left behind in the process.
+    assert signal.getitimer(signal.ITIMER_PROF) == signal.getitimer(signal.ITIMER_REAL) \
+        == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL
+    return published[0]
+
+
+def test_a_call_slowed_by_a_crowded_cpu_is_not_stopped(monkeypatch: pytest.MonkeyPatch,
+                                                       crowded_cpu: int) -> None:
+    from grader import kernel_agent
+
+    monkeypatch.setattr(kernel_agent, "WALL_FACTOR", 30)  # room for a very slow machine
+
+    def f(x: int) -> int:
+        _spin(0.4)
+        return 2 * x
+
+    start = time.monotonic()
+    results = _call_here(monkeypatch, f, 1, timeout=1.0, total=60)
+    took = time.monotonic() - start
+    assert results == [{"value": {"t": "int", "v": "0"}}]
+    assert took > 1.0  # a limit on the clock would have stopped it
+
+
+def test_a_busy_call_is_stopped_by_its_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    def f(x: int) -> None:
+        while True:
+            pass
+
+    start = time.process_time()
+    results = _call_here(monkeypatch, f, 1, timeout=0.3)
+    assert results == [{"timeout": True, "limit": "cpu",
+                        "message": "the call used more than 0.3 s of CPU time"}]
+    assert 0.25 < time.process_time() - start < 2
+
+
+def test_a_call_that_sleeps_forever_is_stopped_by_the_clock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def f(x: int) -> None:
+        time.sleep(3600)
+
+    start = time.monotonic()
+    results = _call_here(monkeypatch, f, 1, timeout=0.3)
+    assert results == [{"timeout": True, "limit": "wall",
+                        "message": "the call did not return within 0.9 s"}]
+    assert 0.8 < time.monotonic() - start < 3
+    # The calls together end before the grader stops waiting for the cell: the last
+    # ones get what is left, and none once it is used up.
+    start = time.monotonic()
+    results = _call_here(monkeypatch, f, 3, timeout=0.3, total=1.2)
+    assert [r["limit"] for r in results] == ["wall"] * 3
+    assert results[1]["message"] == "the call did not return within 0.3 s"
+    assert results[2]["message"].startswith("the call was not made")
+    assert time.monotonic() - start < 3
+
+
+@pytest.mark.kernel
+def test_in_a_kernel_on_a_crowded_cpu(tmp_path: Path, crowded_cpu: int) -> None:
+    """A call slowed down by other processes passes; one that sleeps forever is stopped."""
+    from grader.grade import grade_submission
+
+    (tmp_path / "ref.py").write_text("def f(x):\n    return 2 * x\n\n\n"
+                                     "def g(x):\n    return x\n")
+    checks = {"f": "call_timeout = 2", "g": "call_timeout = 1"}
+    (tmp_path / "r.toml").write_text('[assignment]\nid = "t"\nreference = "ref.py"\n' + "".join(
+        f'[[questions]]\nid = "{name}"\npoints = 1\n[[questions.checks]]\n'
+        f'answer = "{name}"\nkind = "function"\ninputs = [[1], [2]]\n{extra}\n'
+        for name, extra in checks.items()))
+    (tmp_path / "sub.py").write_text(
+        "import time\n\n\n"
+        "def f(x):\n"
+        "    end = time.process_time() + 0.5\n"
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "    return 2 * x\n\n\n"
+        "def g(x):\n"
+        "    time.sleep(3600)\n")
+    result = grade_submission(tmp_path / "sub.py", load_rubric(tmp_path / "r.toml"))
+    assert result.run.outcome == "ok", result.run.message
+    f, g = (q.checks[0] for q in result.questions)
+    assert (f.status, f.score) == ("passed", 1.0), f.message
+    assert g.status == "failed" and "did not finish in time" in (g.message or "")
