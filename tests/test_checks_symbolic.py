@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import types
@@ -270,6 +271,41 @@ def test_hostile_expressions_return_quickly() -> None:
     assert compare(tower, tower * (1 + x - x), symbols={"x": x}).equal is True
     assert compare(x, 2 ** (x * 10**4000), symbols={"x": x}).equal is False
     assert time.monotonic() - start < 20
+
+
+def _spin(cpu_seconds: float) -> None:
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_budget_counts_cpu_time_and_the_clock_only_as_a_backstop() -> None:
+    from grader.checks import symbolic
+
+    cpu = time.process_time()
+    with pytest.raises(symbolic._Timeout) as caught, symbolic._time_limit(0.2):
+        while True:
+            pass
+    assert caught.value.cpu and 0.15 < time.process_time() - cpu < 1.5
+    # Sleeping uses no CPU time: only the backstop, 4 times the budget, ends it.
+    start = time.monotonic()
+    with pytest.raises(symbolic._Timeout) as caught, symbolic._time_limit(0.2):
+        time.sleep(60)
+    assert not caught.value.cpu and 0.75 < time.monotonic() - start < 3
+    assert signal.getitimer(signal.ITIMER_PROF) == signal.getitimer(signal.ITIMER_REAL) \
+        == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL
+
+
+def test_a_budget_is_not_used_up_by_other_processes(crowded_cpu: int) -> None:
+    from grader.checks import symbolic
+
+    finished = False
+    start = time.monotonic()
+    with symbolic._budget(0.6):  # ends its body quietly once used up
+        _spin(0.2)
+        finished = True
+    assert finished and time.monotonic() - start > 0.6  # more than the budget, on the clock
 
 
 def test_works_outside_the_main_thread() -> None:

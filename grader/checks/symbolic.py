@@ -36,8 +36,8 @@ entry by entry; shapes and keys must match):
    sample points") and the CAS is skipped: sampling has decided and ``simplify`` could
    only confirm it. Otherwise the CAS is tried: ``e - a`` is tested for zero after
    ``expand`` (skipped when large powers would blow up), ``cancel``, then ``simplify``
-   under a 2 s budget (``signal.setitimer``; in a thread other than the main one only the
-   cheap steps run). Zero means equal.
+   under a budget of 2 s of CPU time (``signal.setitimer``; in a thread other than the
+   main one only the cheap steps run). Zero means equal.
 4. **CAS undecided.** Equal if at least half of ``samples`` distinct points agreed;
    otherwise undecidable (``equal=None``): the expected value is undefined at too many
    points, or its symbols take too few distinct values (small integer domains).
@@ -88,8 +88,10 @@ Text answers are read by :func:`grader.parse.parse_expression` in the check's
 ``input_syntax`` (``python``, or ``math`` where ``^`` is a power and ``2x`` is ``2*x``),
 with the declared symbols and functions as the only names.
 
-Every comparison runs under an 8 s budget in the main thread; one that runs out is
-undecidable, never a verdict. Results are cached (LRU, 4096 entries) by the structure of
+Every comparison runs under a budget of 8 s of the grader's CPU time in the main thread
+(and 4 times that on the clock, for one that waits instead of computing), so that a
+loaded machine does not change a verdict; one that runs out is undecidable, never a
+verdict. Results are cached (LRU, 4096 entries) by the structure of
 expected, received and every option, so a batch of identical answers is compared once.
 """
 
@@ -129,8 +131,8 @@ from grader.rubric import CheckSpec, Mistake
 DEFAULT_RTOL = 1e-8
 DEFAULT_ATOL = 1e-12
 CONFIDENT_POINTS = 12  # agreeing distinct points that make the CAS unnecessary
-CAS_BUDGET = 2.0  # seconds for simplify
-TIME_BUDGET = 8.0  # seconds for one whole comparison (main thread only)
+CAS_BUDGET = 2.0  # seconds of CPU time for simplify
+TIME_BUDGET = 8.0  # seconds of CPU time for one whole comparison (main thread only)
 DIGITS = 30
 CACHE_SIZE = 4096  # comparisons remembered (see _cached)
 MATHML_MAX_CHARS = 50_000  # longer MathML is left out (the report shows the text)
@@ -140,7 +142,7 @@ _EXPAND_MAX_OPS = 400
 _EXPAND_MAX_POWER = 12
 _POW_BY_SQUARING = 10**6  # larger integer exponents go through exp/log
 _EXP_LIMIT = 10**6  # |argument| of exp beyond which the result is infinite or zero for us
-_EVALF_BUDGET = 1.0  # seconds for one sympy evalf at one point
+_EVALF_BUDGET = 1.0  # seconds of CPU time for one sympy evalf at one point
 _TRIG_MAX_BITS = 64  # |argument| of sin, cos, ... beyond 2**64 is not evaluated
 _MIN_EVALF_BITS = 20  # an evalf result with fewer significant bits is not a value
 _UNRESOLVED_ZERO = 1e-50
@@ -156,9 +158,10 @@ class _Refused(Exception):
 class _Timeout(BaseException):
     """A time budget ran out; a BaseException so that sympy's broad handlers let it through."""
 
-    def __init__(self, token: object) -> None:
+    def __init__(self, token: object, *, cpu: bool = True) -> None:
         super().__init__("time budget exceeded")
         self.token = token
+        self.cpu = cpu  # the CPU time ran out, not the backstop on the clock
 
 
 # --------------------------------------------------------------------------- public API
@@ -400,11 +403,12 @@ def _guarded(run: Callable[[], Comparison | tuple[Comparison, Any]]) -> tuple[Co
     try:
         with _time_limit(TIME_BUDGET):
             out = run()
-    except _Timeout:
+    except _Timeout as exc:
         # Ours, or one of our inner budgets that escaped at a boundary: either way the
         # answer is undecided, never a verdict, and compare() never raises.
-        return Comparison(equal=None, message=f"{_TOO_LONG} (more than {TIME_BUDGET:g} s); "
-                          "it needs a human"), None
+        spent = (f"more than {TIME_BUDGET:g} s of CPU time" if exc.cpu
+                 else f"not done within {TIME_BUDGET * WALL_FACTOR:g} s")
+        return Comparison(equal=None, message=f"{_TOO_LONG} ({spent}); it needs a human"), None
     except RecursionError:
         return Comparison(equal=None, message="the expression is nested too deeply to "
                           "check; it needs a human"), None
@@ -481,58 +485,73 @@ def _structure(value: Any, depth: int = 0) -> Any:
 
 
 _TOO_LONG = "the answer took too long to check"
-_deadlines: list[tuple[float, object]] = []  # active budgets in the main thread, outer first
+WALL_FACTOR = 4  # a budget's backstop on the clock, in multiples of its CPU seconds
+# A budget counts this process's CPU time (user and system, every thread), as
+# ``ITIMER_PROF`` does: other students' kernels loading the machine slow a comparison
+# down without making it costlier, and must not turn a verdict into "undecidable". The
+# clock is the backstop of a comparison that waits instead of computing.
+_CLOCKS: tuple[tuple[int, int, Callable[[], float], float], ...] = (
+    (signal.ITIMER_PROF, signal.SIGPROF, time.process_time, 1.0),
+    (signal.ITIMER_REAL, signal.SIGALRM, time.monotonic, WALL_FACTOR),
+) if hasattr(signal, "setitimer") else ()  # (timer, its signal, its clock, factor)
+# Active budgets in the main thread, outer first: (ends on each clock, token).
+_deadlines: list[tuple[tuple[float, ...], object]] = []
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    now = time.monotonic()
-    for deadline, token in _deadlines:  # the outermost expired budget wins
-        if now >= deadline - 1e-4:
-            raise _Timeout(token)
-    _arm()  # woke up early (timer granularity): sleep again
+    now = [clock() for _, _, clock, _ in _CLOCKS]
+    for ends, token in _deadlines:  # the outermost expired budget wins
+        for i, end in enumerate(ends):
+            if now[i] >= end - 1e-4:
+                raise _Timeout(token, cpu=i == 0)
+    _arm()  # woke up early (timer granularity, or the other clock's timer): sleep again
 
 
 def _arm() -> None:
-    if _deadlines:
-        wait = min(d for d, _ in _deadlines) - time.monotonic()
-        signal.setitimer(signal.ITIMER_REAL, max(wait, 1e-4))
-    else:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    for i, (timer, _, clock, _) in enumerate(_CLOCKS):
+        if _deadlines:
+            wait = min(ends[i] for ends, _ in _deadlines) - clock()
+            signal.setitimer(timer, max(wait, 1e-4))
+        else:
+            signal.setitimer(timer, 0)
 
 
 @contextmanager
 def _time_limit(seconds: float) -> Iterator[object]:
-    """Raise ``_Timeout(token)`` in the body after ``seconds`` (main thread only).
+    """Raise ``_Timeout(token)`` after ``seconds`` of CPU time in the body (main thread only).
 
-    Budgets nest: an inner one never extends an outer one. Elsewhere than in the main
-    thread (or without ``setitimer``) the body runs without a limit.
+    Or after ``WALL_FACTOR`` times that on the clock, whichever comes first. Budgets
+    nest: an inner one never extends an outer one. Elsewhere than in the main thread (or
+    without ``setitimer``) the body runs without a limit.
     """
     token = object()
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
+    if not _CLOCKS or threading.current_thread() is not threading.main_thread():
         yield token
         return
     outermost = not _deadlines
-    previous_handler: Any = None
-    previous_timer = (0.0, 0.0)
+    previous: list[tuple[Any, tuple[float, float]]] = []
     if outermost:
-        previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
-        previous_timer = signal.setitimer(signal.ITIMER_REAL, 0)
-    started = time.monotonic()
-    _deadlines.append((started + seconds, token))
+        previous = [(signal.signal(sig, _on_alarm), signal.setitimer(timer, 0))
+                    for timer, sig, _, _ in _CLOCKS]
+    started = [clock() for _, _, clock, _ in _CLOCKS]
+    entry = (tuple(start + seconds * factor
+                   for start, (_, _, _, factor) in zip(started, _CLOCKS, strict=True)), token)
+    _deadlines.append(entry)
     try:
         _arm()
         yield token
     finally:
-        _deadlines.remove((started + seconds, token))
+        _deadlines.remove(entry)
         if outermost:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM,
-                          signal.SIG_DFL if previous_handler is None else previous_handler)
-            if previous_timer[0] > 0:  # give a timer of our caller back what is left of it
-                left = max(previous_timer[0] - (time.monotonic() - started), 1e-3)
-                signal.setitimer(signal.ITIMER_REAL, left, previous_timer[1])
+            # Both timers stop before either handler goes back: SIGPROF's default kills.
+            for timer, _, _, _ in _CLOCKS:
+                signal.setitimer(timer, 0)
+            for (timer, sig, clock, _), start, (handler, timer_was) in zip(
+                    _CLOCKS, started, previous, strict=True):
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+                if timer_was[0] > 0:  # give a timer of our caller back what is left of it
+                    left = max(timer_was[0] - (clock() - start), 1e-3)
+                    signal.setitimer(timer, left, timer_was[1])
         else:
             _arm()
 
