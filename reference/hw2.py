@@ -542,8 +542,10 @@ def inputs_max_lr() -> list[tuple[np.ndarray]]:
 # alpha = 1 / eigvalsh(H).max() a student's strict test can come out either way by one
 # rounding, depending on how the eigenvalues are computed; with this seed the usual ways
 # (eigvalsh, eigh, eigvals, eig, svd, norm(M, 2); alpha < 1/lam, alpha*lam < 1,
-# |1 - 2*alpha*lam| < 1) all say "does not converge" (tests/test_reference.py checks it).
-_BOUNDARY_SEED = 20231125
+# |1 - 2*alpha*lam| < 1) all say "does not converge" (tests/test_reference.py checks it)
+# under every OpenBLAS kernel tried (Haswell, SkylakeX, Sandybridge, Prescott, Zen and
+# the one detected on an AMD EPYC): the seed 20231125 held on Haswell only.
+_BOUNDARY_SEED = 9
 
 
 def _boundary_matrix() -> np.ndarray:
