@@ -758,6 +758,38 @@ def test_batch_goes_on_and_other_students_are_untouched(tmp_path: Path) -> None:
                                 for c in q["checks"] if c["kind"] != "manual")
 
 
+@pytest.mark.kernel
+def test_a_cpu_hog_neither_slows_nor_changes_the_others(tmp_path: Path) -> None:
+    """Forty busy processes of one student beside correct students, two workers at once.
+
+    The hog's kernel has one cpu share (its cgroup, where the grader may make one) and
+    function calls are limited in CPU time, not wall time: the others keep full marks.
+    """
+    mode = "bwrap" if _bwrap_problem() is None else "none"
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    marker = f"hostile-cpu-{uuid.uuid4().hex}"
+    (folder / "hog.py").write_text(
+        (HOSTILE / "cpu_hog.py").read_text("utf-8").replace("@MARKER@", marker), "utf-8")
+    students = [f"student{i}" for i in range(4)]
+    for sid in students:
+        shutil.copy(GOOD, folder / f"{sid}.py")
+    out = tmp_path / "reports"
+    status = cli_main(["grade", str(folder), "--rubric", str(RUBRIC), "--out", str(out),
+                       "--sandbox", mode, "-j", "2"])
+    assert status == 0
+    assert _survivors(marker) == [], "the hog's processes outlived its grading"
+    results = {p.stem: SubmissionResult.from_dict(json.loads(p.read_text()))
+               for p in (out / "students").glob("*.json")}
+    auto = sum(c.max_score for q in results["student0"].questions for c in q.checks
+               if c.kind != "manual")
+    for sid in students:
+        assert results[sid].score == auto, results[sid]
+    bounds = " ".join(results["hog"].run.bounds)
+    if os.getuid() == 0:  # where the grader may make cgroups, the hog had one share
+        assert "cpu: one equal share per kernel" in bounds, bounds
+
+
 # --------------------------------------------------------------------------- names
 
 
