@@ -1,16 +1,22 @@
-"""Isolation of the student's kernel: OS limits, a bubblewrap sandbox, a pids cgroup.
+"""Isolation of the student's kernel: OS limits, a bubblewrap sandbox, a cgroup, a filter.
 
 The kernel command is wrapped, outermost first, in:
 
-1. a tiny launcher (this interpreter, ``-c``) that sets resource limits (address space,
-   CPU time, file size, process count, no core dumps), joins a pids cgroup when the
-   grader may create one, and then replaces itself with
-2. ``bwrap`` (when isolation is ``bwrap``): the system and the Python installation
-   read-only, the submission's working copy, a home and the kernel's socket folder
+1. a tiny launcher (this interpreter, ``-c``, running ``grader/confine.py``'s text) that
+   sets resource limits (address space, CPU time, file size, process count, no core
+   dumps), joins the kernel's cgroups (``KernelCgroup``) where the grader may make them,
+   raises its OOM score, and then replaces itself with
+2. ``bwrap`` (when isolation is ``bwrap``): namespaces of every kind of its own, uid 1000
+   of its own user namespace with no capabilities and the seccomp filter of
+   ``grader.seccomp``; the system and the Python installation read-only on a read-only
+   root, the submission's working copy, a home and the kernel's socket folder
    read-write, the grader's agent read-only, and nothing else (not the reference, the
-   rubric, other submissions, the output folder or the grader's source); no network,
-   its own PID namespace, a cleared environment, and death with the grader.
+   rubric, other submissions, the output folder or the grader's source); no network, a
+   cleared environment, and death with the grader. Without bwrap the launcher drops
+   the capabilities and loads the filter itself.
 
+The kernel fork server (``grader.zygote``) is wrapped the same way but keeps the
+capabilities of its user namespace, to give each kernel it forks the same confinement.
 See ``docs/security.md`` for the threat model.
 """
 
@@ -215,7 +221,7 @@ def rlimits(settings: ExecutionSettings) -> dict[str, int]:
         "RLIMIT_CPU": settings.cpu_seconds,
         "RLIMIT_FSIZE": settings.max_file_mb * mb,
         "RLIMIT_CORE": 0,
-        # Does not bind root (CI runs as root): the pids cgroup does that there.
+        # Does not bind root (CI runs as root): the kernel's pids cgroup does that there.
         "RLIMIT_NPROC": settings.max_processes + _own_process_count(),
     }
 
