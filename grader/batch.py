@@ -18,8 +18,12 @@ Executors:
     ``--fresh-kernels`` each kernel is instead a new process, started ahead of need in a
     background thread. A kernel serves one student and is closed; it is never reused.
     With ``-j 1`` the coordinator grades in its own main thread, the same way. A worker
-    process that dies takes the submissions it held back to the queue once; a second
-    death marks them as a grader error and the batch goes on.
+    process that dies, or hangs (no submission finished for longer than any may take),
+    takes the submissions it held back to the queue once; a second time marks them as a
+    grader error and the batch goes on. No wait for a worker is unbounded: one that has
+    not left ``STOP_GRACE`` seconds after it was asked to (SIGTERM, or the end of a
+    round) is SIGKILLed. The grader's processes take the lowest OOM score they may
+    (``grader.oom``), the kernels the highest.
 ``dask``
     Each submission is a task on a Dask distributed cluster, sent with the files it
     needs (the submission's, the rubric's, the reference's) as plain data. On the
@@ -44,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -59,12 +64,14 @@ from grader.gradebook import (
     now,
     result_json,
 )
+from grader.oom import protect_from_oom
 from grader.report import student_file
 from grader.results import SubmissionResult
 from grader.rubric import ExecutionSettings, Rubric
 from grader.sandbox import Isolation
 
 EXECUTORS = ("local", "dask")
+STOP_GRACE = 5.0  # seconds a worker asked to leave has to close its kernels; then SIGKILL
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +309,7 @@ def _init_worker(config: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _die_with_parent()
+    protect_from_oom()
     cfg = json.loads(config)
     from grader.rubric import load_rubric
 
@@ -360,6 +368,7 @@ def _process_pool(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionS
                          "settings": dataclasses.asdict(settings),
                          "isolation": dataclasses.asdict(isolation), "warm": warm,
                          "fork": fork})
+    limit = _task_limit(settings.timeout, settings.startup_timeout)
     pending = list(tasks)
     deaths: dict[str, int] = {}
     while pending:
@@ -369,47 +378,123 @@ def _process_pool(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionS
         retry: list[Task] = []
         try:
             futures = {pool.submit(_grade_in_worker, t): t for t in pending}
-            for future in cf.as_completed(futures):
-                task = futures[future]
-                try:
-                    yield _finished(future.result())
-                except BrokenProcessPool:
-                    # A worker process died (not a kernel: those are handled inside). The
-                    # submissions it may have held go round once more.
-                    deaths[task.student] = deaths.get(task.student, 0) + 1
-                    if deaths[task.student] < 2:
-                        retry.append(task)
-                    else:
-                        yield _failed(task, rubric, "grader error: the worker process grading "
-                                                    "this submission died twice")
-                except Exception as exc:
-                    yield _failed(task, rubric, f"grader error: {type(exc).__name__}: {exc}")
+            waiting = set(futures)
+            while waiting:
+                done, waiting = cf.wait(waiting, timeout=limit,
+                                        return_when=cf.FIRST_COMPLETED)
+                if not done:
+                    # A worker takes its next submission as it finishes one, so when none
+                    # finished for this long, every one still busy has run past what a
+                    # grading may take: it hangs. Its submissions go round like a death's.
+                    _stop(pool)
+                    for future in waiting:
+                        yield from _lost(futures[future], deaths, retry, rubric)
+                    break
+                for future in done:
+                    task = futures[future]
+                    try:
+                        yield _finished(future.result())
+                    except BrokenProcessPool:
+                        # A worker process died (not a kernel: those are handled inside).
+                        # The submissions it may have held go round once more.
+                        yield from _lost(task, deaths, retry, rubric)
+                    except Exception as exc:
+                        yield _failed(task, rubric,
+                                      f"grader error: {type(exc).__name__}: {exc}")
         except BaseException:
             _stop(pool)
             raise
-        pool.shutdown(wait=True)
+        _close(pool)
         pending = retry
 
 
-def _stop(pool: cf.ProcessPoolExecutor, grace: float = 5.0) -> None:
-    """Stop the workers now (Ctrl-C): SIGTERM lets each close its kernels, then SIGKILL."""
-    import time
+def _task_limit(timeout: float, startup_timeout: float) -> float:
+    """The longest one submission's grading may take before its worker counts as hung.
 
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    The run's deadline and the kernel's start bound a grading; the margin covers a rerun
+    after a dead kernel, the calls of function checks and a loaded machine.
+    """
+    return (timeout + startup_timeout) * 3 + 120
+
+
+def _lost(task: Task, deaths: dict[str, int], retry: list[Task], rubric: Rubric
+          ) -> Iterator[Finished]:
+    """A submission whose worker died or hung: back to the queue once, then a grader error."""
+    deaths[task.student] = deaths.get(task.student, 0) + 1
+    if deaths[task.student] < 2:
+        retry.append(task)
+    else:
+        yield _failed(task, rubric, "grader error: the worker process grading this "
+                                    "submission died or hung twice")
+
+
+def _close(pool: cf.ProcessPoolExecutor) -> None:
+    """End a round: the workers leave on their own (closing their kernels), or are killed.
+
+    ``shutdown(wait=True)`` would wait for each worker without a bound, in the pool's own
+    thread: after a worker's death that thread has sent SIGTERM to the others and waits
+    for them, and one whose SIGTERM reached a thread other than its main one never ends.
+    """
+    processes, manager = _workers(pool), _manager(pool)
+    pool.shutdown(wait=False)  # the pool's thread asks each worker to leave
+    _reap(processes, STOP_GRACE)
+    _join(manager)
+
+
+def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop the workers now (Ctrl-C, a hang): SIGTERM lets each close its kernels, then SIGKILL."""
+    processes, manager = _workers(pool), _manager(pool)
     for process in processes:
         with contextlib.suppress(Exception):
             process.terminate()
-    deadline = time.monotonic() + grace
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(max(0.0, deadline - time.monotonic()))
-    for process in processes:
-        # The SIGTERM may have reached a thread other than the main one, where it is
-        # never handled; the kernels die with their worker all the same.
-        with contextlib.suppress(Exception):
-            if process.is_alive():
-                process.kill()
+    _reap(processes, STOP_GRACE)
     pool.shutdown(wait=False, cancel_futures=True)
+    _join(manager)
+
+
+def _workers(pool: cf.ProcessPoolExecutor) -> list[Any]:
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def _manager(pool: cf.ProcessPoolExecutor) -> threading.Thread | None:
+    return getattr(pool, "_executor_manager_thread", None)
+
+
+def _reap(processes: Sequence[Any], grace: float) -> None:
+    """Wait up to ``grace`` seconds for ``processes`` to end, then SIGKILL the rest.
+
+    The SIGTERM may have reached a thread other than the main one, where it is never
+    handled; the kernels die with their worker all the same. An exit is read from each
+    process's sentinel, never by reaping it: the pool's thread may be waiting for it too.
+    """
+    left = _running(processes, grace)
+    for process in left:
+        with contextlib.suppress(Exception):
+            process.kill()
+    # Only a process stuck in the kernel (uninterruptible I/O) outlives SIGKILL: it is
+    # left to the pool's thread rather than waited for here.
+    _running(left, grace)
+
+
+def _running(processes: Sequence[Any], seconds: float) -> list[Any]:
+    """Those of ``processes`` still running after waiting up to ``seconds`` for them."""
+    from multiprocessing.connection import wait
+
+    left = {}
+    for process in processes:
+        with contextlib.suppress(ValueError):  # a closed Process object has ended
+            left[process.sentinel] = process
+    deadline = time.monotonic() + seconds
+    while left and (timeout := deadline - time.monotonic()) > 0:
+        for sentinel in wait(list(left), timeout):
+            del left[sentinel]
+    return list(left.values())
+
+
+def _join(thread: threading.Thread | None) -> None:
+    """Wait a little for the pool's thread, which ends once its workers have."""
+    if thread is not None:
+        thread.join(STOP_GRACE)
 
 
 def _failed(task: Task, rubric: Rubric, message: str) -> Finished:
@@ -463,8 +548,8 @@ def grade_remote(bundle: dict[str, Any], payload: dict[str, Any],
     fails, which no submission can cause on its own.
     """
     request = json.dumps({"bundle": bundle, "payload": payload, "settings": settings})
-    limit = (float(settings.get("timeout", 600)) + float(settings.get("startup_timeout", 60))
-             ) * 3 + 120
+    limit = _task_limit(float(settings.get("timeout", 600)),
+                        float(settings.get("startup_timeout", 60)))
     done = subprocess.run([sys.executable, "-m", "grader.batch"], input=request.encode(),
                           capture_output=True, timeout=limit, check=False)
     if done.returncode != 0:
@@ -476,6 +561,7 @@ def grade_remote(bundle: dict[str, Any], payload: dict[str, Any],
 def _serve_one(stream: IO[bytes]) -> str:
     """Grade the request read from ``stream`` (the body of ``python -m grader.batch``)."""
     _die_with_parent(signal.SIGKILL)
+    protect_from_oom()
     request = json.loads(stream.read().decode("utf-8"))
     bundle, payload = request["bundle"], request["payload"]
     settings = _settings_from(request["settings"])
@@ -711,6 +797,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     from grader.grade import reproduce_command, submission_digest
     from grader.report import atomic_write, grades_csv, write_student
 
+    # Before any worker starts: they inherit it, and the kernels raise theirs to 1000.
+    protect_from_oom()
     out.mkdir(parents=True, exist_ok=True)
     write = write_page or (lambda r: write_student(r, rubric, out))
     with Gradebook.in_folder(out) as book:

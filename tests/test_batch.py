@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -16,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader.batch import Progress, RichProgress, WarmPool, progress_for
-from grader.gradebook import Gradebook
+from grader import batch, sandbox
+from grader.batch import Progress, RichProgress, Task, WarmPool, progress_for
+from grader.gradebook import Gradebook, now, result_json
 from grader.results import RunLog, SubmissionResult
-from grader.rubric import ExecutionSettings
+from grader.rubric import ExecutionSettings, load_rubric
 from grader.sandbox import Isolation
 
 ROOT = Path(__file__).parent.parent
@@ -258,3 +260,119 @@ def test_zip_of_canvas_files_graded_in_process(tmp_path, uninterrupted):
     reference = _verdicts(uninterrupted)
     assert graded["smithjane"] == reference["good"]
     assert graded["doejohn"] == reference["wrong"]
+
+
+# --------------------------------------------------------------------------- stuck workers
+# Workers that grade without kernels (their task function and set-up replaced: spawned
+# workers find both in this module by name) and do what a wedged worker does.
+
+
+def _stubborn_worker(config: str) -> None:
+    """Set up a worker that ignores SIGTERM and never finishes leaving when asked to.
+
+    As a real one can: its SIGTERM may reach a thread other than the main one, and its
+    kernels' closing may hang.
+    """
+    from multiprocessing import util
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    batch._die_with_parent()
+    util.Finalize(None, time.sleep, args=(3600,), exitpriority=10)
+
+
+def _kernel_free_grade(task: Task) -> str:
+    """Grade without a kernel: "oom..." is killed as the OOM killer would, "hang..." hangs."""
+    if task.student.startswith("oom"):
+        time.sleep(1.5)  # the others finish first
+        os.kill(os.getpid(), signal.SIGKILL)
+    if task.student.startswith("hang"):
+        time.sleep(3600)
+    adj = Path("/proc/self/oom_score_adj")
+    result = SubmissionResult(student=task.student, submission=task.path, score=1.0,
+                              max_score=1.0, questions=(),
+                              run=RunLog(outcome="ok", message=json.dumps({
+                                  "pid": os.getpid(),
+                                  "oom": adj.read_text().strip() if adj.exists() else None})))
+    return json.dumps({"result": json.loads(result_json(result)), "started": now(),
+                       "finished": now()})
+
+
+@pytest.fixture
+def stubborn(monkeypatch):
+    """Run a batch of such tasks on stubborn workers (a second's grace to leave)."""
+    monkeypatch.setattr(batch, "_init_worker", _stubborn_worker)
+    monkeypatch.setattr(batch, "_grade_in_worker", _kernel_free_grade)
+    monkeypatch.setattr(batch, "STOP_GRACE", 1.0)
+    rubric = load_rubric(MINI / "rubric.toml")
+
+    def run(*students: str):
+        tasks = [Task(student=s, path=str(MINI / "reference.py")) for s in students]
+        return batch.run_local(tasks, rubric=rubric, settings=ExecutionSettings(),
+                               isolation=Isolation(mode="none"), jobs=2)
+
+    return run
+
+
+def _graded(run) -> tuple[dict[str, SubmissionResult], float]:
+    start = time.monotonic()
+    results = {done.student: done.result for done in run}
+    return results, time.monotonic() - start
+
+
+def _workers_of(results: dict[str, SubmissionResult]) -> set[int]:
+    return {json.loads(r.run.message)["pid"] for r in results.values() if r.run.outcome == "ok"}
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_when_another_dies(stubborn):
+    # The incident: the OOM killer took a worker; the pool sent SIGTERM to the others and
+    # waited for one that ignored it, and so did the batch.
+    results, took = _graded(stubborn("a", "b", "c", "oom"))
+    assert {s: r.run.outcome for s, r in results.items()} == {
+        "a": "ok", "b": "ok", "c": "ok", "oom": "not_run"}
+    assert "died or hung twice" in results["oom"].run.message
+    assert took < 30
+    assert not _alive(_workers_of(results))
+
+
+def test_a_worker_that_does_not_leave_at_the_end_is_killed(stubborn):
+    results, took = _graded(stubborn("a", "b", "c"))
+    assert all(r.run.outcome == "ok" for r in results.values()) and len(results) == 3
+    assert took < 20
+    assert not _alive(_workers_of(results))
+
+
+def test_stopping_a_batch_kills_workers_that_ignore_sigterm(stubborn):
+    run = stubborn("a", "hang1", "hang2")
+    assert next(run).student == "a"
+    workers = multiprocessing.active_children()
+    assert workers
+    start = time.monotonic()
+    run.close()  # what Ctrl-C does to the batch
+    assert time.monotonic() - start < 1.0 + 5
+    assert not _alive({p.pid for p in workers if p.pid is not None})
+
+
+def test_a_hung_worker_is_given_up_and_the_batch_goes_on(stubborn, monkeypatch):
+    monkeypatch.setattr(batch, "_task_limit", lambda timeout, startup: 4.0)
+    results, took = _graded(stubborn("a", "hang", "b"))
+    assert {s: r.run.outcome for s, r in results.items()} == {
+        "a": "ok", "hang": "not_run", "b": "ok"}
+    assert "died or hung twice" in results["hang"].run.message
+    assert took < 40
+
+
+def test_workers_take_the_lowest_oom_score_they_may(monkeypatch):
+    # The real set-up, with no kernel to keep warm; the kernels raise theirs to 1000.
+    monkeypatch.setattr(batch, "_grade_in_worker", _kernel_free_grade)
+    rubric = load_rubric(MINI / "rubric.toml")
+    tasks = [Task(student=s, path=str(MINI / "reference.py")) for s in ("a", "b")]
+    results = {done.student: done.result for done in batch.run_local(
+        tasks, rubric=rubric, settings=ExecutionSettings(), isolation=Isolation(mode="none"),
+        jobs=2, warm=0)}
+    probe = subprocess.run([sys.executable, "-c", "from grader.oom import protect_from_oom; "
+                            "print(protect_from_oom())"], capture_output=True, text=True,
+                           check=True, cwd=ROOT)
+    lowest = probe.stdout.strip()  # what a process like them may reach here
+    assert lowest != "None"
+    assert {json.loads(r.run.message)["oom"] for r in results.values()} == {lowest}
