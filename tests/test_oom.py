@@ -100,9 +100,12 @@ def _as_nobody() -> None:
 def test_a_process_takes_the_lowest_score_it_may(user: str) -> None:
     if user == "nobody" and os.geteuid() != 0:
         pytest.skip("only root may become nobody")
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          cwd=ROOT, check=False,
-                          preexec_fn=_as_nobody if user == "nobody" else None)
+    try:
+        done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                              cwd=ROOT, check=False,
+                              preexec_fn=_as_nobody if user == "nobody" else None)
+    except PermissionError:  # CI's .ci/run opens the clone's folders to other users first
+        pytest.skip(f"nobody may not run {sys.executable} (it is in a private folder)")
     assert done.returncode == 0, done.stderr
     before, got, now, lower = done.stdout.split()
     assert int(got) == int(now) <= int(before)
