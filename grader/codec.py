@@ -11,6 +11,7 @@ import base64
 import binascii
 import math
 import re
+import time
 from typing import Any
 
 from grader.checks import MISSING, CallableAnswer, Rejected
@@ -23,10 +24,73 @@ _MAX_INT_DIGITS = 4000
 _MAX_NDIM = 32
 
 
-def decode_answer(obj: Any) -> Any:
-    """Decode one harvested answer; malformed data gives :class:`Rejected`, never raises."""
+class DecodeBudget:
+    """What the grader spends decoding one submission's answers, across all of them.
+
+    Each decoded value costs a node (a sympy text one more per call in it), its text and
+    array data their bytes, and the grader's CPU time is looked at as it goes: once any
+    runs out, the answer being decoded and every later one (the results of calls
+    included) are "too large to grade". A kernel can send its own harvest, of anything
+    its answers may hold; this keeps the cost of reading it, and of keeping what was
+    read, bounded.
+    """
+
+    _EVERY = 256  # nodes between looks at the clock
+
+    def __init__(self, *, nodes: int, seconds: float, nbytes: int | None = None) -> None:
+        self.nodes = nodes
+        self.seconds = seconds
+        self.nbytes = nbytes
+        self.spent = 0
+        self.spent_bytes = 0
+        self._started: float | None = None
+        self._next_look = 0
+        self.exhausted = ""
+
+    def start(self) -> None:
+        """Start the clock (the first decode does, if not called before)."""
+        if self._started is None:
+            self._started = time.thread_time()
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time spent since :meth:`start`."""
+        return 0.0 if self._started is None else time.thread_time() - self._started
+
+    def spend(self, nodes: int = 1, nbytes: int = 0) -> None:
+        """Count ``nodes`` and ``nbytes`` more; raise :class:`BudgetExhausted` once gone."""
+        if self.exhausted:
+            raise BudgetExhausted(self.exhausted)
+        self.spent += nodes
+        self.spent_bytes += nbytes
+        if self.spent > self.nodes:
+            self._exhaust(f"more than {self.nodes:,} values")
+        if self.nbytes is not None and self.spent_bytes > self.nbytes:
+            self._exhaust(f"more than {self.nbytes / 1_000_000:g} MB")
+        if self.spent >= self._next_look:
+            self._next_look = self.spent + self._EVERY
+            if self.cpu_seconds > self.seconds:
+                self._exhaust(f"more than {self.seconds:g} s of the grader's CPU time")
+
+    def _exhaust(self, what: str) -> None:
+        self.exhausted = (f"too large to grade: reading this submission's answers took {what} "
+                          "(the grader's budget for them all)")
+        raise BudgetExhausted(self.exhausted)
+
+
+class BudgetExhausted(DecodeError):
+    """The submission's :class:`DecodeBudget` ran out."""
+
+
+def decode_answer(obj: Any, budget: DecodeBudget | None = None) -> Any:
+    """Decode one harvested answer; malformed data gives :class:`Rejected`, never raises.
+
+    With ``budget`` (one per submission), the values decoded are counted against it.
+    """
+    if budget is not None:
+        budget.start()
     try:
-        return _decode(obj, 0)
+        return _decode(obj, 0, budget)
     except DecodeError as exc:
         return Rejected(str(exc))
     except ParseError as exc:
@@ -35,9 +99,11 @@ def decode_answer(obj: Any) -> Any:
         return Rejected("the value is nested too deeply")
 
 
-def _decode(obj: Any, depth: int) -> Any:
+def _decode(obj: Any, depth: int, budget: DecodeBudget | None = None) -> Any:
     if depth > _MAX_DEPTH:
         raise DecodeError("the value is nested too deeply")
+    if budget is not None:
+        budget.spend()
     if not isinstance(obj, dict) or not isinstance(obj.get("t"), str):
         raise DecodeError("malformed value from the kernel")
     t = obj["t"]
@@ -57,9 +123,12 @@ def _decode(obj: Any, depth: int) -> Any:
     if t == "complex":
         return complex(_float(_typed(obj, "re", str)), _float(_typed(obj, "im", str)))
     if t == "str":
-        return _typed(obj, "v", str)
+        text = _typed(obj, "v", str)
+        if budget is not None:
+            budget.spend(0, len(text))
+        return text
     if t in ("list", "tuple", "set"):
-        items = [_decode(i, depth + 1) for i in _typed(obj, "v", list)]
+        items = [_decode(i, depth + 1, budget) for i in _typed(obj, "v", list)]
         if t == "list":
             return items
         if t == "tuple":
@@ -73,20 +142,26 @@ def _decode(obj: Any, depth: int) -> Any:
         for pair in _typed(obj, "v", list):
             if not isinstance(pair, list) or len(pair) != 2:
                 raise DecodeError("malformed dict item")
-            key = _decode(pair[0], depth + 1)
+            key = _decode(pair[0], depth + 1, budget)
             try:
-                out[key] = _decode(pair[1], depth + 1)
+                out[key] = _decode(pair[1], depth + 1, budget)
             except TypeError:
                 raise DecodeError("a dict key that cannot be hashed") from None
         return out
     if t == "ndarray":
+        if budget is not None:
+            budget.spend(0, len(_typed(obj, "data", str)) * 3 // 4)
         return _array(obj)
     if t == "objarray":
-        return _object_array(obj, depth)
+        return _object_array(obj, depth, budget)
     if t == "sympy":
         from grader.parse import parse_srepr
 
-        return parse_srepr(_typed(obj, "srepr", str))
+        text = _typed(obj, "srepr", str)
+        if budget is not None:
+            # Each call in the text builds a sympy object; parse_srepr bounds one text.
+            budget.spend(text.count("("), len(text))
+        return parse_srepr(text)
     if t == "callable":
         return CallableAnswer(str(obj.get("name", ""))[:200], str(obj.get("signature", ""))[:500])
     if t == "rejected":
@@ -140,11 +215,11 @@ def _array(obj: dict[str, Any]) -> Any:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def _object_array(obj: dict[str, Any], depth: int) -> Any:
+def _object_array(obj: dict[str, Any], depth: int, budget: DecodeBudget | None) -> Any:
     import numpy as np
 
     shape = _shape(obj)
-    items = [_decode(i, depth + 1) for i in _typed(obj, "v", list)]
+    items = [_decode(i, depth + 1, budget) for i in _typed(obj, "v", list)]
     if len(items) != math.prod(shape):
         raise DecodeError("array data does not match its shape")
     arr = np.empty(len(items), dtype=object)

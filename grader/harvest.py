@@ -13,11 +13,12 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from grader import wire
 from grader.checks import MISSING, CallOutcome, Rejected
-from grader.codec import decode_answer
+from grader.codec import DecodeBudget, decode_answer
 from grader.execute import KernelSession
 from grader.kernel_agent import RESULT_MIME, encode
-from grader.rubric import Call
+from grader.rubric import DEFAULTS, Call
 
 _LOADER = '''\
 def _grader_load(path):
@@ -44,12 +45,21 @@ del _grader_load
 
 
 class Harvester:
-    """Talks to the agent in one kernel session, with one nonce for the whole run."""
+    """Talks to the agent in one kernel session, with one nonce for the whole run.
+
+    Everything it decodes (answers, then the results of calls) shares one
+    :class:`~grader.codec.DecodeBudget`, as the submission's answers share their size.
+    """
 
     def __init__(self, session: KernelSession) -> None:
         self.session = session
         self.nonce = secrets.token_hex(16)
         self._loaded = False
+        guard = getattr(session, "guard", None)
+        self.limits = guard.limits if guard is not None else wire.Limits.of(DEFAULTS)
+        self.budget = DecodeBudget(nodes=self.limits.answer_nodes,
+                                   seconds=self.limits.decode_seconds,
+                                   nbytes=self.limits.answer_bytes)
 
     def load(self) -> bool:
         """Load the agent now, before the student's cells, and cap their output at source."""
@@ -80,8 +90,8 @@ class Harvester:
             data = out.get("data", {}).get(RESULT_MIME)
             if isinstance(data, str):  # some front ends keep JSON as text
                 try:
-                    data = json.loads(data)
-                except ValueError:
+                    data = wire.loads(data, self.limits)
+                except ValueError:  # MessageRefused included: such text is not read
                     continue
             if isinstance(data, dict) and data.get("nonce") == self.nonce:
                 return data.get("payload")
@@ -93,15 +103,21 @@ class Harvester:
             return {}
         if not self._ensure_agent():
             return {n: Rejected("the grader could not read the kernel's answers") for n in names}
+        # The agent keeps the answers within the submission's budget, measured as the
+        # grader's pre-scan measures them (wire.prescan): bytes and JSON values.
         code = self._loader() + (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
-                                 f"{json.dumps(list(names))})")
+                                 f"{json.dumps(list(names))}, {self.limits.answer_bytes}, "
+                                 f"{self.limits.answer_nodes})")
         status, outputs = self.session.run_code(code, timeout=self.session.settings.cell_timeout)
         payload = self._payload(outputs)
         if not isinstance(payload, dict):
-            reason = ("the kernel stopped before its answers could be read" if status != "ok"
+            stopped = getattr(self.session, "limit_hit", "")
+            reason = (f"the kernel was stopped before its answers could be read: {stopped}"
+                      if stopped else
+                      "the kernel stopped before its answers could be read" if status != "ok"
                       else "the kernel did not return the answers")
             return {n: Rejected(reason) for n in names}
-        return {n: decode_answer(payload.get(n, {"t": "missing"})) for n in names}
+        return {n: decode_answer(payload.get(n, {"t": "missing"}), self.budget) for n in names}
 
     def call(self, name: str, calls: Sequence[Call], *,
              timeout: float | None = None) -> tuple[CallOutcome, ...]:
@@ -128,17 +144,17 @@ class Harvester:
                 status, "the kernel did not return the results")
             return tuple(CallOutcome(error=reason, timed_out=status == "timeout")
                          for _ in calls)
-        return tuple(_outcome(item) for item in payload)
+        return tuple(_outcome(item, self.budget) for item in payload)
 
 
-def _outcome(item: Any) -> CallOutcome:
+def _outcome(item: Any, budget: DecodeBudget | None = None) -> CallOutcome:
     if not isinstance(item, dict):
         return CallOutcome(error="malformed result from the kernel")
     if item.get("timeout") is True:
         return CallOutcome(timed_out=True)
     if "error" in item:
         return CallOutcome(error=str(item["error"])[:2000])
-    value = decode_answer(item.get("value"))
+    value = decode_answer(item.get("value"), budget)
     if value is MISSING:
         return CallOutcome(value=Rejected("malformed result from the kernel"))
     return CallOutcome(value=value)

@@ -344,15 +344,54 @@ def _publish(nonce: str, payload: Any) -> None:
     publish_display_data({RESULT_MIME: {"nonce": nonce, "payload": payload}})
 
 
-def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str]) -> None:
-    """Encode each contract name found in the student's namespace and publish them."""
+_json_dumps = json.dumps  # bound now, before a submission can replace it
+
+
+def _wire_size(obj: Any) -> tuple[int, int, int]:
+    """Bytes, bytes a character once decoded, and JSON values of ``obj`` on the wire.
+
+    Counted as the grader's pre-scan counts them (``grader/wire.py``), on the text the
+    session's packer sends (UTF-8, not ASCII-escaped; orjson's is shorter still).
+    """
+    text = _json_dumps(obj, ensure_ascii=False)
+    values = text.count("[") + text.count("{") + text.count(",")
+    if text.isascii():
+        return len(text), 1, values
+    import re
+
+    data = text.encode("utf-8", "surrogatepass")
+    width = 4 if re.search(rb"[\xf0-\xf7]", data) else \
+        2 if re.search(rb"[\xc4-\xef]", data) else 1
+    return len(data), width, values
+
+
+def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str],
+                    total_bytes: int | None = None, total_values: int | None = None) -> None:
+    """Encode each contract name found in the student's namespace and publish them.
+
+    The answers together stay within ``total_bytes`` and ``total_values`` (the grader's
+    budget for one submission): an answer that would take them past it is rejected
+    instead, and the ones after it may still fit.
+    """
     _reserve.clear()
     out: dict[str, Any] = {}
+    size = width = values = 0
     for name in names:
         if name in namespace:
-            out[name] = encode(namespace[name])
+            obj = encode(namespace[name])
         else:
-            out[name] = {"t": "missing"}
+            obj = {"t": "missing"}
+        if total_bytes is not None and total_values is not None and \
+                obj["t"] not in ("missing", "rejected"):
+            n, w, k = _wire_size(obj)
+            if (size + n) * max(width, w) > total_bytes or values + k > total_values:
+                obj = {"t": "rejected",
+                       "reason": f"the answers together are too large to grade (over "
+                                 f"{total_bytes // 1_000_000} MB or {total_values:,} values "
+                                 "in all)"}
+            else:
+                size, width, values = size + n, max(width, w), values + k
+        out[name] = obj
     _publish(nonce, out)
 
 

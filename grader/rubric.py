@@ -44,6 +44,7 @@ class ExecutionSettings:
     max_file_mb: int = 256
     max_disk_mb: int = 512  # the workspace's total, and the size of the sandbox's /tmp
     max_files: int = 10_000  # files and folders a run may create in its workspace
+    max_answers_mb: int = 128  # a submission's answers in all, as JSON from the kernel
     sandbox: str = "auto"  # auto | bwrap | none | required
     preload: tuple[str, ...] = ()  # modules a pooled kernel imports ahead of need
 
@@ -364,7 +365,8 @@ class _Loader:
         numbers = {"cell_timeout": float, "timeout": float, "call_timeout": float,
                    "startup_timeout": float, "max_output_bytes": int, "memory_mb": int,
                    "max_memory_mb": int, "cpu_seconds": int, "max_processes": int,
-                   "max_file_mb": int, "max_disk_mb": int, "max_files": int}
+                   "max_file_mb": int, "max_disk_mb": int, "max_files": int,
+                   "max_answers_mb": int}
         self.keys(table, (*numbers, "sandbox", "preload"), where="[execution]")
         values: dict[str, Any] = {}
         for key, kind in numbers.items():
