@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import sandbox
+from grader import sandbox, wire
 from grader.errors import SubmissionError
 from grader.results import CellError, Figure, RunLog
 from grader.rubric import ExecutionSettings
@@ -368,6 +368,49 @@ def _client_class() -> Any:
         # AsyncKernelClient binds the base class's coroutine to this name directly.
         wait_for_ready = _async_wait_for_ready
 
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            # The manager hands its client a clone of its session, without the guard.
+            guard = getattr(getattr(self.parent, "session", None), "grader_guard", None)
+            if guard is not None:
+                guard.install(self.session)
+
+        def _context_default(self) -> Any:
+            import zmq
+
+            context = super()._context_default()
+            guard = getattr(self.session, "grader_guard", None)
+            if guard is not None:
+                # libzmq refuses a longer frame before allocating it, on every socket of
+                # this context (heartbeat included), and cuts that connection.
+                context.setsockopt(zmq.MAXMSGSIZE, guard.limits.message_bytes)
+            return context
+
+        def _create_connected_socket(self, channel: str, identity: bytes | None = None
+                                     ) -> Any:
+            import zmq
+
+            sock = super()._create_connected_socket(channel, identity)
+            # A cut connection is the only sign of a frame libzmq refused: watch for it.
+            monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            self.grader_monitors = [*getattr(self, "grader_monitors", []),
+                                    (channel, zmq.Socket.shadow(monitor.underlying))]
+            return sock
+
+        def cut_channels(self) -> list[str]:
+            """Channels whose connection to the kernel was cut since the last look."""
+            import zmq
+
+            cut = []
+            for channel, monitor in getattr(self, "grader_monitors", []):
+                try:
+                    while True:
+                        monitor.recv_multipart(zmq.NOBLOCK)
+                        cut.append(channel)
+                except zmq.ZMQError:  # nothing more (Again), or closed with its context
+                    pass
+            return cut
+
         async def _idle_after(self, request: str) -> bool:
             """Read IOPub up to the idle status of ``request``: proof that it is connected."""
             while True:
@@ -420,11 +463,17 @@ def _capped_client_class() -> Any:
 
         Once the grader has stopped the kernel itself (``stopped`` says so), a wait that
         times out ends there: nbclient would interrupt a dead kernel and wait again.
+
+        Messages reach it through ``guard`` (:class:`grader.wire.Guard`); display updates
+        and widget state count against the budget like outputs, and the grader's own cells
+        keep at most one message's worth (``grader_budget``) whatever a hook adds.
         """
 
         output_budget = 0
         output_capped = False
         capping = True  # off while the grader's own cells run: their results are not output
+        grader_budget = 0
+        guard: wire.Guard | None = None
         stopped: Any = staticmethod(lambda: False)
 
         async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
@@ -432,10 +481,31 @@ def _capped_client_class() -> Any:
                 raise DeadKernelError("the grader stopped the kernel")
             return await super()._async_handle_timeout(timeout, cell)
 
-        def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
-                   cell_index: int) -> Any:
+        def start_new_kernel(self, **kwargs: Any) -> None:
+            if self.guard is not None and self.km is not None:
+                self.guard.install(self.km.session)  # before the client's sockets exist
+            super().start_new_kernel(**kwargs)
+
+        async def _async_check_alive(self) -> None:
+            await super()._async_check_alive()
+            watch = getattr(self.kc, "cut_channels", None)
+            cut = watch() if watch is not None else []
+            if cut and self.guard is not None and not self.stopped():
+                # A kernel that exits closes its sockets a moment before it can be waited
+                # for: a cut is a refused frame only if the kernel outlives it.
+                await asyncio.sleep(0.3)
+                await super()._async_check_alive()
+                self.guard.cut(cut[0])
+                raise DeadKernelError(self.guard.refused)
+
+        def _spend(self, msg: dict[str, Any], outs: list[Any]) -> bool:
+            """Count ``msg`` against the budget in force; False when it must be dropped."""
             if not self.capping:
-                return super().output(outs, msg, display_id, cell_index)
+                size = msg.get(wire.SIZE_KEY, 0)
+                if size > self.grader_budget:
+                    return False
+                self.grader_budget -= size
+                return True
             size = _message_size(msg.get("content", {}))
             if size > self.output_budget:
                 if not self.output_capped:
@@ -443,9 +513,32 @@ def _capped_client_class() -> Any:
                     outs.append({"output_type": "stream", "name": "stderr",
                                  "text": "[grader: output beyond the limit was dropped]\n"})
                 self.output_budget = 0
-                return None
+                return False
             self.output_budget -= size
+            return True
+
+        def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
+                   cell_index: int) -> Any:
+            if not self._spend(msg, outs):
+                return None
+            if not self.capping:
+                # nbformat would copy every dict of the content into a NotebookNode: a
+                # second copy of a harvest. The grader reads its own outputs as dicts.
+                if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
+                    outs.append({"output_type": msg["msg_type"], **msg["content"]})
+                return None
             return super().output(outs, msg, display_id, cell_index)
+
+        def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+            # An update replaces an earlier output's data: it costs what new output would.
+            # The grader's cells make none; one in them is a student's hook at work.
+            if self.capping and self._spend(msg, self.nb.cells[-1].setdefault("outputs", [])):
+                super()._update_display_id(display_id, msg)
+
+        def handle_comm_msg(self, outs: list[Any], msg: dict[str, Any], cell_index: int
+                            ) -> None:
+            if self._spend(msg, outs):  # nbclient keeps widget state for the whole run
+                super().handle_comm_msg(outs, msg, cell_index)
 
     return CappedClient
 
@@ -487,6 +580,8 @@ class KernelSession:
         self.deadline_hit = False
         self.mute = False  # the kernel was stopped because its messages could not be read
         self.limit_hit = ""  # why the grader stopped the kernel for a resource, if it did
+        # What the grader reads from this kernel; a message past it stops the kernel.
+        self.guard = wire.Guard(wire.Limits.of(settings), on_refused=self._over_limit)
         self._lock = threading.Lock()
         self._running: tuple[Any, Any] | None = None  # the event loop and the cell's task
         self.started = False
@@ -536,6 +631,7 @@ class KernelSession:
                 resources={"metadata": {"path": str(space.work)}},
             )
             self._client.output_budget = self.settings.max_output_bytes
+            self._client.guard = self.guard
             self._client.stopped = lambda: self.deadline_hit or bool(self.limit_hit) or \
                 self.mute
             # The kernel's own stderr (C-level output, its warnings) is not the student's
@@ -784,6 +880,7 @@ class KernelSession:
             self._execute(nbformat.v4.new_code_cell(preamble))
         code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"]
         errors: list[CellError] = []
+        omitted: list[tuple[int, str]] = []  # (cell, ename) of errors past the cap
         figures: list[Figure] = []
         run = 0
         outcome, message = "ok", ""
@@ -795,10 +892,14 @@ class KernelSession:
             run += 1
             figures += _figures(index, copy, answer_names, len(figures))
             if status in ("error", "timeout"):
-                errors.append(_cell_error(index, copy, status, self.settings.cell_timeout))
+                error = _cell_error(index, copy, status, self.settings.cell_timeout)
+                if len(errors) < MAX_CELL_ERRORS:
+                    errors.append(error)
+                else:
+                    omitted.append((index, error.ename))
             if status == "dead":
                 outcome, why = self._cause_of_death()
-                errors.append(CellError(index=index, source=copy.get("source", ""),
+                errors.append(CellError(index=index, source=_clip(copy.get("source", "")),
                                         ename="KernelDied", evalue=why,
                                         traceback=f"The kernel process ended while this cell "
                                                   f"ran: {why}."))
@@ -810,12 +911,16 @@ class KernelSession:
                            f"{self.settings.timeout:g} s (stopped in cell {index})")
                 if not errors or errors[-1].index != index:
                     errors.append(CellError(
-                        index=index, source=copy.get("source", ""), ename="Timeout",
+                        index=index, source=_clip(copy.get("source", "")), ename="Timeout",
                         evalue="the submission's time limit ran out in this cell",
                         traceback=""))
                 break
         if self.output_capped and not message:
             message = (f"output beyond {self.settings.max_output_bytes} bytes was dropped")
+        if omitted:
+            # Past the cap only errors that stopped the run are appended: they stay last.
+            errors = [*errors[:MAX_CELL_ERRORS], omitted_errors(omitted),
+                      *errors[MAX_CELL_ERRORS:]]
         return RunLog(cells_total=len(code_cells), cells_run=run, errors=tuple(errors),
                       outcome=outcome, message=message,
                       seconds=round(time.monotonic() - started, 3), figures=tuple(figures),
@@ -842,12 +947,19 @@ class KernelSession:
         if timeout is not None:
             self._client.timeout = int(max(1, min(timeout, self.time_left)))
         self._client.capping = False
+        self._client.grader_budget = self.guard.limits.message_bytes
         try:
             status = self._execute(cell)
         finally:
             self._client.timeout = previous
             self._client.capping = True
-        return status, list(cell.get("outputs", []))
+        outputs = list(cell.get("outputs", []))
+        # nbclient keeps every cell it ran: the results are the caller's now, and kept
+        # there too they would hold each harvest for the rest of the run. Placeholders,
+        # so that a display update aimed at them finds its index.
+        cell["outputs"] = [{"output_type": o.get("output_type"), "data": {}, "metadata": {}}
+                           for o in outputs]
+        return status, outputs
 
 
 _MUTE = ("the kernel's messages could no longer be read (the code replaced what the kernel "
@@ -895,8 +1007,41 @@ def _figures(index: int, cell: Any, names: tuple[str, ...], have: int) -> list[F
     return out
 
 
+MAX_CELL_ERRORS = 20  # failing cells kept in full; later ones are counted by kind
+_MAX_SOURCE_CHARS = 4_000
+_MAX_TRACEBACK_CHARS = 8_000
+_MAX_KINDS = 10
+
+
+def _clip(text: str, limit: int = _MAX_SOURCE_CHARS, *, keep_end: bool = False) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    note = f"[... {len(text) - limit:,} more characters not kept]"
+    return f"{note}\n{text[-limit:]}" if keep_end else f"{text[:limit]}\n{note}"
+
+
+def omitted_errors(omitted: list[tuple[int, str]]) -> CellError:
+    """One entry for the failing cells past :data:`MAX_CELL_ERRORS`: how many, of what kind.
+
+    Their sources and tracebacks are not kept, so that a submission of thousands of
+    failing cells still gives a bounded result, page and gradebook row.
+    """
+    from collections import Counter
+
+    kinds = Counter(ename[:100] for _, ename in omitted)
+    named = ", ".join(f"{ename} x{n:,}" for ename, n in kinds.most_common(_MAX_KINDS))
+    if len(kinds) > _MAX_KINDS:
+        named += f", and {len(kinds) - _MAX_KINDS:,} other kinds"
+    first, last = omitted[0][0], omitted[-1][0]
+    return CellError(index=first, source="", ename="MoreErrors",
+                     evalue=f"and {len(omitted):,} more cells raised: {named} (cells {first} "
+                            f"to {last}; their sources and tracebacks are not kept)",
+                     traceback="")
+
+
 def _cell_error(index: int, cell: Any, status: str, cell_timeout: float) -> CellError:
-    source = cell.get("source", "")
+    source = _clip(cell.get("source", ""))
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             tb = strip_ansi("\n".join(out.get("traceback", [])))
@@ -908,7 +1053,8 @@ def _cell_error(index: int, cell: Any, status: str, cell_timeout: float) -> Cell
             if status == "timeout":
                 ename, evalue = "Timeout", f"the cell ran longer than {cell_timeout:g} s"
             return CellError(index=index, source=source, ename=ename, evalue=evalue[:2000],
-                             traceback="\n".join(lines))
+                             traceback=_clip("\n".join(lines), _MAX_TRACEBACK_CHARS,
+                                             keep_end=True))
     if status == "timeout":
         return CellError(index=index, source=source, ename="Timeout",
                          evalue=f"the cell ran longer than {cell_timeout:g} s", traceback="")
