@@ -371,9 +371,78 @@ SANDBOX_CASES: list[Case] = [
     Case("oom_score.py", None, errors=(), check=_kernel_goes_first),
 ]
 
+def _peak_under(run: Run, mb: int) -> None:
+    assert run.peak_traced is not None
+    assert run.peak_traced < mb * 1_000_000, \
+        f"the grader allocated {run.peak_traced / 1e6:.0f} MB at its peak"
+
+
+def _refused_unparsed(run: Run) -> None:
+    # 30 MB of [] sent; parsed, it took the grader 937 MB.
+    _left_out_of_a_fresh_run(run)
+    assert "JSON values" in run.result.run.errors[0].evalue
+    _peak_under(run, 100)
+
+
+def _cut_unread(run: Run) -> None:
+    # 20 MB sent in one frame, over the 9.0 MB a message may take: never received.
+    _left_out_of_a_fresh_run(run)
+    assert "larger than the limit of 9.0 MB" in run.result.run.errors[0].evalue
+    assert "libzmq cut" in run.result.run.errors[0].evalue
+    _peak_under(run, 16)
+
+
+def _decoding_stopped(run: Run) -> None:
+    # Decoded in full, 900,000 sympy texts took the grader about 97 s of CPU; the budget
+    # for one submission is the cell timeout (10 s here).
+    assert "of the grader's CPU time" in run.check("expr").message
+    assert all("too large to grade" in run.check(a).message
+               for a in ("grad", "double", "stats", "curve"))
+    assert run.seconds < 45, f"graded in {run.seconds:.1f} s"
+
+
+def _answers_share_their_budget(run: Run) -> None:
+    # Seven answers of 60 MB; 128 MB fit in all. All seven, the grader took 1.4 GB.
+    assert "together are too large" in run.check("expr").message
+    assert run.check("v").received is not None  # the first two were read and graded
+    _peak_under(run, 480)
+
+
+def _errors_summarised(run: Run) -> None:
+    from grader.gradebook import Gradebook
+
+    errors = run.result.run.errors
+    assert len(errors) == 21 and all(e.ename == "NameError" for e in errors[:20])
+    assert errors[-1].ename == "MoreErrors"
+    assert "3,980 more cells raised: NameError x2,980, ZeroDivisionError x1,000" \
+        in errors[-1].evalue
+    page, data = render_html(run.result, _rubric()), to_json(run.result)
+    assert len(page) < 1_000_000 and len(data) < 1_000_000, (len(page), len(data))
+    assert "3,980 more cells raised" in page
+    with Gradebook(run.tmp / "gradebook.sqlite") as book:
+        book.record(run.result)
+        (row,) = book.db.execute(
+            "SELECT length(errors) + length(result_json) FROM results").fetchone()
+    assert row < 1_000_000, row
+
+
 # Issue 11, the grader's own rows: its memory whatever the kernel sends, the cost of
 # decoding a harvest, the size of one submission's outputs and answers.
-GRADER_BOUND_CASES: list[Case] = []
+GRADER_BOUND_CASES: list[Case] = [
+    Case("big_json_message.py", r"larger than the limit", zero=("v",), graded=("k", "flag"),
+         errors=((2, "KernelDied"),), trace_memory=True, check=_refused_unparsed),
+    Case("oversize_message.py", r"larger than the limit", zero=("v",), graded=("k", "flag"),
+         errors=((2, "KernelDied"),), settings={"max_answers_mb": 8}, trace_memory=True,
+         check=_cut_unread),
+    Case("forged_harvest.py", r"too large to grade", zero=("expr", "grad", "curve"),
+         graded=("k",), errors=(), modes=("none", "bwrap-fork"), check=_decoding_stopped),
+    Case("many_answers.py", r"too large to grade",
+         zero=("v", "flag", "expr", "grad", "double", "stats", "curve"), errors=(),
+         trace_memory=True, check=_answers_share_their_budget),
+    Case("many_errors.py", r"3,980 more cells raised", errors=None,
+         settings={"timeout": 240, "max_output_bytes": 2_000_000},
+         modes=("none",), check=_errors_summarised),
+]
 
 CASES += SANDBOX_CASES + GRADER_BOUND_CASES
 
