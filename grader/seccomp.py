@@ -23,6 +23,7 @@ numbers differ and would slip past the table. Only x86-64 has a table; elsewhere
 from __future__ import annotations
 
 import errno
+import functools
 import platform
 import struct
 
@@ -74,6 +75,7 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
+@functools.cache
 def program(*, deny_memfd: bool = False) -> bytes | None:
     """The filter as the bytes of a ``sock_filter`` array, or None on an untabled machine."""
     if platform.machine() not in ("x86_64", "AMD64"):
