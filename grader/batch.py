@@ -12,7 +12,7 @@ Executors:
     ``-j N`` worker processes (spawned: a clean interpreter each, whose main thread runs
     the checks, so the symbolic check's time budget holds; sympy is CPU-bound, and
     threads would share one core through the GIL). Each worker keeps a sandbox with a
-    kernel fork server (``grader.forkserver``) that has imported ipykernel and the
+    kernel fork server (``grader.kernel.forkserver``) that has imported ipykernel and the
     rubric's ``[execution] preload`` modules once; each student's kernel is forked from
     it, fresh, in about 0.2 s and without the CPU time of those imports. With
     ``--fresh-kernels`` each kernel is instead a new process, started ahead of need in a
@@ -23,7 +23,7 @@ Executors:
     grader error and the batch goes on. No wait for a worker is unbounded: one that has
     not left ``STOP_GRACE`` seconds after it was asked to (SIGTERM, or the end of a
     round) is SIGKILLed. The grader's processes take the lowest OOM score they may
-    (``grader.oom``), the kernels the highest.
+    (``grader.kernel.oom``), the kernels the highest.
 ``dask``
     Each submission is a task on a Dask distributed cluster, sent with the files it
     needs (the submission's, the rubric's, the reference's) as plain data. On the
@@ -64,11 +64,12 @@ from grader.gradebook import (
     now,
     result_json,
 )
-from grader.oom import protect_from_oom
+from grader.kernel.oom import protect_from_oom
+from grader.kernel.sandbox import Isolation
 from grader.report import student_file
 from grader.results import SubmissionResult
-from grader.rubric import ExecutionSettings, Rubric
-from grader.sandbox import Isolation
+from grader.rubric import Rubric
+from grader.settings import ExecutionSettings
 
 EXECUTORS = ("local", "dask")
 STOP_GRACE = 5.0  # seconds a worker asked to leave has to close its kernels; then SIGKILL
@@ -121,7 +122,7 @@ def _task(sub: Any, prefetch: bool = True) -> Task:
 
 
 def _submission(task: Task) -> Any:
-    from grader.execute import Submission
+    from grader.submission import Submission
 
     return Submission(student=task.student, path=Path(task.path),
                       folder=None if task.folder is None else Path(task.folder))
@@ -152,7 +153,7 @@ class WarmPool:
         self.forkserver: Any = None
         self._server: cf.Future[Any] | None = None
         if fork and self.size:
-            from grader.forkserver import ForkServer
+            from grader.kernel.forkserver import ForkServer
 
             self.forkserver = ForkServer(settings, isolation)
             self._server = self._threads.submit(self.forkserver.start)
@@ -166,7 +167,7 @@ class WarmPool:
                 self._ready.append(self._threads.submit(self._warm))
 
     def _warm(self) -> Any:
-        from grader.execute import KernelSession
+        from grader.kernel.execute import KernelSession
 
         session = KernelSession(self.settings, isolation=self.isolation)
         session.start()
@@ -209,7 +210,7 @@ class WarmPool:
             return None
 
     def _fork(self) -> Any | None:
-        from grader.execute import KernelSession
+        from grader.kernel.execute import KernelSession
 
         assert self._server is not None
         try:
@@ -565,9 +566,9 @@ def _serve_one(stream: IO[bytes]) -> str:
     request = json.loads(stream.read().decode("utf-8"))
     bundle, payload = request["bundle"], request["payload"]
     settings = _settings_from(request["settings"])
-    from grader import sandbox
-    from grader.execute import Submission
+    from grader.kernel import sandbox
     from grader.rubric import load_rubric
+    from grader.submission import Submission
 
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         root = Path(tmp)

@@ -18,11 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from grader import sandbox
 from grader.errors import GraderError
+from grader.kernel import sandbox
+from grader.kernel.sandbox import Isolation
 from grader.report import languages
-from grader.rubric import DEFAULTS, SANDBOX_MODES, ExecutionSettings, Rubric, load_rubric
-from grader.sandbox import Isolation
+from grader.rubric import Rubric, load_rubric
+from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -275,8 +276,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _validate(path: Path) -> int:
-    from grader.execute import Submission
     from grader.grade import grade
+    from grader.submission import Submission
 
     rubric = load_rubric(path)
     if rubric.reference_path is None:

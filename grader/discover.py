@@ -63,7 +63,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grader.errors import GraderError
-from grader.execute import SUFFIXES, Submission
+from grader.kernel.execute import SUFFIXES
+from grader.submission import Submission
 
 _SAFE = re.compile(r"[^\w.@-]+")
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "__MACOSX", "node_modules",

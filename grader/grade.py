@@ -16,10 +16,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader import sandbox
-from grader.checks import MISSING, CallableAnswer, Evidence, Rejected, grader_for, make_result
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.calls import Call
+from grader.checks import Evidence, grader_for, make_result
 from grader.errors import GraderError, SubmissionError
-from grader.execute import KernelSession, Submission, load_notebook
+from grader.kernel import sandbox
+from grader.kernel.execute import KernelSession, load_notebook
+from grader.kernel.sandbox import Isolation
 from grader.results import (
     CellError,
     CheckResult,
@@ -28,8 +31,9 @@ from grader.results import (
     Status,
     SubmissionResult,
 )
-from grader.rubric import Call, CheckSpec, ExecutionSettings, Rubric, resolve_inputs
-from grader.sandbox import Isolation
+from grader.rubric import CheckSpec, Rubric, resolve_inputs
+from grader.settings import ExecutionSettings
+from grader.submission import Submission
 
 __version__ = "0.1.0"
 
@@ -115,7 +119,7 @@ def grade(sub: Submission, rubric: Rubric, *,
             run = RunLog(outcome="not_run", message=str(exc))
             answers = {n: Rejected(f"the submission could not be run: {exc}")
                        for n in rubric.answer_names}
-        from grader.harvest import text_answers
+        from grader.kernel.harvest import text_answers
 
         for name, text in text_answers(loaded.nb, _manual_names(rubric)).items():
             if text:
@@ -176,7 +180,7 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
          settings: ExecutionSettings, isolation: Isolation, session: KernelSession | None,
          ) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
     """Run, harvest and call; when a cell kills the kernel, run again without it."""
-    from grader.harvest import Harvester
+    from grader.kernel.harvest import Harvester
 
     preamble = "" if sub.is_notebook else f"__name__ = {sub.path.stem!r}"
     skip: tuple[int, ...] = ()

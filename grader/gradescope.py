@@ -73,8 +73,8 @@ def run(rubric_path: str | Path, *, submission_dir: str | Path = SUBMISSION_DIR,
     A folder without a gradable file gives a zero result that says why. A rubric that
     cannot be loaded still gets a results file for the student, then raises.
     """
-    from grader.execute import Submission
     from grader.grade import failed_result, grade_submission
+    from grader.submission import Submission
 
     started = time.monotonic()
     submission_dir, results_path = Path(submission_dir), Path(results_path)

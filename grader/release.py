@@ -40,8 +40,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader.calls import Call
 from grader.errors import GraderError
-from grader.rubric import Call, CheckSpec, Question, Rubric, load_rubric, resolve_inputs
+from grader.rubric import CheckSpec, Question, Rubric, load_rubric, resolve_inputs
 
 RUBRIC_NAME = "rubric.toml"
 WORKFLOW = Path(".github") / "workflows" / "grade.yml"
@@ -371,7 +372,7 @@ def _encode_for(kind: str, value: Any, where: str) -> Any:
 
 
 def _outputs(func: Any, calls: tuple[Call, ...], where: str) -> list[Any]:
-    from grader.checks.function import reference_outputs
+    from grader.calls import reference_outputs
 
     try:
         return reference_outputs(func, calls)
@@ -434,9 +435,10 @@ def _plain(value: Any, where: str) -> Any:
 
 def _verify(public: Rubric, frozen: dict[str, list[_Frozen]], reference: ModuleType) -> None:
     """The reference's answers must earn full marks on every frozen check of ``public``."""
-    from grader.checks import CallableAnswer, CallOutcome, Evidence, grader_for
-    from grader.codec import decode_answer
-    from grader.kernel_agent import encode
+    from grader.answers import CallableAnswer, CallOutcome
+    from grader.checks import Evidence, grader_for
+    from grader.kernel.agent import encode
+    from grader.kernel.codec import decode_answer
 
     def wire(value: Any) -> Any:  # what the kernel would send back for this value
         return decode_answer(encode(value))

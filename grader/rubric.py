@@ -19,62 +19,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader.calls import GENERATORS, ArgGenerator, Call, RandomInputs
 from grader.errors import ReferenceModuleError, RubricError
+from grader.settings import SANDBOX_MODES, ExecutionSettings
 
 KINDS = ("numeric", "symbolic", "function", "property", "manual")
-SANDBOX_MODES = ("auto", "bwrap", "none", "required")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _QUESTION_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-@dataclass(frozen=True, kw_only=True)
-class ExecutionSettings:
-    """How a submission runs; the single source of defaults for CLI, plugin and rubric."""
-
-    cell_timeout: float = 60.0
-    timeout: float = 600.0
-    call_timeout: float = 10.0
-    startup_timeout: float = 60.0
-    max_output_bytes: int = 2_000_000
-    memory_mb: int = 4096  # address space (RLIMIT_AS) of each kernel process
-    max_memory_mb: int = 2048  # memory the kernel's processes hold in all, where a cgroup can say
-    cpu_seconds: int = 900
-    max_processes: int = 128
-    max_file_mb: int = 256
-    max_disk_mb: int = 512  # the workspace's total, and the size of the sandbox's /tmp
-    max_files: int = 10_000  # files and folders a run may create in its workspace
-    max_answers_mb: int = 128  # a submission's answers in all, as JSON from the kernel
-    sandbox: str = "auto"  # auto | bwrap | none | required
-    preload: tuple[str, ...] = ()  # modules a pooled kernel imports ahead of need
-
-
-DEFAULTS = ExecutionSettings()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Call:
-    """One call of a function answer: positional and keyword arguments (trusted data)."""
-
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-    def display(self) -> str:
-        """Render the call's arguments the way a student would type them."""
-        parts = [_short(a) for a in self.args]
-        parts += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
-        return "(" + ", ".join(parts) + ")"
-
-
-def _short(value: Any) -> str:
-    try:
-        import numpy as np
-
-        if isinstance(value, np.ndarray):
-            return "np.array(" + repr(value.tolist()) + ")"
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        pass
-    return repr(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,41 +43,6 @@ class Mistake:
     outputs: tuple[Any, ...] | None = None  # function checks: the mistaken output per call
 
 
-@dataclass(frozen=True, kw_only=True)
-class ArgGenerator:
-    """How one argument of a generated call is drawn (see ``GENERATORS`` for the kinds)."""
-
-    kind: str  # uniform | normal | integer | choice | spd | constant
-    low: float = 0.0
-    high: float = 1.0
-    mean: float = 0.0
-    std: float = 1.0
-    shape: tuple[int, ...] = ()  # () draws a single number
-    values: tuple[Any, ...] = ()  # choice
-    n: int = 2  # spd: the matrix is n x n
-    eigenvalues: tuple[float, float] = (0.5, 5.0)  # spd: eigenvalues drawn in this range
-    value: Any = None  # constant
-
-
-@dataclass(frozen=True, kw_only=True)
-class RandomInputs:
-    """``count`` calls whose arguments are drawn from a generator seeded with ``seed``."""
-
-    count: int
-    seed: int
-    args: tuple[ArgGenerator, ...] = ()
-    kwargs: tuple[tuple[str, ArgGenerator], ...] = ()
-
-
-# The keys each generator kind takes besides `kind`; documented in the README.
-GENERATORS: dict[str, tuple[str, ...]] = {
-    "uniform": ("low", "high", "shape"),  # floats in [low, high)
-    "normal": ("mean", "std", "shape"),  # Gaussian floats
-    "integer": ("low", "high", "shape"),  # integers in [low, high], both included
-    "choice": ("values",),  # one of the listed values
-    "spd": ("n", "eigenvalues"),  # symmetric positive definite n x n, random eigenbasis
-    "constant": ("value",),  # always this value
-}
 ASSUMPTIONS = ("real", "positive", "negative", "nonnegative", "nonpositive", "nonzero",
                "integer")
 FORMS = ("factored", "expanded", "no_derivative")
@@ -972,7 +891,7 @@ def resolve_inputs(check: CheckSpec, reference: ModuleType) -> tuple[Call, ...]:
                     f"{check.inputs_from}() must return argument tuples, got "
                     f"{type(item).__name__}", name=check.inputs_from)
     if check.random is not None:
-        from grader.checks.function import generate_calls
+        from grader.calls import generate_calls
 
         calls.extend(generate_calls(check.random))
     return tuple(calls)

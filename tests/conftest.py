@@ -89,7 +89,7 @@ def secrets(hw2_hidden: HiddenHW2) -> Secrets:
     """The hidden checks' inputs, outputs, mistakes and feedback, and the reference source."""
     import sympy as sp
 
-    from grader.checks.function import reference_outputs
+    from grader.calls import reference_outputs
     from grader.rubric import load_rubric, resolve_inputs
 
     rubric = load_rubric(hw2_hidden.rubric)

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, sandbox
+from grader import batch
 from grader.batch import Progress, RichProgress, Task, WarmPool, progress_for
 from grader.gradebook import Gradebook, now, result_json
+from grader.kernel import sandbox
+from grader.kernel.sandbox import Isolation
 from grader.results import RunLog, SubmissionResult
-from grader.rubric import ExecutionSettings, load_rubric
-from grader.sandbox import Isolation
+from grader.rubric import load_rubric
+from grader.settings import ExecutionSettings
 
 ROOT = Path(__file__).parent.parent
 MINI = Path(__file__).parent / "data" / "mini"
@@ -373,7 +375,7 @@ def test_workers_take_the_lowest_oom_score_they_may(monkeypatch):
     results = {done.student: done.result for done in batch.run_local(
         tasks, rubric=rubric, settings=ExecutionSettings(), isolation=Isolation(mode="none"),
         jobs=2, warm=0)}
-    probe = subprocess.run([sys.executable, "-c", "from grader.oom import protect_from_oom; "
+    probe = subprocess.run([sys.executable, "-c", "from grader.kernel.oom import protect_from_oom; "
                             "print(protect_from_oom())"], capture_output=True, text=True,
                            check=True, cwd=ROOT)
     lowest = probe.stdout.strip()  # what a process like them may reach here

@@ -1,7 +1,7 @@
 """What the grader reads from a kernel is bounded before it is parsed, and after.
 
-The pre-scan of a message (``grader.wire``), the guard in the client's Session, the
-budget for decoding a submission's answers (``grader.codec.DecodeBudget``), the agent's
+The pre-scan of a message (``grader.kernel.wire``), the guard in the client's Session, the
+budget for decoding a submission's answers (``grader.kernel.codec.DecodeBudget``), the agent's
 budget for a submission's answers in all, and the summary of failing cells past the cap.
 The hostile corpus (``GRADER_BOUND_CASES`` in ``tests/test_hostile.py``) runs each of them
 against a live kernel.
@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
-from grader import kernel_agent, wire
-from grader.checks import Rejected
-from grader.codec import DecodeBudget, decode_answer
+from grader.answers import Rejected
 from grader.errors import RubricError
-from grader.execute import MAX_CELL_ERRORS, _capped_client_class, _clip, omitted_errors
-from grader.rubric import DEFAULTS, ExecutionSettings, load_rubric
+from grader.kernel import agent as kernel_agent
+from grader.kernel import wire
+from grader.kernel.codec import DecodeBudget, decode_answer
+from grader.kernel.execute import MAX_CELL_ERRORS, _capped_client_class, _clip, omitted_errors
+from grader.rubric import load_rubric
+from grader.settings import DEFAULTS, ExecutionSettings
 
 LIMITS = wire.Limits.of(DEFAULTS)
 SMALL = wire.Limits.of(replace(DEFAULTS, max_answers_mb=1, max_output_bytes=10_000))

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.checks import CallableAnswer, CallOutcome, Evidence, grader_for
-from grader.checks.function import generate_calls, grade
+from grader.answers import CallableAnswer, CallOutcome
+from grader.calls import ArgGenerator, Call, RandomInputs, generate_calls
+from grader.checks import Evidence, grader_for
+from grader.checks.function import grade
 from grader.errors import RubricError
-from grader.rubric import ArgGenerator, Call, CheckSpec, Mistake, RandomInputs, load_rubric
+from grader.rubric import CheckSpec, Mistake, load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -364,7 +366,7 @@ class _Session:
 @pytest.mark.parametrize(("timeout", "per_call"), [(None, 10.0), (2.5, 2.5)])
 def test_a_checks_call_timeout_reaches_the_kernel(timeout: float | None,
                                                   per_call: float) -> None:
-    from grader.harvest import Harvester
+    from grader.kernel.harvest import Harvester
 
     session = _Session()
     Harvester(session).call("f", [Call(args=(1,))], timeout=timeout)  # type: ignore[arg-type]
@@ -389,7 +391,7 @@ def _spin(cpu_seconds: float) -> None:
 def _call_here(monkeypatch: pytest.MonkeyPatch, func: Callable[..., Any], calls: int,
                timeout: float, total: float | None = None) -> list[dict[str, Any]]:
     """Run the kernel agent's calls of ``func`` in this process; what it would publish."""
-    from grader import kernel_agent
+    from grader.kernel import agent as kernel_agent
 
     published: list[Any] = []
     monkeypatch.setattr(kernel_agent, "_publish", lambda nonce, payload: published.append(payload))
@@ -405,7 +407,7 @@ def _call_here(monkeypatch: pytest.MonkeyPatch, func: Callable[..., Any], calls:
 
 def test_a_call_slowed_by_a_crowded_cpu_is_not_stopped(monkeypatch: pytest.MonkeyPatch,
                                                        crowded_cpu: int) -> None:
-    from grader import kernel_agent
+    from grader.kernel import agent as kernel_agent
 
     monkeypatch.setattr(kernel_agent, "WALL_FACTOR", 30)  # room for a very slow machine
 

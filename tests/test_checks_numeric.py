@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.checks import MISSING, CallableAnswer, Evidence, Rejected
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.checks import Evidence
 from grader.checks.numeric import compare, format_value, grade
 from grader.rubric import CheckSpec, Mistake
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.checks import MISSING, CallableAnswer, Evidence, Rejected
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.checks import Evidence
 from grader.checks.symbolic import compare, grade
 from grader.rubric import CheckSpec, Mistake
 

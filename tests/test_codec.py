@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from grader.checks import MISSING, CallableAnswer, Rejected
-from grader.codec import decode_answer
-from grader.kernel_agent import decode_trusted, encode
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.kernel.agent import decode_trusted, encode
+from grader.kernel.codec import decode_answer
 
 ROUND_TRIPS = [
     None,
@@ -163,7 +163,7 @@ def _load_agent_afresh(monkeypatch: pytest.MonkeyPatch, **patched: object):
 
     for name, value in patched.items():
         monkeypatch.setattr(builtins, name, value)
-    path = str(files("grader").joinpath("kernel_agent.py"))
+    path = str(files("grader.kernel").joinpath("agent.py"))
     spec = importlib.util.spec_from_file_location("grader_kernel_agent_reloaded", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
 from grader.batch import BatchOptions, Progress, grade_batch
 from grader.discover import discover
 from grader.gradebook import Gradebook
+from grader.kernel import sandbox
 from grader.results import SubmissionResult
 from grader.rubric import load_rubric
 

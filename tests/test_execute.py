@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from grader.execute import (
+from grader.kernel.execute import (
     KernelSession,
-    Submission,
     load_notebook,
     notebook_from_module,
     strip_ansi,
     workspace,
 )
-from grader.rubric import ExecutionSettings
+from grader.settings import ExecutionSettings
+from grader.submission import Submission
 
 
 def sources(text: str) -> list[str]:
@@ -117,7 +117,7 @@ def test_kernel_death_is_reported(tmp_path):
 
 def test_matplotlib_font_list_is_built_once_and_copied_into_each_workspace(tmp_path,
                                                                            monkeypatch):
-    from grader import execute
+    from grader.kernel import execute
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     execute.matplotlib_cache.cache_clear()

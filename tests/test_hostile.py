@@ -40,15 +40,17 @@ from typing import Any
 
 import pytest
 
-from grader import load_rubric, sandbox
+from grader import load_rubric
+from grader.kernel import sandbox
 from grader.cli import main as cli_main
 from grader.discover import discover, student_id
-from grader.execute import KernelSession, Submission
-from grader.forkserver import ForkServer
 from grader.grade import failed_result, grade
+from grader.kernel.execute import KernelSession
+from grader.kernel.forkserver import ForkServer
 from grader.report import render_html, to_json, write_student
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
+from grader.submission import Submission
 
 HOSTILE = Path(__file__).parent / "hostile"
 RUBRIC = HOSTILE / "rubric.toml"
@@ -568,7 +570,7 @@ def grade_case(name: str, mode: str, tmp: str, port: int) -> dict[str, Any]:
         import sympy  # noqa: F401
 
         from grader.checks import function, numeric, symbolic  # noqa: F401
-        from grader.harvest import Harvester  # noqa: F401
+        from grader.kernel.harvest import Harvester  # noqa: F401
 
         rubric.load_reference()
         tracemalloc.start()

@@ -19,13 +19,13 @@ import pytest
 from grader.batch import BatchOptions, Progress, grade_batch, printable
 from grader.cli import main
 from grader.discover import ID_MAX, NAME_MAX, discover, student_id
-from grader.execute import Submission
 from grader.grade import failed_result, submission_digest
 from grader.gradebook import now
+from grader.kernel.sandbox import Isolation
 from grader.report import write_student
 from grader.results import RunLog
 from grader.rubric import load_rubric
-from grader.sandbox import Isolation
+from grader.submission import Submission
 from grader.summary import write_summary
 
 MINI = Path(__file__).parent / "data" / "mini"

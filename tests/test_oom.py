@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import oom
+from grader.kernel import oom
 
 ROOT = Path(__file__).resolve().parents[1]
 # In a fresh process: raise the score, protect, and try one lower than what it got.
 PROBE = """
 from pathlib import Path
-from grader.oom import protect_from_oom
+from grader.kernel.oom import protect_from_oom
 path = Path("/proc/self/oom_score_adj")
 start = int(path.read_text())
 path.write_text(str(min(start + 500, 1000)))

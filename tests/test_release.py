@@ -272,7 +272,8 @@ points = 2
 
 
 def test_a_rubric_without_reference_loads_and_grades(tmp_path):
-    from grader.checks import CallableAnswer, CallOutcome, Evidence, grader_for
+    from grader.answers import CallableAnswer, CallOutcome
+    from grader.checks import Evidence, grader_for
 
     path = tmp_path / "public.toml"
     path.write_text(PUBLIC)

@@ -1,4 +1,4 @@
-"""The seccomp filter and the privilege drop every kernel runs under (grader/seccomp.py)."""
+"""The seccomp filter and the privilege drop every kernel runs under (grader/kernel/seccomp.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from grader import seccomp
-from grader.confine import __file__ as CONFINE
+from grader.kernel import seccomp
+from grader.kernel.confine import __file__ as CONFINE
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
                                 reason="the filter has a table for x86-64 only")

@@ -56,7 +56,7 @@ def test_printed_fake_results_do_not_pose_as_answers(tmp_path):
 def _watch(tmp_path: Path, **kwargs):
     import threading
 
-    from grader.sandbox import DiskWatch
+    from grader.kernel.sandbox import DiskWatch
 
     reasons: list[str] = []
     fired = threading.Event()
@@ -104,7 +104,7 @@ def test_stale_groups_of_killed_graders_are_swept(tmp_path):
     import os
     import time
 
-    from grader.sandbox import KernelCgroup
+    from grader.kernel.sandbox import KernelCgroup
 
     old_empty, old_busy, new_empty = (tmp_path / f"grader-{n}" for n in ("a", "b", "c"))
     for folder in (old_empty, old_busy, new_empty):

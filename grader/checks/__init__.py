@@ -13,53 +13,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from grader.answers import MISSING, CallableAnswer, CallOutcome, Rejected
+from grader.calls import Call
 from grader.results import CheckResult, Status
-from grader.rubric import Call, CheckSpec
-
-
-class _Missing:
-    """The answer's name is not defined by the submission."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING = _Missing()
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The answer exists but could not be brought over safely (type, size, malformed data)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class CallableAnswer:
-    """The answer is a callable in the kernel; only its name crossed over."""
-
-    name: str
-    signature: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class CallOutcome:
-    """What one call of a student function in the kernel gave back.
-
-    Exactly one of: ``value`` (decoded, may be :class:`Rejected`), ``error`` (the
-    exception the call raised, as text), or ``timed_out``.
-    """
-
-    value: Any = None
-    error: str | None = None
-    timed_out: bool = False
+from grader.rubric import CheckSpec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,6 @@
 """Function answers: call the student's function on hidden inputs, compare with the reference.
 
-The calls happen inside the student's kernel (see :mod:`grader.harvest`); this module
+The calls happen inside the student's kernel (see :mod:`grader.kernel.harvest`); this module
 sees only their decoded outcomes and compares them in the grader with the numeric rules
 (and the check's numeric options: ``rtol``, ``atol``, ``sigfigs``, ``decimals``,
 ``equal_nan``, ``bool_as_number``, ``unordered``, ``up_to_sign``, ``up_to_scale``).
@@ -14,60 +14,15 @@ output; with ``partial`` the check earns the share of inputs it gets right.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
 
-import numpy as np
-
-from grader.checks import CallableAnswer, Comparison, Evidence, absent_result, make_result
+from grader.answers import CallableAnswer
+from grader.calls import reference_outputs
+from grader.checks import Comparison, Evidence, absent_result, make_result
 from grader.checks.numeric import array_diff, compare, format_value, spec_options
 from grader.results import CheckResult
-from grader.rubric import ArgGenerator, Call, CheckSpec, RandomInputs
-
-
-def reference_outputs(func: Any, calls: tuple[Call, ...]) -> list[Any]:
-    """The reference's output for each call (arguments copied: a function may mutate them)."""
-    return [func(*copy.deepcopy(c.args), **copy.deepcopy(dict(c.kwargs))) for c in calls]
-
-
-def generate_calls(spec: RandomInputs) -> tuple[Call, ...]:
-    """The ``count`` calls of a ``[random]`` table, drawn from ``default_rng(seed)``.
-
-    Arguments are drawn call by call, positional ones first, in order; scalars come out
-    as Python ``float``/``int`` and shaped draws as numpy arrays.
-    """
-    rng = np.random.default_rng(spec.seed)
-    calls = []
-    for _ in range(spec.count):
-        args = tuple(_draw(rng, g) for g in spec.args)
-        kwargs = {name: _draw(rng, g) for name, g in spec.kwargs}
-        calls.append(Call(args=args, kwargs=kwargs))
-    return tuple(calls)
-
-
-def _draw(rng: np.random.Generator, g: ArgGenerator) -> Any:
-    size = g.shape or None
-    value: Any
-    if g.kind == "uniform":
-        value = rng.uniform(g.low, g.high, size=size)
-    elif g.kind == "normal":
-        value = rng.normal(g.mean, g.std, size=size)
-    elif g.kind == "integer":
-        value = rng.integers(int(g.low), int(g.high), size=size, endpoint=True)
-        return int(value) if size is None else value
-    elif g.kind == "choice":
-        return copy.deepcopy(g.values[int(rng.integers(len(g.values)))])
-    elif g.kind == "spd":
-        q, _ = np.linalg.qr(rng.normal(size=(g.n, g.n)))
-        eigenvalues = rng.uniform(g.eigenvalues[0], g.eigenvalues[1], size=g.n)
-        h = q @ np.diag(eigenvalues) @ q.T
-        return (h + h.T) / 2  # exactly symmetric
-    elif g.kind == "constant":
-        return copy.deepcopy(g.value)
-    else:  # the rubric loader admits only the kinds above; reaching here is our bug
-        raise ValueError(f"unknown generator kind {g.kind!r}")
-    return float(value) if size is None else value
+from grader.rubric import CheckSpec
 
 
 def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResult | None:

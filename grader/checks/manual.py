@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from grader.checks import MISSING, Evidence, Rejected, make_result
+from grader.answers import MISSING, Rejected
+from grader.checks import Evidence, make_result
 from grader.results import CheckResult
 from grader.rubric import CheckSpec
 

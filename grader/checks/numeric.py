@@ -55,15 +55,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import (
-    MISSING,
-    CallableAnswer,
-    Comparison,
-    Evidence,
-    Rejected,
-    absent_result,
-    make_result,
-)
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.checks import Comparison, Evidence, absent_result, make_result
 from grader.results import CheckResult
 from grader.rubric import CheckSpec, Mistake
 

@@ -115,15 +115,8 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.logic.boolalg import Boolean, BooleanFunction
 
-from grader.checks import (
-    MISSING,
-    CallableAnswer,
-    Comparison,
-    Evidence,
-    Rejected,
-    absent_result,
-    make_result,
-)
+from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.checks import Comparison, Evidence, absent_result, make_result
 from grader.errors import GraderError
 from grader.results import CheckResult
 from grader.rubric import CheckSpec, Mistake

@@ -17,7 +17,7 @@ the grader's memory a small multiple of the rubric's ``max_answers_mb`` and
 
 A refused message is never parsed: the kernel is stopped as when its messages cannot be
 read, with a reason that says it sent a message larger than the limit. Decoding the
-answers has a budget of its own (:class:`grader.codec.DecodeBudget`).
+answers has a budget of its own (:class:`grader.kernel.codec.DecodeBudget`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.rubric import ExecutionSettings
+    from grader.settings import ExecutionSettings
 
 # A harvest message around its answers: header frames, the nonce, the MIME type, names.
 ENVELOPE_BYTES = 1_000_000

@@ -1,7 +1,7 @@
 """Bring answers out of the kernel as tagged JSON, and call student functions there.
 
 After the student's cells have run, the grader loads its agent
-(:mod:`grader.kernel_agent`) into the kernel as a module of its own, then asks it to
+(:mod:`grader.kernel.agent`) into the kernel as a module of its own, then asks it to
 encode each contract name. Results come back only as display data of the grader's
 MIME type carrying this run's random nonce; anything a student prints is ignored.
 """
@@ -13,12 +13,13 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from grader import wire
-from grader.checks import MISSING, CallOutcome, Rejected
-from grader.codec import DecodeBudget, decode_answer
-from grader.execute import KernelSession
-from grader.kernel_agent import RESULT_MIME, encode
-from grader.rubric import DEFAULTS, Call
+from grader.answers import MISSING, CallOutcome, Rejected
+from grader.calls import Call
+from grader.kernel import wire
+from grader.kernel.agent import RESULT_MIME, encode
+from grader.kernel.codec import DecodeBudget, decode_answer
+from grader.kernel.execute import KernelSession
+from grader.settings import DEFAULTS
 
 _LOADER = '''\
 def _grader_load(path):
@@ -48,7 +49,7 @@ class Harvester:
     """Talks to the agent in one kernel session, with one nonce for the whole run.
 
     Everything it decodes (answers, then the results of calls) shares one
-    :class:`~grader.codec.DecodeBudget`, as the submission's answers share their size.
+    :class:`~grader.kernel.codec.DecodeBudget`, as the submission's answers share their size.
     """
 
     def __init__(self, session: KernelSession) -> None:

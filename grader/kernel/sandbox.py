@@ -2,20 +2,20 @@
 
 The kernel command is wrapped, outermost first, in:
 
-1. a tiny launcher (this interpreter, ``-c``, running ``grader/confine.py``'s text) that
+1. a tiny launcher (this interpreter, ``-c``, running ``grader/kernel/confine.py``'s text) that
    sets resource limits (address space, CPU time, file size, process count, no core
    dumps), joins the kernel's cgroups (``KernelCgroup``) where the grader may make them,
    raises its OOM score, and then replaces itself with
 2. ``bwrap`` (when isolation is ``bwrap``): namespaces of every kind of its own, uid 1000
    of its own user namespace with no capabilities and the seccomp filter of
-   ``grader.seccomp``; the system and the Python installation read-only on a read-only
+   ``grader.kernel.seccomp``; the system and the Python installation read-only on a read-only
    root, the submission's working copy, a home and the kernel's socket folder
    read-write, the grader's agent read-only, and nothing else (not the reference, the
    rubric, other submissions, the output folder or the grader's source); no network, a
    cleared environment, and death with the grader. Without bwrap the launcher drops
    the capabilities and loads the filter itself.
 
-The kernel fork server (``grader.zygote``) is wrapped the same way but keeps the
+The kernel fork server (``grader.kernel.zygote``) is wrapped the same way but keeps the
 capabilities of its user namespace, to give each kernel it forks the same confinement.
 See ``docs/security.md`` for the threat model.
 """
@@ -37,11 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import seccomp
 from grader.errors import GraderError
-from grader.rubric import ExecutionSettings
+from grader.kernel import seccomp
+from grader.settings import ExecutionSettings
 
-# The launcher's own code, run as ``python -I -c`` after the text of grader.confine.
+# The launcher's own code, run as ``python -I -c`` after the text of grader.kernel.confine.
 _LAUNCHER_MAIN = """
 import ctypes, json, os, resource, signal, sys
 cfg = json.loads(sys.argv[1])
@@ -85,7 +85,7 @@ os.execvp(argv[0], argv)
 def _launcher() -> str:
     from importlib.resources import files
 
-    return files("grader").joinpath("confine.py").read_text("utf-8") + _LAUNCHER_MAIN
+    return files("grader.kernel").joinpath("confine.py").read_text("utf-8") + _LAUNCHER_MAIN
 
 # Read-only system paths the kernel may need; missing ones are skipped.
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -175,7 +175,7 @@ def bwrap_args(*, work: Path, home: Path, ipc: Path, agent: Path, env: dict[str,
     with a pipe holding it), on a read-only root. The fork server (``server``) is the
     init of the sandbox's PID namespace, which no process inside can kill, and keeps
     the capabilities of its user namespace: it gives each kernel it forks namespaces of
-    its own and confines it the same way (``grader.zygote``).
+    its own and confines it the same way (``grader.kernel.zygote``).
     """
     exe = shutil.which("bwrap") or "bwrap"
     # Every writable in-memory filesystem has a size: an unsized tmpfs grows into the

@@ -6,7 +6,7 @@ grader never imports it. It imports ipykernel and the rubric's ``preload`` modul
 then forks each student's kernel from itself on request, so a kernel starts in a
 fraction of a second and without the CPU time of those imports. It runs no student code.
 
-Requests and replies are JSON lines on its stdin and stdout (``grader.forkserver``):
+Requests and replies are JSON lines on its stdin and stdout (``grader.kernel.forkserver``):
 
 ``{"op": "spawn", "argv": [...], "env": {...}, "cwd": "..."}``
     fork a kernel; reply ``{"pid": n}``.
@@ -41,13 +41,13 @@ from typing import Any
 
 
 def _confine() -> Any:
-    """grader/confine.py, from the copy the grader put beside this script (or the package)."""
+    """grader/kernel/confine.py, from the copy put beside this script (or the package)."""
     import importlib.util
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grader_confine.py")
     spec = importlib.util.spec_from_file_location("grader_confine", path)
     if spec is None or spec.loader is None or not os.path.exists(path):
-        return importlib.import_module("grader.confine")
+        return importlib.import_module("grader.kernel.confine")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

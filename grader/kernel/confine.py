@@ -1,8 +1,8 @@
 """Drop a process's privileges: no capabilities, no_new_privs, the seccomp filter.
 
 Standard library only, and no import of the grader: this file also runs as text where
-the grader cannot be imported, in the kernel launcher (``grader.sandbox``) and beside
-the kernel fork server (``grader.zygote``), so every kernel is confined by one code.
+the grader cannot be imported, in the kernel launcher (``grader.kernel.sandbox``) and beside
+the kernel fork server (``grader.kernel.zygote``), so every kernel is confined by one code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A classic BPF program (``struct sock_filter`` records) built here, in the grader, from a
 table, and handed as bytes to whatever installs it: bubblewrap (``--seccomp FD``) for a
-kernel started as a new process, the kernel fork server (``grader.zygote``) for a forked
+kernel started as a new process, the kernel fork server (``grader.kernel.zygote``) for a forked
 one, or the launcher when there is no sandbox. The filter refuses, with ``EPERM``:
 
 - namespaces and mounts: ``mount``, ``umount2``, ``pivot_root``, ``unshare``, ``setns``,

@@ -30,14 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import sandbox, wire
 from grader.errors import SubmissionError
+from grader.kernel import sandbox, wire
+from grader.kernel.sandbox import DiskWatch, Isolation, KernelCgroup
 from grader.results import CellError, Figure, RunLog
-from grader.rubric import ExecutionSettings
-from grader.sandbox import DiskWatch, Isolation, KernelCgroup
+from grader.settings import ExecutionSettings
+from grader.submission import Submission
 
 if TYPE_CHECKING:
-    from grader.forkserver import ForkServer
+    from grader.kernel.forkserver import ForkServer
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
@@ -48,20 +49,6 @@ SUFFIXES = (".ipynb", ".py")
 def strip_ansi(text: str) -> str:
     """Remove terminal colour codes (IPython colours its tracebacks)."""
     return _ANSI.sub("", text)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Submission:
-    """One student's submission: the file to run and the folder it may use beside it."""
-
-    student: str
-    path: Path
-    folder: Path | None = None  # a student's own folder, copied whole; None: the file alone
-
-    @property
-    def is_notebook(self) -> bool:
-        """True for ``.ipynb`` files; anything else runs as a module."""
-        return self.path.suffix == ".ipynb"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,7 +230,7 @@ class Workspace:
         for folder in (space.work, space.home, space.ipc, space.agent.parent):
             folder.mkdir()
         space.agent.write_text(
-            files("grader").joinpath("kernel_agent.py").read_text("utf-8"), "utf-8")
+            files("grader.kernel").joinpath("agent.py").read_text("utf-8"), "utf-8")
         space._furnish()
         return space
 
@@ -464,7 +451,7 @@ def _capped_client_class() -> Any:
         Once the grader has stopped the kernel itself (``stopped`` says so), a wait that
         times out ends there: nbclient would interrupt a dead kernel and wait again.
 
-        Messages reach it through ``guard`` (:class:`grader.wire.Guard`); display updates
+        Messages reach it through ``guard`` (:class:`grader.kernel.wire.Guard`); display updates
         and widget state count against the budget like outputs, and the grader's own cells
         keep at most one message's worth (``grader_budget``) whatever a hook adds.
         """

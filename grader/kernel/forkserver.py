@@ -1,4 +1,4 @@
-"""Start kernels by forking them from a preloaded, sandboxed Python (``grader.zygote``).
+"""Start kernels by forking them from a preloaded, sandboxed Python (``grader.kernel.zygote``).
 
 A fresh ``python -m ipykernel_launcher`` costs about a second of CPU before the student's
 first line, and the student's ``import numpy, sympy`` most of another: on a machine with
@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader import sandbox
 from grader.errors import SubmissionError
-from grader.rubric import ExecutionSettings
-from grader.sandbox import Isolation, KernelCgroup
+from grader.kernel import sandbox
+from grader.kernel.sandbox import Isolation, KernelCgroup
+from grader.settings import ExecutionSettings
 
 
 class ForkedKernel:
@@ -79,7 +79,7 @@ class ForkServer:
     """One sandbox with a kernel fork server in it, for one worker; a kernel at a time."""
 
     def __init__(self, settings: ExecutionSettings, isolation: Isolation) -> None:
-        from grader.execute import Workspace
+        from grader.kernel.execute import Workspace
 
         self.settings = settings
         self.isolation = isolation
@@ -97,7 +97,7 @@ class ForkServer:
         """Start the sandbox and wait until the server has imported what it preloads."""
         from importlib.resources import files
 
-        from grader.execute import kernel_env
+        from grader.kernel.execute import kernel_env
 
         if self.alive:
             return self
@@ -107,7 +107,8 @@ class ForkServer:
                              ("grader_confine.py", "confine.py")):
             script = space.agent.parent / name
             if not script.exists():
-                script.write_text(files("grader").joinpath(module).read_text("utf-8"), "utf-8")
+                text = files("grader.kernel").joinpath(module).read_text("utf-8")
+                script.write_text(text, "utf-8")
         script = space.agent.parent / "grader_zygote.py"
         # The server's own group; each kernel is forked while the server stands in the
         # kernel's group, so that the kernel is born there (``spawn``).
@@ -280,7 +281,7 @@ class ForkServer:
                 # A folder we cannot empty is not handed to the next student.
                 self._stop_process()
                 self.space.remove()
-                from grader.execute import Workspace
+                from grader.kernel.execute import Workspace
 
                 self.space = Workspace.create()
         finally:

@@ -1,7 +1,7 @@
 """The grader's agent inside a student's kernel: serialise answers, call student functions.
 
 This file's *text* is sent to the kernel after the student's cells have run (see
-``grader.harvest``); the grader process itself imports it only to encode the trusted
+``grader.kernel.harvest``); the grader process itself imports it only to encode the trusted
 arguments it sends. It must stay self-contained: standard library at import, numpy
 and sympy only if the kernel already has them loaded.
 
@@ -350,7 +350,7 @@ _json_dumps = json.dumps  # bound now, before a submission can replace it
 def _wire_size(obj: Any) -> tuple[int, int, int]:
     """Bytes, bytes a character once decoded, and JSON values of ``obj`` on the wire.
 
-    Counted as the grader's pre-scan counts them (``grader/wire.py``), on the text the
+    Counted as the grader's pre-scan counts them (``grader/kernel/wire.py``), on the text the
     session's packer sends (UTF-8, not ASCII-escaped; orjson's is shorter still).
     """
     text = _json_dumps(obj, ensure_ascii=False)
@@ -403,7 +403,7 @@ class _CallTimeout(BaseException):
 # students' kernels slows a call down without making it wrong, but one that sleeps or
 # waits uses no CPU and must end all the same.
 WALL_FACTOR = 3
-# The grader waits ``timeout * len(calls) + 10`` s for the whole cell (grader.harvest):
+# The grader waits ``timeout * len(calls) + 10`` s for the whole cell (grader.kernel.harvest):
 # the calls end before that, so that their results are read.
 _CELL_MARGIN = 5.0
 

@@ -1,6 +1,6 @@
 """Decode the kernel's tagged JSON into plain values, trusting nothing in it.
 
-The counterpart of :mod:`grader.kernel_agent`. Everything here treats its input as
+The counterpart of :mod:`grader.kernel.agent`. Everything here treats its input as
 hostile: only known tags, bounded sizes, numeric dtypes only, and sympy objects rebuilt
 by the whitelist parser :func:`grader.parse.parse_srepr`. Nothing is evaluated.
 """
@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from grader.checks import MISSING, CallableAnswer, Rejected
+from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.errors import DecodeError, ParseError
 
 _DTYPE = re.compile(r"^[<|]?(b1|[iu][1248]|f[248]|c(8|16))$")

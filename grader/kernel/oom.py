@@ -5,7 +5,7 @@ counts memory and then adds ``/proc/<pid>/oom_score_adj`` (-1000 to 1000). A gra
 worker holds more memory than a small kernel, so without a hint it is the one chosen,
 and the batch loses a worker for a student's memory hog. The grader's processes take
 the lowest score they may (:func:`protect_from_oom`); the kernels take 1000
-(``grader.sandbox``).
+(``grader.kernel.sandbox``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,31 @@
+"""How a submission runs: the one source of execution defaults for CLI, plugin and rubric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SANDBOX_MODES = ("auto", "bwrap", "none", "required")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionSettings:
+    """How a submission runs; the single source of defaults for CLI, plugin and rubric."""
+
+    cell_timeout: float = 60.0
+    timeout: float = 600.0
+    call_timeout: float = 10.0
+    startup_timeout: float = 60.0
+    max_output_bytes: int = 2_000_000
+    memory_mb: int = 4096  # address space (RLIMIT_AS) of each kernel process
+    max_memory_mb: int = 2048  # memory the kernel's processes hold in all, where a cgroup can say
+    cpu_seconds: int = 900
+    max_processes: int = 128
+    max_file_mb: int = 256
+    max_disk_mb: int = 512  # the workspace's total, and the size of the sandbox's /tmp
+    max_files: int = 10_000  # files and folders a run may create in its workspace
+    max_answers_mb: int = 128  # a submission's answers in all, as JSON from the kernel
+    sandbox: str = "auto"  # auto | bwrap | none | required
+    preload: tuple[str, ...] = ()  # modules a pooled kernel imports ahead of need
+
+
+DEFAULTS = ExecutionSettings()
