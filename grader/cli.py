@@ -21,7 +21,9 @@ from typing import Any
 from grader.errors import GraderError
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
+from grader.points import format_points
 from grader.report import languages
+from grader.results import automatic, totals
 from grader.rubric import Rubric, load_rubric
 from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
@@ -142,8 +144,9 @@ def _grade(args: argparse.Namespace) -> int:
     import functools
     import tempfile
 
-    from grader.batch import BatchOptions, grade_batch, merge_manual, printable
+    from grader.batch import grade_batch, merge_manual, printable
     from grader.discover import discover
+    from grader.executors import BatchOptions
     from grader.report import STUDENTS, check_templates, write_student
 
     rubric = load_rubric(args.rubric)
@@ -185,8 +188,8 @@ GRADEBOOK = "gradebook.sqlite"
 
 def _batch_arguments(g: argparse.ArgumentParser) -> None:
     """The ``grade`` options of batch grading: workers, cluster, LMS layouts, TA grades."""
-    from grader.batch import EXECUTORS
     from grader.discover import LAYOUTS
+    from grader.executors import EXECUTORS
 
     g.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                    help="submissions graded at once, each in its own kernel (default: the "
@@ -285,10 +288,9 @@ def _validate(path: Path) -> int:
                           "rubric was checked against it by `grader release`)")
     reference = Submission(student="reference", path=rubric.reference_path)
     result = grade(reference, rubric)
-    short = [(q.id, c) for q in result.questions for c in q.checks
-             if (c.kind != "manual" and c.status != "passed")
-             or (c.kind == "manual" and c.status != "manual")]
-    auto = sum(c.max_score for q in result.questions for c in q.checks if c.kind != "manual")
+    checks = [(q.id, c) for q in result.questions for c in q.checks]
+    short = [(qid, c) for qid, c in checks if not c.complete]
+    auto = totals(automatic(c for _, c in checks))[1]
     if result.run.errors:
         for err in result.run.errors:
             print(f"reference cell {err.index} raised {err.ename}: {err.evalue}")
@@ -298,7 +300,8 @@ def _validate(path: Path) -> int:
         print(f"grader: the reference {rubric.reference_path.name} does not earn full marks "
               f"on {path} ({len(short)} check(s) short)", file=sys.stderr)
         return 1
-    print(f"ok: {path} is consistent; the reference earns {result.score:g}/{auto:g} "
+    print(f"ok: {path} is consistent; the reference earns {format_points(result.score)}/"
+          f"{format_points(auto)} "
           f"auto-graded points and answers all {sum(len(q.checks) for q in rubric.questions)} "
           f"checks")
     return 0

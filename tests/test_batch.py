@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch
-from grader.batch import Progress, RichProgress, Task, WarmPool, progress_for
+from grader.batch import Progress, RichProgress, progress_for
+from grader.executors import Task, local
+from grader.executors.worker import WarmPool, die_with_parent
 from grader.gradebook import Gradebook, now, result_json
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
@@ -282,7 +283,7 @@ def _stubborn_worker(config: str) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    batch._die_with_parent()
+    die_with_parent()
     util.Finalize(None, time.sleep, args=(3600,), exitpriority=10)
 
 
@@ -306,14 +307,14 @@ def _kernel_free_grade(task: Task) -> str:
 @pytest.fixture
 def stubborn(monkeypatch):
     """Run a batch of such tasks on stubborn workers (a second's grace to leave)."""
-    monkeypatch.setattr(batch, "_init_worker", _stubborn_worker)
-    monkeypatch.setattr(batch, "_grade_in_worker", _kernel_free_grade)
-    monkeypatch.setattr(batch, "STOP_GRACE", 1.0)
+    monkeypatch.setattr(local, "_init_worker", _stubborn_worker)
+    monkeypatch.setattr(local, "_grade_in_worker", _kernel_free_grade)
+    monkeypatch.setattr(local, "STOP_GRACE", 1.0)
     rubric = load_rubric(MINI / "rubric.toml")
 
     def run(*students: str):
         tasks = [Task(student=s, path=str(MINI / "reference.py")) for s in students]
-        return batch.run_local(tasks, rubric=rubric, settings=ExecutionSettings(),
+        return local.run_local(tasks, rubric=rubric, settings=ExecutionSettings(),
                                isolation=Isolation(mode="none"), jobs=2)
 
     return run
@@ -359,7 +360,7 @@ def test_stopping_a_batch_kills_workers_that_ignore_sigterm(stubborn):
 
 
 def test_a_hung_worker_is_given_up_and_the_batch_goes_on(stubborn, monkeypatch):
-    monkeypatch.setattr(batch, "_task_limit", lambda timeout, startup: 4.0)
+    monkeypatch.setattr(local, "task_limit", lambda timeout, startup: 4.0)
     results, took = _graded(stubborn("a", "hang", "b"))
     assert {s: r.run.outcome for s, r in results.items()} == {
         "a": "ok", "hang": "not_run", "b": "ok"}
@@ -369,10 +370,10 @@ def test_a_hung_worker_is_given_up_and_the_batch_goes_on(stubborn, monkeypatch):
 
 def test_workers_take_the_lowest_oom_score_they_may(monkeypatch):
     # The real set-up, with no kernel to keep warm; the kernels raise theirs to 1000.
-    monkeypatch.setattr(batch, "_grade_in_worker", _kernel_free_grade)
+    monkeypatch.setattr(local, "_grade_in_worker", _kernel_free_grade)
     rubric = load_rubric(MINI / "rubric.toml")
     tasks = [Task(student=s, path=str(MINI / "reference.py")) for s in ("a", "b")]
-    results = {done.student: done.result for done in batch.run_local(
+    results = {done.student: done.result for done in local.run_local(
         tasks, rubric=rubric, settings=ExecutionSettings(), isolation=Isolation(mode="none"),
         jobs=2, warm=0)}
     probe = subprocess.run([sys.executable, "-c", "from grader.kernel.oom import protect_from_oom; "

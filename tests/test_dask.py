@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, Progress, grade_batch
+from grader.batch import Progress, grade_batch
 from grader.discover import discover
+from grader.executors import BatchOptions
 from grader.gradebook import Gradebook
 from grader.kernel import sandbox
 from grader.results import SubmissionResult

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, Progress, grade_batch, printable
+from grader.batch import Progress, grade_batch, printable
 from grader.cli import main
 from grader.discover import ID_MAX, NAME_MAX, discover, student_id
+from grader.executors import BatchOptions
 from grader.grade import failed_result, submission_digest
 from grader.gradebook import now
 from grader.kernel.sandbox import Isolation

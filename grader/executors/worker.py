@@ -1,0 +1,195 @@
+"""What grades submissions inside a worker: warm kernels and the worker that uses them.
+
+Both the local executor's worker processes and the Dask task's fresh process grade with a
+:class:`Worker`: one submission at a time, in the calling (main) thread, with a kernel
+from a :class:`WarmPool` (forked from a preloaded fork server, or started ahead of need).
+A kernel serves one student and is closed; it is never reused.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from grader.executors.protocol import Task
+from grader.gradebook import now, result_json
+from grader.kernel.sandbox import Isolation
+from grader.settings import ExecutionSettings
+
+if TYPE_CHECKING:
+    from grader.rubric import Rubric
+
+
+class WarmPool:
+    """Kernels started ahead of need in background threads; each serves one student.
+
+    :meth:`take` hands over the oldest (waiting for it if it is still starting) and, when
+    asked, starts a replacement at once, so the next submission does not wait.
+    """
+
+    def __init__(self, settings: ExecutionSettings, isolation: Isolation, size: int = 1,
+                 *, fork: bool = True) -> None:
+        self.settings = settings
+        self.isolation = isolation
+        self.size = max(0, size)
+        self._threads = cf.ThreadPoolExecutor(max_workers=max(1, self.size),
+                                              thread_name_prefix="grader-warm")
+        self._ready: deque[cf.Future[Any]] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+        # With a fork server, what is kept warm is the server (ipykernel and the preload
+        # modules imported once); each kernel is forked from it when a student needs it.
+        self.forkserver: Any = None
+        self._server: cf.Future[Any] | None = None
+        if fork and self.size:
+            from grader.kernel.forkserver import ForkServer
+
+            self.forkserver = ForkServer(settings, isolation)
+            self._server = self._threads.submit(self.forkserver.start)
+            return
+        for _ in range(self.size):
+            self._start_one()
+
+    def _start_one(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._ready.append(self._threads.submit(self._warm))
+
+    def _warm(self) -> Any:
+        from grader.kernel.execute import KernelSession
+
+        session = KernelSession(self.settings, isolation=self.isolation)
+        session.start()
+        if self.settings.preload:
+            # The rubric's heavy imports (numpy, sympy) happen before a student's code
+            # runs: what it costs leaves the critical path. A failed import is no error
+            # of the student's: their own import line will report it.
+            # Into sys.modules only, as the fork server does: no name in the namespace.
+            session.run_code(
+                "def _grader_preload():\n"
+                "    import importlib\n"
+                f"    for name in {list(self.settings.preload)!r}:\n"
+                "        try:\n"
+                "            importlib.import_module(name)\n"
+                "        except Exception:\n"
+                "            pass\n"
+                "_grader_preload()\n"
+                "del _grader_preload\n",
+                timeout=self.settings.startup_timeout)
+        return session
+
+    def take(self, *, prefetch: bool = True) -> Any | None:
+        """A started kernel, or None when starting one failed (the caller starts its own)."""
+        if self.forkserver is not None:
+            return self._fork()
+        with self._lock:
+            future = self._ready.popleft() if self._ready else None
+        if future is None and self.size:
+            # None started ahead (the last submissions do not ask): start one and wait.
+            self._start_one()
+            with self._lock:
+                future = self._ready.popleft() if self._ready else None
+        if prefetch and self.size:
+            self._start_one()
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:  # grade() starts a kernel itself and reports why it failed
+            return None
+
+    def _fork(self) -> Any | None:
+        from grader.kernel.execute import KernelSession
+
+        assert self._server is not None
+        try:
+            self._server.result()
+            return KernelSession(self.settings, isolation=self.isolation,
+                                 forkserver=self.forkserver).start()
+        except Exception:  # grade() starts a kernel itself and reports why it failed
+            return None
+
+    def close(self) -> None:
+        """Stop every kernel not handed out, and the fork server."""
+        with self._lock:
+            self._closed = True
+            pending = list(self._ready)
+            self._ready.clear()
+        for future in pending:
+            with contextlib.suppress(Exception):
+                future.result().close()
+        self._threads.shutdown(wait=True)
+        if self.forkserver is not None:
+            self.forkserver.close()
+
+
+class Worker:
+    """Grades tasks one at a time in the calling thread, with a warm kernel ready."""
+
+    def __init__(self, rubric: Rubric, settings: ExecutionSettings, isolation: Isolation,
+                 warm: int = 1, *, fork: bool = True) -> None:
+        self.rubric = rubric
+        self.settings = settings
+        self.isolation = isolation
+        self.pool = WarmPool(settings, isolation, warm, fork=fork)
+
+    def grade(self, task: Task) -> str:
+        """Grade one submission; the result and its times as JSON text."""
+        from grader.grade import failed_result, grade
+
+        sub = task.submission()
+        session = self.pool.take(prefetch=task.prefetch)
+        started = now()
+        try:
+            result = grade(sub, self.rubric, settings=self.settings, isolation=self.isolation,
+                           session=session)
+        except Exception as exc:  # one broken submission never stops the batch
+            result = failed_result(sub, self.rubric,
+                                   f"grader error: {type(exc).__name__}: {exc}")
+        finally:
+            if session is not None:
+                # grade() closes the kernel it was handed, except when it never ran it
+                # (an unreadable notebook); closing twice is harmless.
+                session.close()
+        return json.dumps({"result": json.loads(result_json(result)), "started": started,
+                           "finished": now()}, ensure_ascii=False)
+
+    def close(self) -> None:
+        """Stop the warm kernels."""
+        self.pool.close()
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask Linux to kill this process when its parent dies (a killed grader).
+
+    SIGKILL, not SIGTERM: a SIGTERM may be delivered to one of the worker's other threads
+    (ZMQ's, the warm pool's) while the main thread waits on the task queue's lock, and
+    then nothing ever runs its handler. The kernels die with the worker on their own:
+    bwrap's --die-with-parent, and the parent-death signal the launcher sets.
+    """
+    parent = os.getppid()
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before we asked
+        os.kill(os.getpid(), sig)
+
+
+def settings_from(data: dict[str, Any]) -> ExecutionSettings:
+    """Execution settings back from the plain data a worker was sent."""
+    return ExecutionSettings(**{**data, "preload": tuple(data.get("preload", ()))})
+
+
+def task_limit(timeout: float, startup_timeout: float) -> float:
+    """The longest one submission's grading may take before its worker counts as hung.
+
+    The run's deadline and the kernel's start bound a grading; the margin covers a rerun
+    after a dead kernel, the calls of function checks and a loaded machine.
+    """
+    return (timeout + startup_timeout) * 3 + 120

@@ -1,0 +1,121 @@
+"""The executor protocol: the batch needs nothing of an executor but its one call."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from grader import executors
+from grader.batch import Progress, grade_batch
+from grader.cli import main
+from grader.discover import discover
+from grader.errors import GraderError
+from grader.executors import BatchOptions, Finished, Report, Task
+from grader.kernel.sandbox import Isolation
+from grader.rubric import Rubric, load_rubric
+from grader.settings import ExecutionSettings
+
+ROOT = Path(__file__).parent.parent
+MINI = Path(__file__).parent / "data" / "mini"
+NAMES = ("good.ipynb", "wrong.ipynb", "good_module.py")
+
+
+class ToyExecutor:
+    """Grades nothing and starts no kernel: every task comes back failed, last first."""
+
+    calls: ClassVar[list[dict[str, object]]] = []
+
+    def run(self, tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettings,
+            isolation: Isolation, options: BatchOptions, report: Report) -> None:
+        ToyExecutor.calls.append({"students": [t.student for t in tasks],
+                                  "options": options, "isolation": isolation})
+        for task in reversed(tasks):  # results may come back in any order
+            report(Finished.failed(task, rubric, f"toy executor: {task.student} not graded"))
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The executors' table with a toy one added, for this test alone."""
+    ToyExecutor.calls = []
+    monkeypatch.setattr(executors, "EXECUTORS", {**executors.EXECUTORS, "toy": ToyExecutor})
+    return ToyExecutor
+
+
+def _subs(tmp_path: Path) -> Path:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in NAMES:
+        shutil.copy(MINI / "submissions" / name, subs / name)
+    return subs
+
+
+def _rows(out: Path) -> dict[str, tuple[str, str]]:
+    db = sqlite3.connect(f"file:{out / 'gradebook.sqlite'}?mode=ro", uri=True)
+    try:
+        return {student: (outcome, executor) for student, outcome, executor in db.execute(
+            "SELECT student, outcome, executor FROM results")}
+    finally:
+        db.close()
+
+
+def test_the_batch_runs_on_any_executor_in_the_table(tmp_path, toy):
+    rubric = load_rubric(MINI / "rubric.toml")
+    found, _ = discover([_subs(tmp_path)])
+    out = tmp_path / "out"
+    isolation = Isolation(mode="none", reason="a test")
+    options = BatchOptions(executor="toy", jobs=3)
+    stream = io.StringIO()
+    report = grade_batch(found, rubric, out=out, settings=rubric.execution,
+                         isolation=isolation, options=options,
+                         progress=Progress(len(found), out, stream))
+    students = sorted(s.student for s in found)
+    assert toy.calls == [{"students": students, "options": options, "isolation": isolation}]
+    # Committed as each was reported: gradebook rows, pages, the CSV and the summary.
+    assert sorted(report.graded) == students
+    assert _rows(out) == {s: ("not_run", "toy") for s in students}
+    assert all(f"toy executor: {s} not graded" in r.run.message
+               for s, r in zip(students, report.results, strict=True))
+    for s in students:
+        assert (out / "students" / f"{s}.html").exists()
+    assert (out / "grades.csv").read_text().count("\n") == len(students) + 1
+    assert (out / "index.html").exists()
+    assert stream.getvalue().count("[not_run]") == len(students)
+
+
+def test_the_command_line_offers_every_executor_in_the_table(tmp_path, toy, capsys):
+    out = tmp_path / "out"
+    status = main(["grade", str(_subs(tmp_path)), "--rubric", str(MINI / "rubric.toml"),
+                   "--out", str(out), "--executor", "toy", "--sandbox", "none"])
+    assert status == 0
+    assert len(toy.calls) == 1
+    assert set(_rows(out).values()) == {("not_run", "toy")}
+    assert "3 graded now" in capsys.readouterr().out
+
+
+def test_an_executor_not_in_the_table_is_refused(tmp_path):
+    with pytest.raises(GraderError, match="one of local, dask"):
+        executors.executor("carrier-pigeon")
+    with pytest.raises(SystemExit):
+        main(["grade", str(tmp_path), "--rubric", "r.toml", "--executor", "carrier-pigeon"])
+
+
+def test_every_executor_in_the_table_has_the_protocols_call():
+    for name, make in executors.EXECUTORS.items():
+        assert callable(make().run), name
+
+
+def test_choosing_the_local_executor_imports_nothing_of_dask():
+    code = ("import sys; from grader.executors import executor; executor('local'); "
+            "print([m for m in ('distributed', 'dask', 'grader.executors.dask') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
