@@ -21,9 +21,7 @@ from typing import Any
 from grader.errors import GraderError
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
-from grader.points import format_points
 from grader.report import languages
-from grader.results import automatic, totals
 from grader.rubric import Rubric, load_rubric
 from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
@@ -288,9 +286,10 @@ def _validate(path: Path) -> int:
                           "rubric was checked against it by `grader release`)")
     reference = Submission(student="reference", path=rubric.reference_path)
     result = grade(reference, rubric)
-    checks = [(q.id, c) for q in result.questions for c in q.checks]
-    short = [(qid, c) for qid, c in checks if not c.complete]
-    auto = totals(automatic(c for _, c in checks))[1]
+    short = [(q.id, c) for q in result.questions for c in q.checks
+             if (c.kind != "manual" and c.status != "passed")
+             or (c.kind == "manual" and c.status != "manual")]
+    auto = sum(c.max_score for q in result.questions for c in q.checks if c.kind != "manual")
     if result.run.errors:
         for err in result.run.errors:
             print(f"reference cell {err.index} raised {err.ename}: {err.evalue}")
@@ -300,8 +299,7 @@ def _validate(path: Path) -> int:
         print(f"grader: the reference {rubric.reference_path.name} does not earn full marks "
               f"on {path} ({len(short)} check(s) short)", file=sys.stderr)
         return 1
-    print(f"ok: {path} is consistent; the reference earns {format_points(result.score)}/"
-          f"{format_points(auto)} "
+    print(f"ok: {path} is consistent; the reference earns {result.score:g}/{auto:g} "
           f"auto-graded points and answers all {sum(len(q.checks) for q in rubric.questions)} "
           f"checks")
     return 0
