@@ -52,7 +52,7 @@ def _notebook(path: Path) -> dict:
     if path.suffix == ".ipynb":
         return json.loads(path.read_text("utf-8"))
     sys.path.insert(0, str(ROOT))
-    from grader.kernel.execute import notebook_from_module
+    from grader.kernel.notebook import notebook_from_module
 
     return json.loads(json.dumps(notebook_from_module(path.read_text("utf-8"))))
 

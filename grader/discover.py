@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from grader.errors import GraderError
-from grader.kernel.execute import SUFFIXES
+from grader.kernel.notebook import SUFFIXES
 from grader.submission import Submission
 
 _SAFE = re.compile(r"[^\w.@-]+")

@@ -21,7 +21,8 @@ from grader.calls import Call
 from grader.checks import Evidence, grader_for, make_result
 from grader.errors import GraderError, SubmissionError
 from grader.kernel import sandbox
-from grader.kernel.execute import KernelSession, load_notebook
+from grader.kernel.execute import KernelSession
+from grader.kernel.notebook import load_notebook
 from grader.kernel.sandbox import Isolation
 from grader.results import (
     CellError,

@@ -22,8 +22,9 @@ from grader.answers import Rejected
 from grader.errors import RubricError
 from grader.kernel import agent as kernel_agent
 from grader.kernel import wire
+from grader.kernel.cells import MAX_CELL_ERRORS, _clip, omitted_errors
+from grader.kernel.client import capped_client_class
 from grader.kernel.codec import DecodeBudget, decode_answer
-from grader.kernel.execute import MAX_CELL_ERRORS, _capped_client_class, _clip, omitted_errors
 from grader.rubric import load_rubric
 from grader.settings import DEFAULTS, ExecutionSettings
 
@@ -266,7 +267,7 @@ def test_the_agent_counts_values_and_wide_characters(monkeypatch: pytest.MonkeyP
 def _client() -> Any:
     import nbformat
 
-    client = _capped_client_class()(nbformat.v4.new_notebook())
+    client = capped_client_class()(nbformat.v4.new_notebook())
     client.nb.cells.append(nbformat.v4.new_code_cell("x"))
     client.clear_before_next_output = False  # as nbclient sets it when a cell starts
     return client

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.kernel.execute import (
-    KernelSession,
-    load_notebook,
-    notebook_from_module,
-    strip_ansi,
-    workspace,
-)
+from grader.kernel.cells import strip_ansi
+from grader.kernel.execute import KernelSession
+from grader.kernel.notebook import load_notebook, notebook_from_module
+from grader.kernel.workspace import matplotlib_cache, workspace
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
 
@@ -117,12 +114,10 @@ def test_kernel_death_is_reported(tmp_path):
 
 def test_matplotlib_font_list_is_built_once_and_copied_into_each_workspace(tmp_path,
                                                                            monkeypatch):
-    from grader.kernel import execute
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    execute.matplotlib_cache.cache_clear()
+    matplotlib_cache.cache_clear()
     try:
-        folder = execute.matplotlib_cache()
+        folder = matplotlib_cache()
         assert folder is not None and folder.parent == tmp_path / "cache" / "grader"
         built = sorted(p.name for p in folder.iterdir())
         assert built and all(n.startswith("fontlist-") for n in built)
@@ -134,7 +129,7 @@ def test_matplotlib_font_list_is_built_once_and_copied_into_each_workspace(tmp_p
             assert sorted(p.name for p in copied.iterdir()) == built
             assert not copied.is_symlink()  # a kernel's writes stay in its own copy
     finally:
-        execute.matplotlib_cache.cache_clear()
+        matplotlib_cache.cache_clear()
 
 
 @pytest.mark.kernel

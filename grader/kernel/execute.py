@@ -1,544 +1,42 @@
 """Run a submission's code in a fresh Jupyter kernel, in a temporary copy of its folder.
 
-Notebooks run as they are (read and validated with nbformat); modules are split into
-cells at their top-level statements so that, as in a notebook, an exception in one
-statement does not stop the rest. The grader never imports student code: it only sends
-text to a kernel process and reads back messages.
+A :class:`KernelSession` starts a kernel (a new process, or forked from a fork server) in
+a :class:`~grader.kernel.workspace.Workspace`, runs a notebook's cells in order past their
+errors under a whole-run deadline and the resource bounds, and says why a kernel died.
+The grader never imports student code: it only sends text to a kernel process and reads
+back messages.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import functools
-import io
-import json
 import math
 import os
-import re
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import tokenize
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import SubmissionError
 from grader.kernel import sandbox, wire
+from grader.kernel.cells import (
+    MAX_CELL_ERRORS,
+    cell_error,
+    cell_figures,
+    omitted_errors,
+    stopped_error,
+)
+from grader.kernel.client import capped_client_class, fork_with, kernel_manager
 from grader.kernel.sandbox import DiskWatch, Isolation, KernelCgroup
+from grader.kernel.workspace import Workspace, kernel_argv, kernel_env
 from grader.results import CellError, Figure, RunLog
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
 
 if TYPE_CHECKING:
     from grader.kernel.forkserver import ForkServer
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
-_TRACEBACK_LINES = 40
-SUFFIXES = (".ipynb", ".py")
-
-
-def strip_ansi(text: str) -> str:
-    """Remove terminal colour codes (IPython colours its tracebacks)."""
-    return _ANSI.sub("", text)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoadedNotebook:
-    """A submission as a notebook, or the reason it could not be read."""
-
-    nb: Any | None
-    error: str = ""
-
-
-def load_notebook(submission: Submission) -> LoadedNotebook:
-    """Read a submission as a v4 notebook; any way it can be unreadable becomes ``error``."""
-    import nbformat
-
-    try:
-        raw = submission.path.read_bytes()
-    except OSError as exc:
-        return LoadedNotebook(nb=None, error=f"cannot read {submission.path.name}: {exc.strerror}")
-    try:
-        if submission.is_notebook:
-            text = raw.decode("utf-8")
-        else:
-            # A module may declare its encoding (PEP 263), as Python itself honours.
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-            text = raw.decode(encoding)
-    except (UnicodeDecodeError, SyntaxError, LookupError):
-        return LoadedNotebook(nb=None, error=f"{submission.path.name} is not UTF-8 text "
-                                             "(nor in the encoding its coding line names)")
-    if not submission.is_notebook:
-        return LoadedNotebook(nb=notebook_from_module(text))
-    try:
-        raw_json = json.loads(text)
-    except ValueError as exc:
-        return LoadedNotebook(nb=None, error=f"unreadable notebook: not JSON ({exc})")
-    version = raw_json.get("nbformat") if isinstance(raw_json, dict) else None
-    # nbformat guesses version 2 for a file without the key; we refuse to guess.
-    if version not in (3, 4):
-        return LoadedNotebook(nb=None, error="unreadable notebook: no supported nbformat "
-                                             f"version (found {version!r}; 3 or 4 expected)")
-    try:
-        nb = nbformat.reads(text, as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # nbformat raises many types (JSON, schema, KeyError, ...)
-        reason = strip_ansi(str(exc)).strip().splitlines()
-        first = reason[0] if reason else type(exc).__name__
-        return LoadedNotebook(
-            nb=None, error=f"unreadable notebook ({type(exc).__name__}): {first[:300]}")
-    return LoadedNotebook(nb=nb)
-
-
-def notebook_from_module(source: str) -> Any:
-    """Turn a module's source into a notebook of code cells.
-
-    ``# %%`` markers split cells where present; otherwise each top-level statement (with
-    the comments and decorators above it) becomes a cell. A module that does not parse
-    becomes one cell, so the kernel reports the syntax error as the student would see it.
-    """
-    import nbformat
-
-    chunks: list[str]
-    if _CELL_MARK.search(source):
-        chunks = [""]
-        for line in source.splitlines(keepends=True):
-            if _CELL_MARK.match(line):
-                chunks.append("")
-            else:
-                chunks[-1] += line
-    else:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            chunks = [source]
-        else:
-            lines = source.splitlines(keepends=True)
-            chunks = []
-            start = 0
-            for node in tree.body:
-                end = node.end_lineno or node.lineno
-                chunks.append("".join(lines[start:end]))
-                start = end
-            if start < len(lines) and "".join(lines[start:]).strip():
-                chunks.append("".join(lines[start:]))
-    cells = [nbformat.v4.new_code_cell(c.strip("\n")) for c in chunks if c.strip()]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    return nb
-
-
-def kernel_argv(python: str | None = None) -> list[str]:
-    """The command that starts an IPython kernel with the grader's Python."""
-    return [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-            *KERNEL_ARGS]
-
-
-def kernel_env(home: Path) -> dict[str, str]:
-    """A small environment for the kernel: no tokens or secrets of the caller."""
-    keep = ("LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update({
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
-                                 "/bin"]),
-        "HOME": str(home),
-        "TMPDIR": str(home / "tmp"),  # inside the workspace, whose size is watched
-        "IPYTHONDIR": str(home / ".ipython"),
-        # Figures are shown inline (as display data the report can pick up), never on a
-        # screen the kernel does not have.
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "MPLCONFIGDIR": str(home / ".matplotlib"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "JUPYTER_PLATFORM_DIRS": "1",
-    })
-    return env
-
-
-_FONT_CACHE_BUILD = "import matplotlib.font_manager"
-
-
-@functools.cache
-def matplotlib_cache() -> Path | None:
-    """A font list for matplotlib, built once per machine by the grader, never by a kernel.
-
-    Each kernel has a fresh, empty ``MPLCONFIGDIR``; without a font list there, every
-    kernel that imports pyplot spends most of a second scanning the system's fonts. The
-    list is built in a subprocess of the grader (no student code runs there) and copied
-    into each workspace, so one submission cannot change what another one reads.
-    """
-    import importlib.util
-
-    try:
-        import matplotlib
-    except ImportError:
-        return None
-    if importlib.util.find_spec("matplotlib.font_manager") is None:
-        return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
-    folder = base / f"matplotlib-{matplotlib.__version__}"
-    if any(folder.glob("fontlist-*.json")):
-        return folder
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix="matplotlib-", dir=base))
-    except OSError:
-        return None
-    env = {**kernel_env(build), "MPLCONFIGDIR": str(build)}
-    try:
-        subprocess.run([sys.executable, "-I", "-c", _FONT_CACHE_BUILD], env=env, timeout=120,
-                       check=True, capture_output=True)
-        if not any(build.glob("fontlist-*.json")):
-            raise OSError("matplotlib wrote no font list")
-        build.rename(folder)  # atomic; another process may have won the race
-    except (OSError, subprocess.SubprocessError):
-        shutil.rmtree(build, ignore_errors=True)
-    return folder if any(folder.glob("fontlist-*.json")) else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Workspace:
-    """A submission's temporary folders: its working copy, a home, sockets, the agent."""
-
-    root: Path
-    work: Path
-    home: Path
-    ipc: Path
-    agent: Path
-
-    @classmethod
-    def create(cls) -> Workspace:
-        """Make the folders (empty; :meth:`fill` copies a submission in later)."""
-        from importlib.resources import files
-
-        root = Path(tempfile.mkdtemp(prefix="grader-"))
-        space = cls(root=root, work=root / "work", home=root / "home", ipc=root / "ipc",
-                    agent=root / "agent" / "grader_kernel_agent.py")
-        for folder in (space.work, space.home, space.ipc, space.agent.parent):
-            folder.mkdir()
-        space.agent.write_text(
-            files("grader.kernel").joinpath("agent.py").read_text("utf-8"), "utf-8")
-        space._furnish()
-        return space
-
-    def _furnish(self) -> None:
-        (self.home / "tmp").mkdir()
-        fonts = matplotlib_cache()
-        if fonts is not None:
-            (self.home / ".matplotlib").mkdir()
-            for found in fonts.glob("fontlist-*.json"):
-                shutil.copyfile(found, self.home / ".matplotlib" / found.name)
-
-    def reset(self) -> None:
-        """Empty the folders for the next kernel; they stay, as a sandbox has them mounted.
-
-        Raises OSError when something cannot be removed: such a workspace must not be
-        handed to another student.
-        """
-        for folder in (self.work, self.home, self.ipc):
-            _empty(folder)
-        self._furnish()
-
-    def fill(self, submission: Submission) -> None:
-        """Copy the submission in: its whole folder, or the file alone."""
-        if submission.folder is not None:
-            # symlinks=True copies links as links: a link to the reference stays a link
-            # to a path the sandbox does not show, never a copy of its target.
-            shutil.copytree(submission.folder, self.work, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(submission.path, self.work / submission.path.name)
-
-    def remove(self) -> None:
-        """Delete everything, whatever the kernel left behind."""
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _empty(folder: Path) -> None:
-    """Remove everything in ``folder``, making the kernel's read-only folders writable."""
-
-    def writable(func: Any, path: str, exc: Any) -> None:
-        os.chmod(os.path.dirname(path), 0o700)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-        func(path)
-
-    for entry in list(folder.iterdir()):
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, onerror=writable)
-        else:
-            try:
-                entry.unlink()
-            except PermissionError:
-                writable(os.unlink, str(entry), None)
-    if any(folder.iterdir()):
-        raise OSError(f"{folder} could not be emptied")
-
-
-@contextmanager
-def workspace(submission: Submission) -> Iterator[Workspace]:
-    """A filled temporary workspace for ``submission``, removed afterwards."""
-    space = Workspace.create()
-    try:
-        space.fill(submission)
-        yield space
-    finally:
-        space.remove()
-
-
-def _kernel_manager(argv: list[str], ipc: Path) -> Any:
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-
-    # Interrupts as messages, not SIGINT to a process group: that works through bwrap.
-    spec = KernelSpec(argv=argv, display_name="grader", language="python",
-                      interrupt_mode="message")
-
-    class _OneSpec(KernelSpecManager):
-        """Resolves every kernel name to the grader's own kernel command."""
-
-        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return spec
-
-    # IPC (Unix sockets in the workspace) rather than TCP: nothing listens on the network,
-    # and the channels keep working inside a sandbox with its own network namespace.
-    km = AsyncKernelManager(kernel_name="grader", kernel_spec_manager=_OneSpec(),
-                            transport="ipc", ip=str(ipc / "kernel"))
-    km.connection_file = str(ipc / "connection.json")
-    km.client_factory = _client_class()
-    return km
-
-
-def _client_class() -> Any:
-    import time as _time
-    from queue import Empty
-
-    from jupyter_client.asynchronous import AsyncKernelClient
-
-    class ReadyClient(AsyncKernelClient):
-        """jupyter_client's client, ready as soon as the kernel has answered.
-
-        jupyter_client waits, after the kernel's first reply, until its IOPub channel has
-        been silent for 0.2 s; here the wait ends at the kernel's idle status for that
-        request (nbclient ignores IOPub messages of other requests anyway).
-        """
-
-        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-            deadline = _time.monotonic() + (float("inf") if timeout is None else timeout)
-            while True:
-                request = self.kernel_info()
-                try:
-                    msg = await self.shell_channel.get_msg(timeout=1)
-                except Empty:
-                    msg = None
-                if msg is not None and msg["msg_type"] == "kernel_info_reply":
-                    if await self._idle_after(request):
-                        self._handle_kernel_info_reply(msg)
-                        return
-                if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if _time.monotonic() > deadline:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
-
-        # AsyncKernelClient binds the base class's coroutine to this name directly.
-        wait_for_ready = _async_wait_for_ready
-
-        def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            # The manager hands its client a clone of its session, without the guard.
-            guard = getattr(getattr(self.parent, "session", None), "grader_guard", None)
-            if guard is not None:
-                guard.install(self.session)
-
-        def _context_default(self) -> Any:
-            import zmq
-
-            context = super()._context_default()
-            guard = getattr(self.session, "grader_guard", None)
-            if guard is not None:
-                # libzmq refuses a longer frame before allocating it, on every socket of
-                # this context (heartbeat included), and cuts that connection.
-                context.setsockopt(zmq.MAXMSGSIZE, guard.limits.message_bytes)
-            return context
-
-        def _create_connected_socket(self, channel: str, identity: bytes | None = None
-                                     ) -> Any:
-            import zmq
-
-            sock = super()._create_connected_socket(channel, identity)
-            # A cut connection is the only sign of a frame libzmq refused: watch for it.
-            monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-            self.grader_monitors = [*getattr(self, "grader_monitors", []),
-                                    (channel, zmq.Socket.shadow(monitor.underlying))]
-            return sock
-
-        def cut_channels(self) -> list[str]:
-            """Channels whose connection to the kernel was cut since the last look."""
-            import zmq
-
-            cut = []
-            for channel, monitor in getattr(self, "grader_monitors", []):
-                try:
-                    while True:
-                        monitor.recv_multipart(zmq.NOBLOCK)
-                        cut.append(channel)
-                except zmq.ZMQError:  # nothing more (Again), or closed with its context
-                    pass
-            return cut
-
-        async def _idle_after(self, request: str) -> bool:
-            """Read IOPub up to the idle status of ``request``: proof that it is connected."""
-            while True:
-                try:
-                    msg = await self.iopub_channel.get_msg(timeout=0.1)
-                except Empty:
-                    return False  # IOPub is not connected yet: ask again
-                if msg["msg_type"] == "status" and \
-                        msg["parent_header"].get("msg_id") == request and \
-                        msg["content"].get("execution_state") == "idle":
-                    return True
-
-    return ReadyClient
-
-
-KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")
-
-
-def _fork_with(km: Any, server: ForkServer, cgroup: KernelCgroup | None) -> None:
-    """Make ``km`` start its kernel by asking ``server`` to fork one."""
-    import uuid
-
-    from jupyter_client.provisioning import LocalProvisioner
-
-    class ForkProvisioner(LocalProvisioner):
-        """jupyter_client's local provisioner, with a fork instead of a new process."""
-
-        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-            process = server.spawn(
-                argv=["-f", km.connection_file, *KERNEL_ARGS], env=dict(kwargs["env"]),
-                cwd=str(kwargs.get("cwd") or server.space.work),
-                cgroup=cgroup)
-            self.process = process  # type: ignore[assignment]  # Popen's interface
-            self.pid = process.pid
-            self.pgid = None  # signals go through the server
-            self.cwd = kwargs.get("cwd")
-            return self.connection_info
-
-    km.kernel_id = str(uuid.uuid4())
-    km.provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec,
-                                     parent=km)
-
-
-def _capped_client_class() -> Any:
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    class CappedClient(NotebookClient):
-        """Drops outputs past a byte budget as they stream in, instead of keeping them all.
-
-        Once the grader has stopped the kernel itself (``stopped`` says so), a wait that
-        times out ends there: nbclient would interrupt a dead kernel and wait again.
-
-        Messages reach it through ``guard`` (:class:`grader.kernel.wire.Guard`); display updates
-        and widget state count against the budget like outputs, and the grader's own cells
-        keep at most one message's worth (``grader_budget``) whatever a hook adds.
-        """
-
-        output_budget = 0
-        output_capped = False
-        capping = True  # off while the grader's own cells run: their results are not output
-        grader_budget = 0
-        guard: wire.Guard | None = None
-        stopped: Any = staticmethod(lambda: False)
-
-        async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
-            if self.stopped():
-                raise DeadKernelError("the grader stopped the kernel")
-            return await super()._async_handle_timeout(timeout, cell)
-
-        def start_new_kernel(self, **kwargs: Any) -> None:
-            if self.guard is not None and self.km is not None:
-                self.guard.install(self.km.session)  # before the client's sockets exist
-            super().start_new_kernel(**kwargs)
-
-        async def _async_check_alive(self) -> None:
-            await super()._async_check_alive()
-            watch = getattr(self.kc, "cut_channels", None)
-            cut = watch() if watch is not None else []
-            if cut and self.guard is not None and not self.stopped():
-                # A kernel that exits closes its sockets a moment before it can be waited
-                # for: a cut is a refused frame only if the kernel outlives it.
-                await asyncio.sleep(0.3)
-                await super()._async_check_alive()
-                self.guard.cut(cut[0])
-                raise DeadKernelError(self.guard.refused)
-
-        def _spend(self, msg: dict[str, Any], outs: list[Any]) -> bool:
-            """Count ``msg`` against the budget in force; False when it must be dropped."""
-            if not self.capping:
-                size = msg.get(wire.SIZE_KEY, 0)
-                if size > self.grader_budget:
-                    return False
-                self.grader_budget -= size
-                return True
-            size = _message_size(msg.get("content", {}))
-            if size > self.output_budget:
-                if not self.output_capped:
-                    self.output_capped = True
-                    outs.append({"output_type": "stream", "name": "stderr",
-                                 "text": "[grader: output beyond the limit was dropped]\n"})
-                self.output_budget = 0
-                return False
-            self.output_budget -= size
-            return True
-
-        def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
-                   cell_index: int) -> Any:
-            if not self._spend(msg, outs):
-                return None
-            if not self.capping:
-                # nbformat would copy every dict of the content into a NotebookNode: a
-                # second copy of a harvest. The grader reads its own outputs as dicts.
-                if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
-                    outs.append({"output_type": msg["msg_type"], **msg["content"]})
-                return None
-            return super().output(outs, msg, display_id, cell_index)
-
-        def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
-            # An update replaces an earlier output's data: it costs what new output would.
-            # The grader's cells make none; one in them is a student's hook at work.
-            if self.capping and self._spend(msg, self.nb.cells[-1].setdefault("outputs", [])):
-                super()._update_display_id(display_id, msg)
-
-        def handle_comm_msg(self, outs: list[Any], msg: dict[str, Any], cell_index: int
-                            ) -> None:
-            if self._spend(msg, outs):  # nbclient keeps widget state for the whole run
-                super().handle_comm_msg(outs, msg, cell_index)
-
-    return CappedClient
-
-
-def _message_size(content: dict[str, Any]) -> int:
-    """Bytes an output message carries, counted without copying it."""
-    size = len(content.get("text", "") or "")
-    data = content.get("data")
-    if isinstance(data, dict):
-        size += sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
-    for line in content.get("traceback", []) or []:
-        size += len(line)
-    return size + 64
 
 
 class KernelSession:
@@ -597,15 +95,15 @@ class KernelSession:
                                         memory_mb=self.settings.max_memory_mb)
             if self.forkserver is not None:
                 # Forked in the server's sandbox, under its limits: no launcher to build.
-                km = _kernel_manager(kernel_argv(), space.ipc)
-                _fork_with(km, self.forkserver, self._cgroup)
+                km = kernel_manager(kernel_argv(), space.ipc)
+                fork_with(km, self.forkserver, self._cgroup)
             else:
                 argv = sandbox.wrap(kernel_argv(), settings=self.settings,
                                     isolation=self.isolation, work=space.work,
                                     home=space.home, ipc=space.ipc, agent=space.agent.parent,
                                     env=env, cgroup=self._cgroup)
-                km = _kernel_manager(argv, space.ipc)
-            client_class = _capped_client_class()
+                km = kernel_manager(argv, space.ipc)
+            client_class = capped_client_class()
             self._client = client_class(
                 nbformat.v4.new_notebook(),
                 km=km,
@@ -877,19 +375,18 @@ class KernelSession:
             copy = nbformat.v4.new_code_cell(cell.get("source", ""))
             status = self._execute(copy)
             run += 1
-            figures += _figures(index, copy, answer_names, len(figures))
+            figures += cell_figures(index, copy, answer_names, len(figures))
             if status in ("error", "timeout"):
-                error = _cell_error(index, copy, status, self.settings.cell_timeout)
+                error = cell_error(index, copy, status, self.settings.cell_timeout)
                 if len(errors) < MAX_CELL_ERRORS:
                     errors.append(error)
                 else:
                     omitted.append((index, error.ename))
             if status == "dead":
                 outcome, why = self._cause_of_death()
-                errors.append(CellError(index=index, source=_clip(copy.get("source", "")),
-                                        ename="KernelDied", evalue=why,
-                                        traceback=f"The kernel process ended while this cell "
-                                                  f"ran: {why}."))
+                errors.append(stopped_error(index, copy, "KernelDied", why,
+                                            f"The kernel process ended while this cell ran: "
+                                            f"{why}."))
                 message = f"the kernel died while cell {index} ran: {why}"
                 break
             if self.deadline_hit:
@@ -897,10 +394,8 @@ class KernelSession:
                 message = (f"the submission ran past its time limit of "
                            f"{self.settings.timeout:g} s (stopped in cell {index})")
                 if not errors or errors[-1].index != index:
-                    errors.append(CellError(
-                        index=index, source=_clip(copy.get("source", "")), ename="Timeout",
-                        evalue="the submission's time limit ran out in this cell",
-                        traceback=""))
+                    errors.append(stopped_error(
+                        index, copy, "Timeout", "the submission's time limit ran out in this cell"))
                 break
         if self.output_capped and not message:
             message = (f"output beyond {self.settings.max_output_bytes} bytes was dropped")
@@ -970,79 +465,3 @@ def _death(signum: int | None) -> tuple[str, str]:
         return "kernel_died", f"it was ended by signal {signum}"
     return "kernel_died", "the process exited (os._exit, a crash, or a limit)"
 
-
-_MAX_FIGURES = 20
-_MAX_FIGURE_BYTES = 2_000_000
-
-
-def _figures(index: int, cell: Any, names: tuple[str, ...], have: int) -> list[Figure]:
-    source = str(cell.get("source", ""))
-    named = tuple(n for n in names if re.search(rf"\b{re.escape(n)}\b", source))
-    out: list[Figure] = []
-    for o in cell.get("outputs", []):
-        if o.get("output_type") not in ("display_data", "execute_result"):
-            continue
-        data = o.get("data", {})
-        for mime in ("image/png", "image/svg+xml"):
-            value = data.get(mime)
-            if isinstance(value, list):
-                value = "".join(value)
-            if isinstance(value, str) and len(value) <= _MAX_FIGURE_BYTES and \
-                    have + len(out) < _MAX_FIGURES:
-                out.append(Figure(cell=index, mime=mime, data=value, answers=named))
-                break
-    return out
-
-
-MAX_CELL_ERRORS = 20  # failing cells kept in full; later ones are counted by kind
-_MAX_SOURCE_CHARS = 4_000
-_MAX_TRACEBACK_CHARS = 8_000
-_MAX_KINDS = 10
-
-
-def _clip(text: str, limit: int = _MAX_SOURCE_CHARS, *, keep_end: bool = False) -> str:
-    """``text`` cut to ``limit`` characters, saying how many were cut."""
-    if len(text) <= limit:
-        return text
-    note = f"[... {len(text) - limit:,} more characters not kept]"
-    return f"{note}\n{text[-limit:]}" if keep_end else f"{text[:limit]}\n{note}"
-
-
-def omitted_errors(omitted: list[tuple[int, str]]) -> CellError:
-    """One entry for the failing cells past :data:`MAX_CELL_ERRORS`: how many, of what kind.
-
-    Their sources and tracebacks are not kept, so that a submission of thousands of
-    failing cells still gives a bounded result, page and gradebook row.
-    """
-    from collections import Counter
-
-    kinds = Counter(ename[:100] for _, ename in omitted)
-    named = ", ".join(f"{ename} x{n:,}" for ename, n in kinds.most_common(_MAX_KINDS))
-    if len(kinds) > _MAX_KINDS:
-        named += f", and {len(kinds) - _MAX_KINDS:,} other kinds"
-    first, last = omitted[0][0], omitted[-1][0]
-    return CellError(index=first, source="", ename="MoreErrors",
-                     evalue=f"and {len(omitted):,} more cells raised: {named} (cells {first} "
-                            f"to {last}; their sources and tracebacks are not kept)",
-                     traceback="")
-
-
-def _cell_error(index: int, cell: Any, status: str, cell_timeout: float) -> CellError:
-    source = _clip(cell.get("source", ""))
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            tb = strip_ansi("\n".join(out.get("traceback", [])))
-            lines = tb.splitlines()
-            if len(lines) > _TRACEBACK_LINES:
-                lines = ["...", *lines[-_TRACEBACK_LINES:]]
-            ename = str(out.get("ename", "Error"))
-            evalue = strip_ansi(str(out.get("evalue", "")))
-            if status == "timeout":
-                ename, evalue = "Timeout", f"the cell ran longer than {cell_timeout:g} s"
-            return CellError(index=index, source=source, ename=ename, evalue=evalue[:2000],
-                             traceback=_clip("\n".join(lines), _MAX_TRACEBACK_CHARS,
-                                             keep_end=True))
-    if status == "timeout":
-        return CellError(index=index, source=source, ename="Timeout",
-                         evalue=f"the cell ran longer than {cell_timeout:g} s", traceback="")
-    return CellError(index=index, source=source, ename="Error", evalue="", traceback="")

@@ -79,7 +79,7 @@ class ForkServer:
     """One sandbox with a kernel fork server in it, for one worker; a kernel at a time."""
 
     def __init__(self, settings: ExecutionSettings, isolation: Isolation) -> None:
-        from grader.kernel.execute import Workspace
+        from grader.kernel.workspace import Workspace
 
         self.settings = settings
         self.isolation = isolation
@@ -97,7 +97,7 @@ class ForkServer:
         """Start the sandbox and wait until the server has imported what it preloads."""
         from importlib.resources import files
 
-        from grader.kernel.execute import kernel_env
+        from grader.kernel.workspace import kernel_env
 
         if self.alive:
             return self
@@ -281,7 +281,7 @@ class ForkServer:
                 # A folder we cannot empty is not handed to the next student.
                 self._stop_process()
                 self.space.remove()
-                from grader.kernel.execute import Workspace
+                from grader.kernel.workspace import Workspace
 
                 self.space = Workspace.create()
         finally:
