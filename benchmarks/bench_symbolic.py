@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.checks import Evidence, symbolic  # noqa: E402
+from grader.checks.algebra import cache, reading, sampling  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 
 
@@ -69,9 +70,9 @@ def grade_once(spec: Any, reference: Any, answer: dict[str, Any]) -> tuple[float
 
 
 def clear_caches() -> None:
-    symbolic.clear_cache()
-    for cached in (symbolic._normalise_cached, symbolic._expected_points,
-                   symbolic._candidates, symbolic._parse_cached):
+    cache.clear_cache()
+    for cached in (reading._normalise_cached, sampling._expected_points,
+                   sampling._candidates, reading._parse_cached):
         cached.cache_clear()
 
 

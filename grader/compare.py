@@ -113,28 +113,28 @@ def _verdict(comparison: Any) -> dict[str, Any]:
 
 def _numeric(expected: str, answer: str, options: dict[str, Any],
              index: int) -> dict[str, Any]:
-    from grader.checks import numeric
+    from grader.checks import numbers, numeric
 
     try:
         spec = _spec("numeric", options, index, {})
     except RubricError as exc:
         return _option_error(exc)
     try:
-        expected_value = numeric.parse_text(expected)
+        expected_value = numbers.parse_text(expected)
     except ValueError as exc:
         return _null(f"rejected: the expected value cannot be read: {exc}")
     try:
-        answer_value = numeric.parse_text(answer)
+        answer_value = numbers.parse_text(answer)
     except ValueError as exc:
         return _null(f"rejected: the answer cannot be read: {exc}")
-    return _verdict(numeric.compare(expected_value, answer_value, **numeric.spec_options(spec)))
+    return _verdict(numbers.compare(expected_value, answer_value, **numeric.spec_options(spec)))
 
 
 def _symbolic(expected: str, answer: str, options: dict[str, Any],
               index: int) -> dict[str, Any]:
     from dataclasses import replace
 
-    from grader.checks import symbolic
+    from grader.checks import algebra, symbolic
 
     extra: dict[str, Any] = {}
     if "variables" not in options and "symbols" not in options:
@@ -154,11 +154,11 @@ def _symbolic(expected: str, answer: str, options: dict[str, Any],
     setup = symbolic.setup_for(spec, None)
     for name, text in (("expected expression", expected), ("answer", answer)):
         try:
-            symbolic.parse_text(text, setup)
+            algebra.parse_text(text, setup)
         except GraderError as exc:
             return _null(f"rejected: the {name} cannot be read: {exc}")
     # The texts themselves go on: a form requirement judges how the answer is written.
-    return _verdict(symbolic.compare_with(expected, answer, setup))
+    return _verdict(algebra.compare_with(expected, answer, setup))
 
 
 def _names_in(expected: str, options: dict[str, Any]) -> list[str] | str:

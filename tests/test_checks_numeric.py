@@ -15,7 +15,9 @@ import pytest
 
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Evidence
-from grader.checks.numeric import compare, format_value, grade
+from grader.checks.common import format_value
+from grader.checks.numbers import compare
+from grader.checks.numeric import grade
 from grader.rubric import CheckSpec, Mistake
 
 NAN = math.nan
@@ -508,7 +510,7 @@ def test_option_messages_and_hints() -> None:
 
 
 def test_matching_finds_augmenting_paths() -> None:
-    from grader.checks.numeric import max_matching
+    from grader.checks.common import max_matching
 
     # Greedy in order would give e0 -> a0 and leave e1 unmatched.
     assert max_matching([[True, True], [True, False]]) == [1, 0]
@@ -552,13 +554,13 @@ DIFF_CASES: list[tuple[Any, Any, dict[str, Any] | None]] = [
 
 @pytest.mark.parametrize(("expected", "received", "diff"), DIFF_CASES)
 def test_array_diff(expected: Any, received: Any, diff: dict[str, Any] | None) -> None:
-    from grader.checks.numeric import array_diff
+    from grader.checks.numbers import array_diff
 
     assert array_diff(expected, received) == diff
 
 
 def test_array_diff_uses_the_options() -> None:
-    from grader.checks.numeric import array_diff
+    from grader.checks.numbers import array_diff
 
     out = array_diff(np.array([1 / 3, 2 / 3]), [0.333, 0.666], sigfigs=3)
     assert out is not None and out["mismatch"] == [[0, 1]]
@@ -566,7 +568,7 @@ def test_array_diff_uses_the_options() -> None:
 
 
 def test_text_is_parsed_without_evaluating() -> None:
-    from grader.checks.numeric import parse_text
+    from grader.checks.numbers import parse_text
 
     assert parse_text("1/7") == Fraction(1, 7)
     assert parse_text("True") is True

@@ -14,7 +14,8 @@ import sympy as sp
 
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Evidence
-from grader.checks.symbolic import compare, grade
+from grader.checks.algebra import compare
+from grader.checks.symbolic import grade
 from grader.rubric import CheckSpec, Mistake
 
 w, b, x, t, lam, y, z = sp.symbols("w b x t lam y z")
@@ -281,16 +282,16 @@ def _spin(cpu_seconds: float) -> None:
 
 
 def test_a_budget_counts_cpu_time_and_the_clock_only_as_a_backstop() -> None:
-    from grader.checks import symbolic
+    from grader.checks import common
 
     cpu = time.process_time()
-    with pytest.raises(symbolic._Timeout) as caught, symbolic._time_limit(0.2):
+    with pytest.raises(common._Timeout) as caught, common._time_limit(0.2):
         while True:
             pass
     assert caught.value.cpu and 0.15 < time.process_time() - cpu < 1.5
     # Sleeping uses no CPU time: only the backstop, 4 times the budget, ends it.
     start = time.monotonic()
-    with pytest.raises(symbolic._Timeout) as caught, symbolic._time_limit(0.2):
+    with pytest.raises(common._Timeout) as caught, common._time_limit(0.2):
         time.sleep(60)
     assert not caught.value.cpu and 0.75 < time.monotonic() - start < 3
     assert signal.getitimer(signal.ITIMER_PROF) == signal.getitimer(signal.ITIMER_REAL) \
@@ -299,11 +300,11 @@ def test_a_budget_counts_cpu_time_and_the_clock_only_as_a_backstop() -> None:
 
 
 def test_a_budget_is_not_used_up_by_other_processes(crowded_cpu: int) -> None:
-    from grader.checks import symbolic
+    from grader.checks import common
 
     finished = False
     start = time.monotonic()
-    with symbolic._budget(0.6):  # ends its body quietly once used up
+    with common._budget(0.6):  # ends its body quietly once used up
         _spin(0.2)
         finished = True
     assert finished and time.monotonic() - start > 0.6  # more than the budget, on the clock
@@ -467,7 +468,7 @@ EVALUATED = [
 
 @pytest.mark.parametrize("expr", EVALUATED)
 def test_evaluator_agrees_with_evalf(expr: Any) -> None:
-    from grader.checks.symbolic import _evaluate, _mp
+    from grader.checks.common import _evaluate, _mp
 
     ctx = _mp()
     for xv, yv in [("0.548", "-0.921"), ("-1.5", "0.25"), ("1.75", "1.999"), ("-0.3", "-2")]:
@@ -572,7 +573,7 @@ def test_compare_options(expected: Any, received: Any, symbols: dict[str, Any],
 
 
 def test_declare_merges_assumptions_and_domain() -> None:
-    from grader.checks.symbolic import declare
+    from grader.checks.algebra import declare
 
     out = declare({"x": x, "t": tp, "u": "u"}, {"x": "integer"}, {"x": (1, 5), "u": (-3, -1)})
     assert out["x"].is_integer and out["x"].is_positive
@@ -602,23 +603,23 @@ def test_messages_and_hints_of_the_new_comparisons() -> None:
 
 
 def test_results_are_cached_by_structure() -> None:
-    from grader.checks import symbolic
+    from grader.checks.algebra import cache
 
-    symbolic.clear_cache()
+    cache.clear_cache()
     first = compare(DL_DW, -DL_DW, symbols=HW2, functions=FUNCS)
-    size = len(symbolic._CACHE)
+    size = len(cache._CACHE)
     again = compare(DL_DW, -(lam * w + x * (s - t) * s * (1 - s)), symbols=HW2, functions=FUNCS)
-    assert again == first and len(symbolic._CACHE) == size
+    assert again == first and len(cache._CACHE) == size
     other = compare(DL_DW, DL_DW, symbols=HW2, functions=FUNCS, rtol=1e-3)
-    assert other.equal is True and len(symbolic._CACHE) == size + 1
+    assert other.equal is True and len(cache._CACHE) == size + 1
     # a symbol with other assumptions is another structure
     compare(xp, xp + 0, symbols={"x": xp})
     compare(xp, x, symbols={"x": xp})
-    assert len(symbolic._CACHE) == size + 3
+    assert len(cache._CACHE) == size + 3
 
 
 def test_mathml() -> None:
-    from grader.checks.symbolic import mathml
+    from grader.checks.algebra import mathml
 
     assert mathml(x**2).startswith("<msup>")
     table = mathml({"w": x, "<b>": y})

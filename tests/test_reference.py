@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from grader.checks.numeric import compare
+from grader.checks.numbers import compare
 from grader.rubric import CheckSpec, load_reference, load_rubric, resolve_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def _close(got: Any, expected: Any, rtol: float, atol: float) -> bool:
     """|a - e| <= atol + rtol*|e| elementwise; ints and bools exact; shapes exact.
 
     Used with zero tolerances (same inputs, unmutated arguments); for the rubric's own
-    tolerances the tests call the grader's comparator, ``grader.checks.numeric.compare``.
+    tolerances the tests call the grader's comparator, ``grader.checks.numbers.compare``.
     """
     if isinstance(expected, bool | np.bool_):
         return isinstance(got, bool | np.bool_) and bool(got) == bool(expected)

@@ -20,7 +20,9 @@ from typing import Any
 from grader.answers import CallableAnswer
 from grader.calls import reference_outputs
 from grader.checks import Comparison, Evidence, absent_result, make_result
-from grader.checks.numeric import array_diff, compare, format_value, spec_options
+from grader.checks.common import format_value
+from grader.checks.numbers import array_diff, compare
+from grader.checks.numeric import spec_options
 from grader.results import CheckResult
 from grader.rubric import CheckSpec
 

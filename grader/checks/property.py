@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from grader.checks import Evidence, absent_result, make_result
+from grader.checks.common import format_value
 from grader.checks.function import not_callable
-from grader.checks.numeric import format_value
 from grader.results import CheckResult
 from grader.rubric import CheckSpec
 

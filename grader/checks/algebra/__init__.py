@@ -1,0 +1,107 @@
+"""The symbolic comparison engine: sympy expressions compared by sampling, then by the CAS.
+
+Decision rule of :func:`compare` for one expression (dicts, lists and matrices apply it
+entry by entry; shapes and keys must match):
+
+0. **Declare.** Each declared name becomes one ``Symbol``: the reference's own symbol of
+   that name (keeping its assumptions), plus the rubric's ``assumptions`` for it (any of
+   ``real positive negative nonnegative nonpositive nonzero integer``), plus what its
+   ``domain = [low, high]`` implies when no sign is given: ``real``, and ``positive``
+   (low > 0), ``nonnegative`` (low >= 0), ``negative`` (high < 0) or ``nonpositive``
+   (high <= 0). So the CAS and the sampling work on the same set of values: with
+   ``x`` nonnegative, ``sqrt(x**2)`` is ``x``; for a plain ``x`` it is not.
+1. **Normalise** both sides. Every free symbol is replaced by the declared symbol of the
+   same name (a student's ``Symbol('w', real=True)`` is another object than
+   ``Symbol('w')``). Applied undefined functions named in ``functions`` (``sigma(z)``) are
+   replaced by their ``Lambda``, then derivatives and substitutions are carried out, so
+   ``Derivative(sigma(z), z)`` becomes the explicit derivative. A symbol name that is not
+   declared, or an undefined function that is not given, makes the answer NOT equal.
+2. **Sample.** Up to ``3 * samples`` candidate points are drawn (``numpy`` generator seeded
+   by ``seed``) with exact rational coordinates (multiples of 1/1000) in
+   ``domain.get(name, (-2, 2))``, narrowed by the declared symbol's assumptions: positive
+   gives (0.1, 2] (or the positive part of an explicit domain), nonnegative, negative and
+   nonpositive likewise, nonzero avoids 0; integer symbols take integers (default -5..5,
+   1..10 when positive). The first ``samples`` points where the expected value is finite
+   and real are kept (if fewer than half of ``samples`` are real, the finite complex ones
+   are kept too). Both sides are evaluated there to 30 digits: a whitelist evaluator
+   over mpmath for the elementary functions, ``evalf(n=30, subs=...)`` for anything else.
+   Where ``|a - e| > atol + rtol * |e|`` (defaults ``rtol=1e-8``, ``atol=1e-12``) the
+   point is re-checked with sympy's adaptive ``evalf(n=30, subs=...)``; a point that still
+   differs is a counterexample and the answer is NOT equal. Nothing overrules a
+   counterexample, not even the CAS. Thirty digits separate near misses far below any
+   tolerance (``1.000001 * e`` is caught at the default ``rtol``).
+   Identical normalised expressions are equal without sampling.
+3. **No counterexample.** When at least 12 distinct points agree (or neither side has a
+   free symbol, so the one evaluation is exact enough) the answer is equal ("equal at N
+   sample points") and the CAS is skipped: sampling has decided and ``simplify`` could
+   only confirm it. Otherwise the CAS is tried: ``e - a`` is tested for zero after
+   ``expand`` (skipped when large powers would blow up), ``cancel``, then ``simplify``
+   under a budget of 2 s of CPU time (``signal.setitimer``; in a thread other than the
+   main one only the cheap steps run). Zero means equal.
+4. **CAS undecided.** Equal if at least half of ``samples`` distinct points agreed;
+   otherwise undecidable (``equal=None``): the expected value is undefined at too many
+   points, or its symbols take too few distinct values (small integer domains).
+5. **Form** (only when the check asks, ``form = [...]``): an answer equal by 1-4 must
+   also be ``factored`` (a product whose polynomial factors are irreducible over the
+   rationals with no integer content, ``2*(x - 1)`` but not ``2*x - 2`` or
+   ``(x + 2)*(2*x + 6)``), ``expanded`` (``expand`` leaves it unchanged) or have
+   ``no_derivative`` (no unevaluated ``Derivative``, ``Subs`` or ``Integral``), else it
+   is NOT equal, with a message saying the value is right but the form is not. Sympy
+   evaluates a number times a sum as it builds it, so ``2*(x - 1)`` typed as text is
+   read as ``2*x - 2``.
+
+Floats are numbers like any other (``0.099`` equals ``99/1000`` within tolerance).
+
+Other kinds of expected value:
+
+* **Equations** (``Eq``) are equal when ``lhs - rhs`` of both agree up to a nonzero
+  constant factor (so swapped sides and scaled equations are equal; ``x**2 = 4`` is not
+  ``x = 2``). With one free symbol, an answer that is not an equation (``x >= 1 and
+  x <= 1`` for ``x = 1``) is compared by the set it denotes, as below.
+* **Inequalities, intervals and sets** are compared by the set of real numbers they
+  denote. A relation (``<, <=, >, >=, !=``, ``Eq``, ``And``/``Or``/``Not`` of them) in one
+  free symbol is turned into a set by sympy (``as_set``); sets (``Interval``,
+  ``FiniteSet``, ``Union``, ``Intersection``, ``EmptySet``, ``Reals``) are taken as they
+  are. Two sets are equal when sympy's canonical forms break into the same intervals and
+  points, endpoints equal within the tolerance and each endpoint open or closed alike
+  (``x > 2``, ``2 < x`` and ``Interval.open(2, oo)`` are one set; ``x >= 2`` is not).
+  Finite sets of expressions are matched element by element in any order. Relations in
+  several variables are equal when both are the same kind of inequality (``>`` and
+  ``<`` counted as one, after moving terms) with ``lhs - rhs`` a *positive* constant
+  multiple of each other (any nonzero multiple for ``!=``); otherwise they are NOT equal
+  when a sample point (or a point on the expected boundary, found by solving for one
+  variable) satisfies one and not the other, and undecidable when neither is found.
+* **Systems** (``compare = "system"``): a list of equations (an expression counts as
+  ``expr = 0``) stands for its set of solutions in the declared symbols that occur. Both
+  lists are solved with ``sympy.solve(..., dict=True)`` under the time budget. Every
+  solution of each side (a family, when some unknowns stay free: sampled at several
+  points) must satisfy every equation of the other side within the tolerance; a
+  solution that does not is a counterexample (NOT equal). With no counterexample the
+  systems are equal when both are polynomial (sympy's solutions of those are complete)
+  and both could be solved; otherwise undecidable. Multiplicities do not count:
+  ``(x - 1)**2 = 0`` and ``x = 1`` have the same solutions.
+* **Matrices** are compared entry by entry after their shapes, which must match: a row
+  where a column is expected is NOT equal (the hint says transposed); a flat Python
+  list, which has no orientation, is read in the orientation of the expected vector.
+
+Text answers are read by :func:`grader.parse.parse_expression` in the check's
+``input_syntax`` (``python``, or ``math`` where ``^`` is a power and ``2x`` is ``2*x``),
+with the declared symbols and functions as the only names.
+
+Every comparison runs under a budget of 8 s of the grader's CPU time in the main thread
+(and 4 times that on the clock, for one that waits instead of computing), so that a
+loaded machine does not change a verdict; one that runs out is undecidable, never a
+verdict. Results are cached (LRU, 4096 entries) by the structure of
+expected, received and every option, so a batch of identical answers is compared once.
+"""
+
+from __future__ import annotations
+
+from grader.checks.algebra.cache import clear_cache
+from grader.checks.algebra.comparing import compare, compare_with
+from grader.checks.algebra.display import mathml
+from grader.checks.algebra.reading import parse_text
+from grader.checks.algebra.setup import DEFAULT_ATOL, DEFAULT_RTOL, declare
+
+__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "clear_cache", "compare", "compare_with", "declare",
+           "mathml", "parse_text"]

@@ -1,0 +1,267 @@
+"""Sampling: both sides evaluated at seeded exact points, a counterexample confirmed by evalf."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from grader.checks.algebra.setup import _Setup
+from grader.checks.common import _evalf, _evaluate, _mp
+
+CONFIDENT_POINTS = 12  # agreeing distinct points that make the CAS unnecessary
+
+
+@dataclass(frozen=True)
+class _Range:
+    low: float
+    high: float
+    integer: bool
+    nonzero: bool
+
+
+def _range(symbol: Any, given: tuple[float, float] | None) -> _Range:
+    """Where a symbol is sampled: the domain narrowed by the symbol's assumptions."""
+    default: tuple[float, float]
+    if symbol.is_integer:
+        default = ((1, 10) if symbol.is_positive else (0, 10) if symbol.is_nonnegative
+                   else (-10, -1) if symbol.is_negative else (-10, 0)
+                   if symbol.is_nonpositive else (-5, 5))
+    else:
+        default = ((0.1, 2.0) if symbol.is_positive else (0.0, 2.0) if symbol.is_nonnegative
+                   else (-2.0, -0.1) if symbol.is_negative else (-2.0, 0.0)
+                   if symbol.is_nonpositive else (-2.0, 2.0))
+    low, high = given if given is not None else default
+    if given is not None:  # an explicit domain, cut to the symbol's sign
+        if symbol.is_nonnegative:
+            low = max(low, 0.0)
+        if symbol.is_nonpositive:
+            high = min(high, 0.0)
+    nonzero = bool(symbol.is_nonzero or symbol.is_positive or symbol.is_negative)
+    if symbol.is_integer:
+        low, high = math.ceil(low), math.floor(high)
+        if (nonzero and low == high == 0) or low > high:
+            low, high = default
+    elif low >= high:
+        low, high = default
+    return _Range(float(low), float(high), bool(symbol.is_integer), nonzero)
+
+
+def _draw(rng: np.random.Generator, r: _Range) -> Any:
+    if r.integer:
+        for _ in range(20):
+            k = int(rng.integers(int(r.low), int(r.high) + 1))
+            if k != 0 or not r.nonzero:
+                return sp.Integer(k)
+        return sp.Integer(int(r.high) if r.high != 0 else int(r.low))
+    lo, hi = math.ceil(r.low * 1000), math.floor(r.high * 1000)
+    k = min(max(round(float(rng.uniform(r.low, r.high)) * 1000), lo), hi)
+    if k == 0 and r.nonzero:
+        k = 1 if hi >= 1 else -1
+    return sp.Rational(k, 1000)
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
+    """Candidate points (symbol -> Rational), 3x samples of them, fixed by the seed."""
+    rng = np.random.default_rng(setup.seed)
+    domain = dict(setup.domain)
+    ordered = sorted(setup.symbols, key=lambda item: item[0])
+    ranges = [(sym, _range(sym, domain.get(name))) for name, sym in ordered]
+    return tuple({sym: _draw(rng, r) for sym, r in ranges} for _ in range(3 * setup.samples))
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    counterexample: str = ""
+    hint: str = ""  # "sign flipped", "off by a constant factor 2" (advice, not a verdict)
+    distinct: int = 0  # distinct agreeing points (over the symbols actually used)
+    exact: bool = False  # no free symbol: the one evaluation decides
+    agreement: str = ""
+    undecided: str = ""
+
+
+def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) -> _Sampled:
+    """Evaluate both sides at the sample points; report a confirmed counterexample.
+
+    A point where only the received side is undefined (a removable singularity such as
+    ``(x**2 - 1)/(x - 1)`` at ``x = 1``, which the 1/1000 grid can hit) is left out; from
+    two such distinct points on it is a counterexample.
+    """
+    free = sorted(e_n.free_symbols | a_n.free_symbols, key=str)
+    points = _candidates(setup) if free else ({},)
+    chosen, elsewhere = (_expected_points(e_n, setup) if free
+                         else (_expected_points_constant(e_n), ()))
+    ctx = _mp()
+    e_vals = [v for _, v in chosen]
+    a_vals = [_evaluate(a_n, points[i]) for i, _ in chosen]
+    factor = _factor(e_vals, a_vals) if proportional else None
+    if proportional and factor is None:
+        factor = ctx.mpf(1)  # no usable factor: any point shows the mismatch
+    agreeing: set[tuple[Any, ...]] = set()
+    undefined: dict[tuple[Any, ...], tuple[int, Any, Any]] = {}
+    for (i, e_val), a_val in zip(chosen, a_vals, strict=True):
+        key = tuple(points[i].get(s) for s in free)
+        if _agree(e_val * factor if proportional else e_val, a_val, setup):
+            agreeing.add(key)
+            continue
+        # Confirm with sympy's adaptive evalf before calling it a counterexample.
+        e2 = _evalf(e_n, points[i])
+        e2 = e_val if e2 is None else e2
+        # Where our evaluation found the received undefined (a division by zero), evalf
+        # has nothing better to offer.
+        a2 = None if a_val is None else _evalf(a_n, points[i])
+        if a2 is None and a_val is not None and ctx.isfinite(a_val):
+            a2 = a_val
+        if proportional:
+            e2 = e2 * factor
+        if _agree(e2, a2, setup):
+            agreeing.add(key)
+            continue
+        if (a2 is None or not ctx.isfinite(a2)) and free:
+            undefined.setdefault(key, (i, e2, a2))
+            if len(undefined) < 2:
+                continue
+        message = _differs(free, points[i], e2, a2)
+        hint = "" if proportional else _hint(e_vals, a_vals, setup)
+        # Without a pattern (sign, factor) the hint is where to look.
+        return _Sampled(counterexample=message, hint=hint or message.split(":", 1)[0])
+    if not proportional:
+        # Where the expected value is complex the answer must agree as well: a branch
+        # error such as (a**b)**c for a**(b*c) shows only there.
+        for i, e_val in elsewhere:
+            a_val = _evaluate(a_n, points[i])
+            if a_val is None or _agree(e_val, a_val, setup):
+                continue
+            e2, a2 = _evalf(e_n, points[i]), _evalf(a_n, points[i])
+            if e2 is None or a2 is None or not ctx.isfinite(a2) or _agree(e2, a2, setup):
+                continue
+            return _Sampled(counterexample=_differs(free, points[i], e2, a2) + " (where the "
+                            "expected value is complex)", hint="a branch of a root, power or "
+                            "logarithm")
+    distinct = len(agreeing)
+    return _Sampled(
+        distinct=distinct, exact=not free and distinct == 1,
+        agreement="equal as numbers" if not free else f"equal at {distinct} sample points",
+        undecided=f"could not decide: the answers agree at all {distinct} distinct sample "
+                  "points, too few to tell (the expected answer is undefined elsewhere, or "
+                  "the symbols take few values), and simplification did not settle it")
+
+
+def _differs(free: list[Any], point: Mapping[Any, Any], e: Any, a: Any) -> str:
+    shown = ", ".join(f"{s.name}={_coordinate(point[s])}" for s in free)
+    where = f"at {shown}" if shown else "as a number"
+    e_text, a_text = _pair(e, a)
+    return f"differs {where}: expected {e_text}, got {a_text}"
+
+
+def _hint(e_vals: list[Any], a_vals: list[Any], setup: _Setup) -> str:
+    """What a wrong answer looks like next to the right one, from the sampled values."""
+    ctx = _mp()
+    if len(e_vals) < 2 or not any(abs(e) > setup.atol for e in e_vals):
+        return ""
+    if all(_agree(-e, a, setup) for e, a in zip(e_vals, a_vals, strict=True)):
+        return "sign flipped"
+    k = _factor(e_vals, a_vals)
+    if k is None or isinstance(k, ctx.mpc) or abs(abs(k) - 1) < 1e-6:
+        return ""
+    if all(_agree(k * e, a, setup) for e, a in zip(e_vals, a_vals, strict=True)):
+        return f"off by a constant factor {ctx.nstr(k, 6)}"
+    return ""
+
+
+def _factor(e_vals: list[Any], a_vals: list[Any]) -> Any:
+    """The ratio received/expected at the point where the expected is largest."""
+    ctx = _mp()
+    best = None
+    for e, a in zip(e_vals, a_vals, strict=True):
+        if a is None or not ctx.isfinite(a):
+            continue
+        if best is None or abs(e) > abs(best[0]):
+            best = (e, a)
+    if best is None or best[0] == 0:
+        return None
+    k = best[1] / best[0]
+    return k if abs(k) > 1e-12 else None
+
+
+def _expected_points_constant(e_n: Any) -> tuple[tuple[int, Any], ...]:
+    value = _evaluate(e_n, {})
+    ctx = _mp()
+    return ((0, value),) if value is not None and ctx.isfinite(value) else ()
+
+
+_Points = tuple[tuple[int, Any], ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _expected_points(e_n: Any, setup: _Setup) -> tuple[_Points, _Points]:
+    """(index, value) of the candidate points kept, and of the complex ones passed by.
+
+    The kept points are the real ones, see step 2 of the rule. The second tuple holds the
+    points met on the way where the expected value is finite but complex (not kept).
+    """
+    ctx = _mp()
+    real: list[tuple[int, Any]] = []
+    finite: list[tuple[int, Any]] = []
+    for i, point in enumerate(_candidates(setup)):
+        value = _evaluate(e_n, point)
+        if value is None or not ctx.isfinite(value):
+            continue
+        finite.append((i, value))
+        if _is_real(value, setup):
+            real.append((i, value))
+            if len(real) >= setup.samples:
+                break
+    half = math.ceil(setup.samples / 2)
+    if len(real) >= half:
+        kept = {i for i, _ in real}
+        return tuple(real), tuple(p for p in finite if p[0] not in kept)[: setup.samples]
+    return tuple(finite[: setup.samples]), ()
+
+
+def _is_real(value: Any, setup: _Setup) -> bool:
+    ctx = _mp()
+    if not isinstance(value, ctx.mpc):
+        return True
+    return bool(abs(value.imag) <= setup.atol + setup.rtol * abs(value.real))
+
+
+def _agree(e: Any, a: Any, setup: _Setup) -> bool:
+    ctx = _mp()
+    if e is None or a is None or not ctx.isfinite(a) or not ctx.isfinite(e):
+        return False
+    return bool(abs(a - e) <= setup.atol + setup.rtol * abs(e))
+
+
+def _coordinate(r: Any) -> str:
+    if r.is_Integer:
+        return str(int(r))
+    return f"{float(r):.6g}"
+
+
+def _pair(e: Any, a: Any) -> tuple[str, str]:
+    """Two values with just enough digits to tell them apart."""
+    ctx = _mp()
+
+    def text(v: Any, n: int) -> str:
+        if v is None:
+            return "undefined"
+        if not ctx.isfinite(v):
+            return "infinite or undefined"
+        if v != 0 and abs(ctx.mag(v)) > 3000:
+            # nstr would compute all the digits of 10**exponent: show the size only
+            sign = "-" if not isinstance(v, ctx.mpc) and v < 0 else ""
+            return f"{sign}10^{ctx.nstr(ctx.log10(abs(v)), 6)}"
+        return str(ctx.nstr(v, n))
+
+    for n in (4, 6, 10, 15, 20, 30):
+        e_text, a_text = text(e, n), text(a, n)
+        if e_text != a_text:
+            return e_text, a_text
+    return e_text, a_text

@@ -1,0 +1,319 @@
+"""Equations, inequalities, intervals and sets, compared by what they denote."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import sympy as sp
+from sympy.logic.boolalg import Boolean, BooleanFunction
+
+from grader.checks import Comparison
+from grader.checks.algebra.cas import CAS_BUDGET, _cas_constant_ratio
+from grader.checks.algebra.display import _describe_for_expressions, _display
+from grader.checks.algebra.expressions import _compare_values
+from grader.checks.algebra.reading import _normalise, _Refused
+from grader.checks.algebra.sampling import (
+    CONFIDENT_POINTS,
+    _agree,
+    _candidates,
+    _coordinate,
+    _expected_points,
+    _sample,
+)
+from grader.checks.algebra.setup import _Setup
+from grader.checks.common import _EVALF_BUDGET, _budget, _evaluate, _mp, max_matching
+
+_SET_LIKE = (sp.Set, sp.core.relational.Relational, BooleanFunction)
+
+
+# --------------------------------------------------------------------------- equations
+
+
+def _compare_equation(e: Any, a: Any, setup: _Setup) -> Comparison:
+    if a is sp.true or a is sp.false:
+        return Comparison(equal=False, message=f"expected an equation, got one that sympy "
+                          f"evaluated to {a}")
+    if not isinstance(a, sp.Equality):
+        if isinstance(a, _SET_LIKE) and len(_free_names(e) | _free_names(a)) == 1:
+            return _compare_sets(e, a, setup)  # x = 1 against 1 <= x <= 1: the same set
+        return Comparison(equal=False, message=f"expected an equation (Eq), got "
+                          f"{_describe_for_expressions(a)}")
+    try:
+        d_e = _normalise(e.lhs - e.rhs, setup)
+    except _Refused as exc:
+        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+    try:
+        d_a = _normalise(a.lhs - a.rhs, setup)
+    except _Refused as exc:
+        return Comparison(equal=False, message=f"the answer {exc}")
+    if d_e == d_a or d_e == -d_a:
+        return Comparison(equal=True, message="the same equation")
+    sampled = _sample(d_e, d_a, setup, proportional=True)
+    if sampled.counterexample:
+        return Comparison(equal=False, message="not equivalent to the expected equation "
+                          f"(lhs - rhs is not a constant multiple of the expected one): "
+                          f"{sampled.counterexample}")
+    if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
+        return Comparison(equal=True, message="an equivalent equation (" + sampled.agreement
+                          + ")")
+    if _cas_constant_ratio(d_a, d_e):
+        return Comparison(equal=True, message="an equivalent equation (proved by "
+                          "simplification)")
+    if sampled.distinct >= math.ceil(setup.samples / 2):
+        return Comparison(equal=True, message="an equivalent equation (" + sampled.agreement
+                          + ")")
+    return Comparison(equal=None, message=sampled.undecided)
+
+
+def _free_names(obj: Any) -> set[str]:
+    return {s.name for s in getattr(obj, "free_symbols", ()) if isinstance(s, sp.Symbol)}
+
+
+# --------------------------------------------------------------------------- sets
+
+
+def _compare_sets(e: Any, a: Any, setup: _Setup) -> Comparison:
+    """Inequalities, intervals and sets by the set of reals they denote (see the rule)."""
+    try:
+        e_n = _normalise(e, setup)
+    except _Refused as exc:
+        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+    if not isinstance(a, sp.Basic) or isinstance(a, sp.MatrixBase):
+        return Comparison(equal=False, message=f"expected {_what_set(e)}, got "
+                          f"{_describe_for_expressions(a)}")
+    try:
+        a_n = _normalise(a, setup)
+    except _Refused as exc:
+        return Comparison(equal=False, message=f"the answer {exc}")
+    if e_n == a_n:
+        return Comparison(equal=True, message="identical")
+    if not (isinstance(a_n, _SET_LIKE) or a_n in (sp.true, sp.false)):
+        return Comparison(equal=False, message=f"expected {_what_set(e_n)}, got "
+                          f"{_describe_for_expressions(a)}")
+    if isinstance(e_n, sp.FiniteSet) and isinstance(a_n, sp.FiniteSet) and (
+            _pieces(e_n) is None or _pieces(a_n) is None):
+        return _compare_finite_sets(e_n, a_n, setup)
+    free = sorted(e_n.free_symbols | a_n.free_symbols, key=str)
+    if len(free) > 1:
+        if isinstance(e_n, sp.Set) or isinstance(a_n, sp.Set):
+            return Comparison(equal=False, message=f"expected {_what_set(e_n)}, got "
+                              f"{_describe_for_expressions(a)}")
+        return _compare_conditions(e_n, a_n, free, setup)
+    var = free[0] if free else None
+    e_set, a_set = _as_real_set(e_n, var), _as_real_set(a_n, var)
+    if e_set is None:
+        return Comparison(equal=None, message=f"the grader could not turn the expected "
+                          f"{_display(e_n)} into a set of numbers")
+    if a_set is None:
+        return Comparison(equal=None, message=f"could not turn {_display(a_n)} into a set of "
+                          "numbers to compare")
+    return _compare_real_sets(e_set, a_set, setup)
+
+
+def _what_set(obj: Any) -> str:
+    return f"the set {_display(obj)}" if isinstance(obj, sp.Set) else (
+        f"the condition {_display(obj)}")
+
+
+def _as_real_set(obj: Any, var: Any) -> Any:
+    """The set of reals a set or a condition in ``var`` denotes; None when sympy cannot say."""
+    if isinstance(obj, sp.Set):
+        return obj
+    if obj is sp.true:
+        return sp.S.Reals
+    if obj is sp.false:
+        return sp.S.EmptySet
+    if var is None:
+        # A condition without a variable (2 < 3, kept unevaluated by the parser).
+        truth = obj.simplify() if isinstance(obj, Boolean) else None
+        return sp.S.Reals if truth is sp.true else sp.S.EmptySet if truth is sp.false else None
+    found: list[Any] = []
+    with _budget(CAS_BUDGET):
+        try:
+            found.append(obj.as_set())
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            found.append(sp.solveset(obj, var, domain=sp.S.Reals)
+                         if isinstance(obj, sp.core.relational.Relational) else None)
+    result = found[0] if found else None
+    if result is None or isinstance(result, sp.ConditionSet):
+        return None
+    return result.intersect(sp.S.Reals) if isinstance(result, sp.Set) else None
+
+
+def _compare_real_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
+    if e_set == a_set:
+        return Comparison(equal=True, message="the same set")
+    e_parts, a_parts = _pieces(e_set), _pieces(a_set)
+    if e_parts is None or a_parts is None:
+        if isinstance(e_set, sp.FiniteSet) and isinstance(a_set, sp.FiniteSet):
+            return _compare_finite_sets(e_set, a_set, setup)
+        return Comparison(equal=None, message=f"could not compare the set {_display(a_set)} "
+                          f"with {_display(e_set)}")
+    shown = f"expected {_display(e_set)}, got {_display(a_set)}"
+    if len(e_parts) != len(a_parts):
+        return Comparison(equal=False, message=f"not the same set: {shown}",
+                          hint=f"{len(a_parts)} pieces instead of {len(e_parts)}")
+    for (e_lo, e_hi, e_lo_open, e_hi_open), (a_lo, a_hi, a_lo_open, a_hi_open) in zip(
+            e_parts, a_parts, strict=True):
+        for which, e_end, a_end in (("lower", e_lo, a_lo), ("upper", e_hi, a_hi)):
+            if not _same_number(e_end, a_end, setup):
+                return Comparison(equal=False, message=f"not the same set: {shown}",
+                                  hint=f"the {which} end {_display(a_end)} should be "
+                                  f"{_display(e_end)}")
+        for e_open, a_open, end in ((e_lo_open, a_lo_open, e_lo),
+                                    (e_hi_open, a_hi_open, e_hi)):
+            if e_open != a_open:
+                inside = "excluded" if e_open else "included"
+                return Comparison(equal=False, message=f"not the same set: {shown}",
+                                  hint=f"{_display(end)} should be {inside} (a strict "
+                                  "or non-strict inequality)")
+    return Comparison(equal=True, message=f"the same set {_display(e_set)}")
+
+
+def _pieces(s: Any) -> list[tuple[Any, Any, bool, bool]] | None:
+    """A set of reals as sorted (low, high, low open, high open); None when it is not one."""
+    if s is sp.S.EmptySet:
+        return []
+    if s is sp.S.Reals:
+        return [(-sp.oo, sp.oo, True, True)]
+    if isinstance(s, sp.Interval):
+        return [(s.start, s.end, bool(s.left_open), bool(s.right_open))]
+    if isinstance(s, sp.FiniteSet):
+        points = []
+        for p in s.args:
+            if not (isinstance(p, sp.Expr) and p.is_number and p.is_extended_real):
+                return None
+            points.append((p, p, False, False))
+        return sorted(points, key=lambda piece: float(piece[0]))
+    if isinstance(s, sp.Union):
+        out = []
+        for part in s.args:
+            got = _pieces(part)
+            if got is None:
+                return None
+            out.extend(got)
+        return sorted(out, key=lambda piece: (float(piece[0]), float(piece[1])))
+    return None
+
+
+def _same_number(e: Any, a: Any, setup: _Setup) -> bool:
+    if e.is_infinite or a.is_infinite:
+        return bool(e == a)
+    e_val, a_val = _evaluate(e, {}), _evaluate(a, {})
+    return _agree(e_val, a_val, setup)
+
+
+def _compare_finite_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
+    """Finite sets of expressions: every element matched to an equal one, in any order."""
+    e_items, a_items = list(e_set.args), list(a_set.args)
+    if len(e_items) != len(a_items):
+        return Comparison(equal=False, message=f"expected a set of {len(e_items)} elements, "
+                          f"got {len(a_items)}")
+    table = [[(_compare_values(x, y, setup).equal is True
+               if isinstance(x, sp.Expr) and isinstance(y, sp.Expr) else x == y)
+              for y in a_items] for x in e_items]
+    match = max_matching(table)
+    missing = [e_items[i] for i in range(len(e_items)) if match[i] is None]
+    if missing:
+        return Comparison(equal=False, message=f"not the same set: nothing in the answer "
+                          f"equals {_display(missing[0])}")
+    return Comparison(equal=True, message=f"the same set of {len(e_items)} elements")
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+def _compare_conditions(e: Any, a: Any, free: list[Any], setup: _Setup) -> Comparison:
+    """Relations in several variables: the same boundary and side, or a counterexample."""
+    e_form, a_form = _inequality(e), _inequality(a)
+    if e_form and a_form and e_form[1] == a_form[1]:
+        d_e, kind = e_form
+        d_a = a_form[0]
+        sign = _ratio_sign(d_e, d_a, setup)
+        if sign == 1 or (sign == -1 and kind == "!="):
+            return Comparison(equal=True, message="the same condition (one side is a "
+                              "positive multiple of the other)")
+    witness = _disagreement(e, a, free, setup)
+    if witness:
+        return Comparison(equal=False, message=f"not the same condition: {witness}")
+    return Comparison(equal=None, message="could not decide whether the two conditions "
+                      "hold at the same points; it needs a human")
+
+
+def _inequality(rel: Any) -> tuple[Any, str] | None:
+    """``rel`` as ``(d, kind)`` with kind in ``> >= !=`` meaning ``d kind 0``; None if not."""
+    if isinstance(rel, sp.StrictGreaterThan):
+        return rel.lhs - rel.rhs, ">"
+    if isinstance(rel, sp.StrictLessThan):
+        return rel.rhs - rel.lhs, ">"
+    if isinstance(rel, sp.GreaterThan):
+        return rel.lhs - rel.rhs, ">="
+    if isinstance(rel, sp.LessThan):
+        return rel.rhs - rel.lhs, ">="
+    if isinstance(rel, sp.Unequality):
+        return rel.lhs - rel.rhs, "!="
+    return None
+
+
+def _ratio_sign(d_e: Any, d_a: Any, setup: _Setup) -> int | None:
+    """+1 or -1 when ``d_a`` is a constant multiple of ``d_e`` of that sign; else None."""
+    sampled = _sample(d_e, d_a, setup, proportional=True)
+    if sampled.counterexample:
+        return None
+    proved = sampled.exact or sampled.distinct >= CONFIDENT_POINTS or _cas_constant_ratio(
+        d_a, d_e)
+    if not proved:
+        return None
+    ctx = _mp()
+    for i, value in _expected_points(d_e, setup)[0] if d_e.free_symbols else ():
+        other = _evaluate(d_a, _candidates(setup)[i])
+        if other is None or value == 0 or isinstance(value, ctx.mpc) or isinstance(
+                other, ctx.mpc):
+            continue
+        return 1 if (other / value) > 0 else -1
+    return None
+
+
+def _truth(rel: Any, point: Mapping[Any, Any]) -> bool | None:
+    try:
+        value = rel.xreplace(dict(point))
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+    if value is sp.true or value is sp.false:
+        return bool(value)
+    return None
+
+
+def _disagreement(e: Any, a: Any, free: list[Any], setup: _Setup) -> str:
+    """A point where one condition holds and the other does not, described; "" if none."""
+    points = list(_candidates(setup))
+    for point in _boundary_points(e, free, points[:3]) + points:
+        with _budget(_EVALF_BUDGET):
+            t_e, t_a = _truth(e, point), _truth(a, point)
+            if t_e is not None and t_a is not None and t_e != t_a:
+                shown = ", ".join(f"{s.name}={_coordinate(point[s])}" for s in free)
+                return (f"at {shown} the expected condition is {t_e} and the answer's is "
+                        f"{t_a}")
+    return ""
+
+
+def _boundary_points(rel: Any, free: list[Any], seeds: list[dict[Any, Any]]) -> list[Any]:
+    """Points on ``lhs = rhs`` of an inequality: solved for one variable at a few seeds."""
+    form = _inequality(rel)
+    if form is None:
+        return []
+    d, _ = form
+    var = next((s for s in free if s in d.free_symbols), None)
+    if var is None:
+        return []
+    out = []
+    for seed in seeds:
+        fixed = {s: v for s, v in seed.items() if s != var}
+        with _budget(CAS_BUDGET):
+            roots = sp.solve(d.xreplace(fixed), var)
+            for r in roots[:3]:
+                if r.is_real and r.is_number:
+                    out.append({**fixed, var: sp.nsimplify(r) if r.is_Float else r})
+    return out

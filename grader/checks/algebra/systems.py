@@ -1,0 +1,149 @@
+"""Systems of equations compared by their solution sets (``compare = "system"``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from grader.checks import Comparison
+from grader.checks.algebra.cas import CAS_BUDGET
+from grader.checks.algebra.display import _describe_for_expressions, _display
+from grader.checks.algebra.reading import _normalise, _parse, _Refused
+from grader.checks.algebra.sampling import _agree, _candidates
+from grader.checks.algebra.setup import _Setup
+from grader.checks.common import _budget, _evaluate, _mp
+from grader.errors import GraderError
+
+_SYSTEM_POINTS = 5  # sample points per solution family of a system
+_MAX_SOLUTIONS = 50  # more solutions than this: the system is not compared
+
+
+def _compare_system(expected: Any, received: Any, setup: _Setup) -> Comparison:
+    """Lists of equations by their solution sets (see :mod:`grader.checks.algebra`)."""
+    e_items = _equations(expected, setup)
+    if isinstance(e_items, str):
+        return Comparison(equal=None, message=f"the expected system {e_items} (a grader "
+                          "problem)")
+    a_items = _equations(received, setup)
+    if isinstance(a_items, str):
+        return Comparison(equal=False, message=f"expected a list of equations; the answer "
+                          f"{a_items}")
+    try:
+        e_eqs = [_normalise(d, setup) for d in e_items]
+    except _Refused as exc:
+        return Comparison(equal=None, message=f"the expected system {exc} (a grader problem)")
+    try:
+        a_eqs = [_normalise(d, setup) for d in a_items]
+    except _Refused as exc:
+        return Comparison(equal=False, message=f"the answer {exc}")
+    order = {name: i for i, (name, _) in enumerate(setup.symbols)}
+    unknowns = sorted({s for d in e_eqs + a_eqs for s in d.free_symbols},
+                      key=lambda s: order.get(s.name, len(order)))
+    e_sols = _solve(e_eqs, unknowns)
+    if e_sols is None:
+        return Comparison(equal=None, message="the grader could not solve the expected "
+                          "system; it needs a human")
+    bad = _violation(e_sols, a_eqs, unknowns, setup)
+    if bad:
+        return Comparison(equal=False, message=f"the expected solution {bad} does not "
+                          "satisfy the answer's equations", hint="a solution is lost")
+    a_sols = _solve(a_eqs, unknowns)
+    if a_sols is None:
+        return Comparison(equal=None, message="every expected solution satisfies the "
+                          "answer, but the grader could not solve the answer's system to "
+                          "check the converse; it needs a human")
+    bad = _violation(a_sols, e_eqs, unknowns, setup)
+    if bad:
+        return Comparison(equal=False, message=f"the answer's system has the solution {bad}, "
+                          "which is not a solution of the expected one",
+                          hint="an extra solution")
+    if not all(_polynomial(d, unknowns) for d in e_eqs + a_eqs):
+        return Comparison(equal=None, message="no counterexample, but the equations are not "
+                          "polynomial, so sympy's solutions may be incomplete; it needs a "
+                          "human")
+    count = "no solutions" if not e_sols else f"{len(e_sols)} solution(s)"
+    return Comparison(equal=True, message=f"the same solutions ({count})")
+
+
+def _equations(value: Any, setup: _Setup) -> list[Any] | str:
+    """A system as the list of ``lhs - rhs``; a string saying what is wrong otherwise."""
+    if isinstance(value, str):
+        try:
+            value = _parse(value, setup)
+        except GraderError as exc:
+            return f"could not be read: {exc}"
+    if isinstance(value, sp.Tuple):
+        value = list(value.args)
+    if not isinstance(value, list | tuple):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            try:
+                item = _parse(item, setup)
+            except GraderError as exc:
+                return f"could not be read: {exc}"
+        if isinstance(item, sp.Equality):
+            out.append(item.lhs - item.rhs)
+        elif isinstance(item, sp.Expr) and not isinstance(item, sp.MatrixBase):
+            out.append(item)
+        elif item is sp.true:
+            continue  # 0 = 0: holds everywhere
+        elif item is sp.false:
+            out.append(sp.Integer(1))  # 1 = 0: holds nowhere
+        else:
+            return f"holds {_describe_for_expressions(item)}, not an equation"
+    return out
+
+
+def _solve(eqs: list[Any], unknowns: list[Any]) -> list[dict[Any, Any]] | None:
+    if not eqs or all(d == 0 for d in eqs):
+        return [{}]  # no condition at all: every point is a solution
+    found: list[Any] = []
+    with _budget(CAS_BUDGET * 2):
+        try:
+            found.append(sp.solve(eqs, unknowns, dict=True))
+        except (NotImplementedError, ValueError, TypeError, sp.PolynomialError):
+            return None
+    if not found or not isinstance(found[0], list) or len(found[0]) > _MAX_SOLUTIONS:
+        return None
+    return found[0]
+
+
+def _violation(solutions: list[dict[Any, Any]], eqs: list[Any], unknowns: list[Any],
+               setup: _Setup) -> str:
+    """A solution (a point of a family) that breaks one of ``eqs``, described; "" if none."""
+    points = _candidates(setup)
+    for solution in solutions:
+        free = [u for u in unknowns if u not in solution]
+        chosen = points[:_SYSTEM_POINTS] if free else ({},)
+        for point in chosen:
+            fixed = {u: point[u] for u in free}
+            full = dict(fixed)
+            undefined = False
+            for u, value in solution.items():
+                v = value.xreplace(fixed) if hasattr(value, "xreplace") else value
+                if v.free_symbols or v.has(sp.zoo, sp.nan):
+                    undefined = True
+                    break
+                full[u] = v
+            if undefined:
+                continue
+            for d in eqs:
+                residual = _evaluate(d.xreplace(full), {})
+                if residual is None:
+                    break  # undefined there (a denominator vanishes): no verdict
+                if not _agree(_mp().mpf(0), residual, setup):
+                    shown = ", ".join(f"{u.name}={_display(full[u], 40)}" for u in unknowns
+                                      if u in full)
+                    return shown or "(any point)"
+    return ""
+
+
+def _polynomial(d: Any, unknowns: list[Any]) -> bool:
+    try:
+        numerator = sp.together(d).as_numer_denom()[0]
+        return bool(numerator.is_polynomial(*unknowns))
+    except (TypeError, ValueError, sp.PolynomialError):
+        return False

@@ -1,0 +1,73 @@
+"""Words and digits of numeric messages: what was received, and numbers told apart."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from grader.answers import CallableAnswer
+from grader.checks.common import Number, _big_int, _describe_plain, _format, _num, _sympy
+
+
+def _describe_for_numbers(value: Any) -> str:
+    """Name what was received where numbers are expected ("None", "a function", ...)."""
+    plain = _describe_plain(value)
+    if plain is not None:
+        return plain
+    if isinstance(value, CallableAnswer):
+        return f"a function ({value.name}), not a value"
+    if isinstance(value, bool | np.bool_):
+        return f"{bool(value)} (a bool)"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, frozenset | set):
+        return f"a set of {len(value)} items"
+    sp = _sympy()
+    if sp is not None and isinstance(value, sp.Basic | sp.MatrixBase):
+        free = sorted(str(s) for s in getattr(value, "free_symbols", ()))
+        if free:
+            return f"the sympy expression {_format(value, 0)} with symbols {', '.join(free)}"
+        return f"the sympy object {_format(value, 0)}"
+    return f"a value of type {type(value).__name__}"
+
+
+def _pair(e: Number | None, a: Number | None) -> tuple[str, str]:
+    """Display two numbers with just enough digits to tell them apart."""
+    if e is None or a is None:
+        return str(e), str(a)
+    for digits in (6, 8, 10, 12, 15, 17):
+        e_text, a_text = _num(e, digits), _num(a, digits)
+        if e_text != a_text:
+            return e_text, a_text
+    return e_text, a_text
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return str(index[0]) if len(index) == 1 else str(index)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "() (a single number)" if shape == () else str(shape)
+
+
+def _rows(arr: np.ndarray) -> list[Any]:
+    """Display strings of a 1-D (a flat list) or 2-D (a list of rows) array."""
+    if arr.ndim == 1:
+        return [_exact_text(v) for v in arr.tolist()]
+    return [[_exact_text(v) for v in row] for row in arr.tolist()]
+
+
+def _exact_text(v: Any) -> str:
+    """A number with every digit it has (the report shortens it), for array diffs."""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return str(v) if abs(v) < 10**40 else _big_int(v, 17)
+    if isinstance(v, complex):
+        sign = "-" if v.imag < 0 or (v.imag == 0 and math.copysign(1, v.imag) < 0) else "+"
+        return f"({v.real!r}{sign}{abs(v.imag)!r}j)"
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
