@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from grader.errors import GraderError
-from grader.grade import __version__, grade_submission
+from grader.grade import grade_submission
 from grader.results import CheckResult, QuestionResult, SubmissionResult
 from grader.rubric import Rubric, load_rubric
+from grader.version import __version__
 
 __all__ = [
     "CheckResult",

@@ -35,8 +35,7 @@ from grader.results import (
 from grader.rubric import CheckSpec, Rubric, resolve_inputs
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
-
-__version__ = "0.1.0"
+from grader.version import __version__
 
 
 def environment() -> dict[str, str]:
