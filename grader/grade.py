@@ -1,8 +1,11 @@
-"""The facade: grade one submission, or a batch, against a rubric.
+"""Grade one submission against a rubric: :func:`grade`, and the facade around it.
 
-The CLI and the pytest plugin both come through :func:`grade_submission`. The kernel
-runs the student's code and answers calls; every comparison happens here, in the
-grader's process, on decoded plain data.
+:func:`grade` runs a :class:`~grader.submission.Submission` in a fresh kernel and checks
+its answers; ``grader grade`` reaches it through :mod:`grader.batch` (one call per
+student, in a worker), ``grader validate`` directly. :func:`grade_submission` is the
+facade for one path (a file, or a student's folder): the pytest plugin, ``grader check``
+and ``grader gradescope`` come through it. The kernel runs the student's code and answers
+calls; every comparison happens here, in the grader's process, on decoded plain data.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -269,23 +272,6 @@ def question_status(results: Iterable[CheckResult]) -> Status:
     if any(r.status == "error" for r in auto) and not any(r.status == "failed" for r in auto):
         return "error"
     return "failed"
-
-
-def grade_many(subs: Iterable[Submission], rubric: Rubric, *,
-               settings: ExecutionSettings | None = None,
-               on_result: Callable[[SubmissionResult], None] | None = None,
-               ) -> list[SubmissionResult]:
-    """Grade submissions one after another; each result is handed on as soon as it exists."""
-    results = []
-    for sub in subs:
-        try:
-            result = grade(sub, rubric, settings=settings)
-        except Exception as exc:  # one broken submission never stops the batch
-            result = failed_result(sub, rubric, f"grader error: {type(exc).__name__}: {exc}")
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
-    return results
 
 
 def failed_result(sub: Submission, rubric: Rubric, message: str) -> SubmissionResult:
