@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.atomic import atomic_write
 from grader.errors import GraderError
 from grader.results import SubmissionResult
 
@@ -43,7 +44,7 @@ class Exported:
 def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
     """Write the gradebook of ``out`` in ``fmt`` into the folder ``to`` (``out/export``)."""
     from grader.gradebook import Gradebook
-    from grader.report import STUDENTS, atomic_write
+    from grader.report import STUDENTS
 
     if fmt not in FORMATS:
         raise GraderError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")

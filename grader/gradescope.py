@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader.atomic import atomic_write
 from grader.errors import GraderError, SubmissionError
 from grader.results import CheckResult, QuestionResult, SubmissionResult
 from grader.rubric import Rubric, load_rubric
@@ -167,6 +168,4 @@ def _reason(exc: SubmissionError, rubric: Rubric) -> str:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    from grader.report import atomic_write
-
     atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

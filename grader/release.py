@@ -40,6 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader.atomic import atomic_write
 from grader.calls import Call
 from grader.errors import GraderError
 from grader.rubric import CheckSpec, Question, Rubric, load_rubric, resolve_inputs
@@ -559,8 +560,6 @@ def _render(template: str, context: dict[str, Any]) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    from grader.report import atomic_write
-
     atomic_write(path, text)
     path.chmod(0o644)  # files of a repository to share, not private reports
     return path

@@ -3,7 +3,7 @@
 Results are plain data; everything about presentation lives here and in the templates.
 The page's own words come from a message catalogue (``grader/locales/<lang>.json``), and a
 TA can override any template by putting one of the same name in a folder of their own.
-Files are written atomically (a temporary file, then a rename), so a crash never leaves
+Files are written atomically (:func:`grader.atomic.atomic_write`), so a crash never leaves
 a half-written report behind.
 """
 
@@ -17,9 +17,7 @@ import html.entities
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from grader.atomic import atomic_write
 from grader.errors import GraderError
 from grader.results import CheckResult, Figure, SubmissionResult
 from grader.rubric import Rubric
@@ -64,22 +63,6 @@ STUDENTS = "students"
 def student_file(out: Path, student: str, suffix: str) -> Path:
     """Where a student's ``.json`` or ``.html`` is in the output folder ``out``."""
     return Path(out) / STUDENTS / f"{student}{suffix}"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not named after the file: a name already near the file system's limit has no room.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grader-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_json(result: SubmissionResult) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from grader.atomic import atomic_write
 from grader.gradebook import group_id, normalise
 from grader.report import STUDENTS
 from grader.results import SubmissionResult
@@ -268,8 +269,6 @@ def render_answers(rubric: Rubric, question: TextQuestion) -> str:
 
 def write_summary(out: Path, rubric: Rubric, results: Sequence[SubmissionResult]) -> None:
     """Write ``index.html`` and one ``answers-<answer>.html`` per text question."""
-    from grader.report import atomic_write
-
     results = sorted(results, key=lambda r: r.student)
     atomic_write(out / "index.html", render_index(rubric, results))
     for question in text_questions(results, rubric):
