@@ -22,6 +22,7 @@ from grader.errors import GraderError
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
 from grader.report import languages
+from grader.results import automatic, totals
 from grader.rubric import Rubric, load_rubric
 from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
@@ -286,10 +287,9 @@ def _validate(path: Path) -> int:
                           "rubric was checked against it by `grader release`)")
     reference = Submission(student="reference", path=rubric.reference_path)
     result = grade(reference, rubric)
-    short = [(q.id, c) for q in result.questions for c in q.checks
-             if (c.kind != "manual" and c.status != "passed")
-             or (c.kind == "manual" and c.status != "manual")]
-    auto = sum(c.max_score for q in result.questions for c in q.checks if c.kind != "manual")
+    checks = [(q.id, c) for q in result.questions for c in q.checks]
+    short = [(qid, c) for qid, c in checks if not c.complete]
+    auto = totals(automatic(c for _, c in checks))[1]
     if result.run.errors:
         for err in result.run.errors:
             print(f"reference cell {err.index} raised {err.ename}: {err.evalue}")

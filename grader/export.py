@@ -94,9 +94,9 @@ def grades_table(results: Sequence[SubmissionResult]) -> str:
     writer.writerow(["student", *ids, "total", "max_score", "run", "pending_manual"])
     for r in sorted(results, key=lambda r: r.student):
         scores = {q.id: q.score for q in r.questions}
-        pending = sum(1 for q in r.questions for c in q.checks if c.status == "manual")
         writer.writerow([_cell(r.student), *(_points(scores.get(i, 0.0)) for i in ids),
-                         _points(r.score), _points(r.max_score), r.run.outcome, pending])
+                         _points(r.score), _points(r.max_score), r.run.outcome,
+                         r.pending_manual])
     return buffer.getvalue()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -32,8 +31,8 @@ from grader.results import (
     CheckResult,
     QuestionResult,
     RunLog,
-    Status,
     SubmissionResult,
+    question_status,
 )
 from grader.rubric import CheckSpec, Rubric, resolve_inputs
 from grader.settings import ExecutionSettings
@@ -255,23 +254,6 @@ def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult
         return make_result(spec, max_score, fraction=0.0, status="error",
                            message=f"grader error in this check ({type(exc).__name__}: {exc}); "
                                    "please report it")
-
-
-def question_status(results: Iterable[CheckResult]) -> Status:
-    """A question's status from its checks' (manual checks count only when alone)."""
-    results = list(results)
-    auto = [r for r in results if r.kind != "manual"]
-    if not auto:
-        return "manual" if any(r.status == "manual" for r in results) else "missing"
-    if all(r.status == "passed" for r in auto):
-        return "passed"
-    if sum(r.score for r in auto) > 0:
-        return "partial"
-    if all(r.status == "missing" for r in auto):
-        return "missing"
-    if any(r.status == "error" for r in auto) and not any(r.status == "failed" for r in auto):
-        return "error"
-    return "failed"
 
 
 def failed_result(sub: Submission, rubric: Rubric, message: str) -> SubmissionResult:

@@ -32,14 +32,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.results import CheckResult, Status, SubmissionResult
+from grader.results import CheckResult, Status, SubmissionResult, question_status
 from grader.rubric import Rubric
 
 FILENAME = "gradebook.sqlite"
 SCHEMA_VERSION = "1"
 # A grading that ended in a failure of ours, not of the student's code: tried again on resume.
 RETRY_OUTCOMES = ("not_run", "grader_error")
-GRADED = ("passed", "partial", "failed")  # a text answer's statuses once a TA graded it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -303,26 +302,20 @@ def apply_manual(result: SubmissionResult,
     """
     if not grades:
         return result
-    from grader.grade import question_status
-
     questions = []
     for q in result.questions:
         checks = []
         manual_points = 0.0
         for c in q.checks:
             g = grades.get(c.answer)
-            if c.kind == "manual" and g is not None and g.question == q.id and \
-                    c.status in ("manual", *GRADED):
+            if g is not None and g.question == q.id and (c.awaits_staff or c.staff_graded):
                 c = _graded_check(c, g)
                 manual_points += c.score
             checks.append(c)
         if manual_points or any(c is not o for c, o in zip(checks, q.checks, strict=True)):
             score = min(q.max_score, max(0.0, sum(c.score for c in checks)))
-            # A graded text answer counts like an automatic check in the question's status.
-            status: Status = question_status([
-                replace(c, kind="graded") if c.kind == "manual" and c.status in GRADED else c
-                for c in checks])
-            q = replace(q, checks=tuple(checks), score=round(score, 6), status=status,
+            q = replace(q, checks=tuple(checks), score=round(score, 6),
+                        status=question_status(checks),
                         manual_points=round(manual_points, 6))
         questions.append(q)
     total = round(sum(q.score for q in questions), 6)
@@ -398,7 +391,7 @@ def read_manual_csv(path: Path, rubric: Rubric,
     for r in by_student.values():
         for q in r.questions:
             for c in q.checks:
-                if c.kind == "manual" and c.received:
+                if c.manual and c.received:
                     groups.setdefault(group_id(c.answer, c.received), []).append(
                         (r.student, c.received))
     errors: list[str] = []

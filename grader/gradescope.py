@@ -31,7 +31,14 @@ from typing import Any
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError, SubmissionError
-from grader.results import CheckResult, QuestionResult, SubmissionResult
+from grader.results import (
+    CheckResult,
+    QuestionResult,
+    SubmissionResult,
+    automatic,
+    question_status,
+    totals,
+)
 from grader.rubric import Rubric, load_rubric
 
 SUBMISSION_DIR = Path("/autograder/submission")
@@ -110,16 +117,16 @@ def run(rubric_path: str | Path, *, submission_dir: str | Path = SUBMISSION_DIR,
 
 
 def _test(q: QuestionResult, position: int) -> dict[str, Any]:
-    auto = [c for c in q.checks if c.kind != "manual"]
+    auto = automatic(q.checks)
     if auto:
-        passed = all(c.status == "passed" for c in auto)
+        passed = question_status(auto) == "passed"
     else:  # text answers only: "passed" means the answer was found for the TA
-        passed = all(c.status == "manual" for c in q.checks)
+        passed = all(c.awaits_staff for c in q.checks)
     return {
         "name": f"{q.id}: {q.title}",
         "number": number_of(q.id, position),
         "score": round(q.score, 6),
-        "max_score": round(sum(c.max_score for c in auto), 6),
+        "max_score": round(totals(auto)[1], 6),
         "status": "passed" if passed else "failed",
         "output": "\n".join(_check_lines(c) for c in q.checks),
         "visibility": question_visibility(q),
@@ -127,8 +134,8 @@ def _test(q: QuestionResult, position: int) -> dict[str, Any]:
 
 
 def _check_lines(c: CheckResult) -> str:
-    if c.kind == "manual":
-        state = ("collected for grading by hand" if c.status == "manual"
+    if c.manual:
+        state = ("collected for grading by hand" if c.awaits_staff
                  else "not found: " + c.message)
         return f"{c.answer} (text answer, {c.max_score:g} points graded by hand): {state}"
     lines = [f"{c.answer} ({c.kind}): {c.status}, {c.score:g} of {c.max_score:g} points"]

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from grader.results import automatic, question_status, totals
+
 if TYPE_CHECKING:
     from grader.results import CheckResult, QuestionResult, SubmissionResult
     from grader.rubric import Question, Rubric
@@ -246,21 +248,23 @@ def visible(q: QuestionResult) -> list[CheckResult]:
 
 
 def verdict(q: QuestionResult) -> tuple[str, str]:
-    """``passed``, ``failed``, ``manual`` or ``hidden``, with a one-line reason."""
+    """``passed``, ``failed``, ``manual`` or ``hidden``, with a one-line reason.
+
+    The question's status over its visible checks (:func:`~grader.results.question_status`)
+    as a test outcome: a question of text answers only is the TA's, never failed here.
+    """
     checks = visible(q)
-    auto = [c for c in checks if c.kind != "manual"]
+    if not checks:
+        return "hidden", "checked only in the final grading"
+    if question_status(checks) == "passed":
+        return "passed", ""
+    auto = automatic(checks)
     if not auto:
-        if not checks:
-            return "hidden", "checked only in the final grading"
-        found = [c for c in checks if c.status == "manual"]
         names = ", ".join(c.answer for c in checks)
-        if len(found) == len(checks):
+        if all(c.awaits_staff for c in checks):
             return "manual", f"text answer ({names}) collected; a TA grades it"
         return "manual", f"text answer ({names}) graded by a TA; not found in the submission"
-    failing = [c for c in auto if c.status != "passed"]
-    if failing:
-        return "failed", failing[0].message
-    return "passed", ""
+    return "failed", next(c.message for c in auto if c.status != "passed")
 
 
 def rows(result: SubmissionResult) -> list[Row]:
@@ -268,17 +272,16 @@ def rows(result: SubmissionResult) -> list[Row]:
     out = []
     for q in result.questions:
         outcome, reason = verdict(q)
-        auto = [c for c in visible(q) if c.kind != "manual"]
-        out.append(Row(id=q.id, title=q.title, outcome=outcome,
-                       score=sum(c.score for c in auto), max_score=sum(c.max_score for c in auto),
-                       feedback=reason))
+        score, max_score = totals(automatic(visible(q)))
+        out.append(Row(id=q.id, title=q.title, outcome=outcome, score=score,
+                       max_score=max_score, feedback=reason))
     return out
 
 
 def failure_text(q: QuestionResult, result: SubmissionResult) -> str:
     """The failure message of a question: each visible check that did not pass, in full."""
-    auto = [c for c in visible(q) if c.kind != "manual"]
-    score, max_score = sum(c.score for c in auto), sum(c.max_score for c in auto)
+    auto = automatic(visible(q))
+    score, max_score = totals(auto)
     lines = [f"{q.id} ({q.title}): {score:g} of {max_score:g} points"]
     for c in auto:
         if c.status == "passed":

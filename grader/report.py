@@ -189,10 +189,10 @@ def render_html(result: SubmissionResult, rubric: Rubric, *, lang: str = DEFAULT
     t = catalogue(lang)
     env = _environment(None if templates is None else str(templates))
     template = env.get_template(PAGE_TEMPLATE)
-    pending = sum(1 for q in result.questions for c in q.checks if c.status == "manual")
     by_question, loose = place_figures(result)
     return str(template.render(result=result, rubric=rubric, t=t, lang=t.lang, dir=t.dir,
-                               pending_manual=pending, figures_by_question=by_question,
+                               pending_manual=result.pending_manual,
+                               figures_by_question=by_question,
                                loose_figures=loose))
 
 
@@ -514,7 +514,7 @@ def code_spans(text: Any) -> Markup:
 
 def is_graded_text(check: CheckResult) -> bool:
     """A text answer a TA has graded (its status is no longer ``manual``)."""
-    return check.kind == "manual" and check.status in ("passed", "partial", "failed")
+    return check.staff_graded
 
 
 # --------------------------------------------------------------------------- gradebook

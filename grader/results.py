@@ -1,12 +1,20 @@
-"""Results as plain, frozen data: what the checks return and the renderers read."""
+"""Results as plain, frozen data: what the checks return and the renderers read.
+
+Also the one rule that reads results: what a question's checks add up to
+(:func:`question_status`), and what a text answer is (a check of kind ``manual``, graded
+by a TA: :attr:`CheckResult.manual`). Every renderer asks these instead of deciding anew.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "partial", "error", "missing", "manual"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "partial", "error", "missing", "manual")
+# A text answer's statuses once a TA has given it points.
+STAFF_GRADED: tuple[Status, ...] = ("passed", "partial", "failed")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +41,64 @@ class CheckResult:
     received_math: str | None = None
     # Arrays: {"expected": rows, "received": rows, "mismatch": [[i, j], ...]} of display text.
     diff: dict[str, Any] | None = None
+
+    @property
+    def manual(self) -> bool:
+        """A text answer: a TA grades it, the grader only collects it."""
+        return self.kind == "manual"
+
+    @property
+    def awaits_staff(self) -> bool:
+        """A text answer collected from the submission and not yet graded by a TA."""
+        return self.manual and self.status == "manual"
+
+    @property
+    def staff_graded(self) -> bool:
+        """A text answer a TA has given points (passed, partial or failed)."""
+        return self.manual and self.status in STAFF_GRADED
+
+    @property
+    def settled(self) -> bool:
+        """Whether its verdict counts in its question's: automatic, or graded by a TA."""
+        return not self.manual or self.staff_graded
+
+    @property
+    def complete(self) -> bool:
+        """All it can give before a TA grades: passed, or a text answer collected."""
+        return self.status == "passed" or self.awaits_staff
+
+
+def automatic(checks: Iterable[CheckResult]) -> list[CheckResult]:
+    """The checks the grader scores itself (every check but text answers)."""
+    return [c for c in checks if not c.manual]
+
+
+def totals(checks: Iterable[CheckResult]) -> tuple[float, float]:
+    """The score and the maximum of ``checks``, summed."""
+    checks = list(checks)
+    return sum(c.score for c in checks), sum(c.max_score for c in checks)
+
+
+def question_status(checks: Iterable[CheckResult]) -> Status:
+    """A question's status from its checks'.
+
+    Only settled checks count (automatic ones, and text answers a TA graded); a question
+    of text answers waiting for a TA is ``manual`` (or ``missing`` when none was found).
+    """
+    checks = list(checks)
+    counted = [c for c in checks if c.settled]
+    if not counted:
+        return "manual" if any(c.awaits_staff for c in checks) else "missing"
+    if all(c.status == "passed" for c in counted):
+        return "passed"
+    if sum(c.score for c in counted) > 0:
+        return "partial"
+    if all(c.status == "missing" for c in counted):
+        return "missing"
+    if any(c.status == "error" for c in counted) and \
+            not any(c.status == "failed" for c in counted):
+        return "error"
+    return "failed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +172,11 @@ class SubmissionResult:
     submission_sha256: str = ""
     rubric_digest: str = ""
     command: str = ""  # the exact command that reproduces this result
+
+    @property
+    def pending_manual(self) -> int:
+        """How many text answers wait for a TA's points."""
+        return sum(1 for q in self.questions for c in q.checks if c.awaits_staff)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form documented in the README."""

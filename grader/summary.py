@@ -168,7 +168,7 @@ def common_wrong(results: Sequence[SubmissionResult], *, top: int = TOP_WRONG
                 if key not in groups:
                     groups[key] = {}
                     order.append(key)
-                if c.kind == "manual" or c.status not in WRONG:
+                if c.manual or c.status not in WRONG:
                     continue
                 wrong[key] += 1
                 text = c.received if c.received is not None else "(not shown)"
@@ -204,7 +204,7 @@ def text_questions(results: Sequence[SubmissionResult], rubric: Rubric
                 if check is None or not check.received:
                     missing.append(r.student)
                     continue
-                if check.status == "manual":
+                if check.awaits_staff:
                     pending += 1
                 gid = group_id(spec.answer, check.received)
                 members.setdefault(gid, []).append((r.student, check.received, check))
@@ -217,7 +217,7 @@ def text_questions(results: Sequence[SubmissionResult], rubric: Rubric
                     id=gid, text=_cut(entries[0][1]),
                     students=tuple(sorted(s for s, _, _ in entries)),
                     graded=tuple(sorted((s, c.score, c.status) for s, _, c in entries
-                                        if c.status != "manual")))
+                                        if not c.awaits_staff)))
                     for gid, entries in groups)))
     return tuple(out)
 
@@ -254,8 +254,7 @@ def render_index(rubric: Rubric, results: Sequence[SubmissionResult]) -> str:
         rates=question_rates(results, rubric), wrong=common_wrong(results),
         failed=[r for r in results if r.run.outcome != "ok"],
         texts=texts,
-        pending={r.student: sum(1 for q in r.questions for c in q.checks
-                                if c.status == "manual") for r in results},
+        pending={r.student: r.pending_manual for r in results},
         stats={"n": len(results), "max": rubric.max_score,
                "mean": statistics.fmean(scores) if scores else 0.0,
                "median": statistics.median(scores) if scores else 0.0}))
