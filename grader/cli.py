@@ -21,6 +21,7 @@ from typing import Any
 from grader.errors import GraderError
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
+from grader.points import format_points
 from grader.report import languages
 from grader.results import automatic, totals
 from grader.rubric import Rubric, load_rubric
@@ -299,7 +300,8 @@ def _validate(path: Path) -> int:
         print(f"grader: the reference {rubric.reference_path.name} does not earn full marks "
               f"on {path} ({len(short)} check(s) short)", file=sys.stderr)
         return 1
-    print(f"ok: {path} is consistent; the reference earns {result.score:g}/{auto:g} "
+    print(f"ok: {path} is consistent; the reference earns {format_points(result.score)}/"
+          f"{format_points(auto)} "
           f"auto-graded points and answers all {sum(len(q.checks) for q in rubric.questions)} "
           f"checks")
     return 0

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError
+from grader.points import format_points
 from grader.results import SubmissionResult
 
 FORMATS = ("csv", "json", "gradescope")
@@ -81,11 +82,6 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _points(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
 def grades_table(results: Sequence[SubmissionResult]) -> str:
     """A row per student: points per question, total, maximum, outcome, pending texts."""
     buffer = io.StringIO()
@@ -94,8 +90,8 @@ def grades_table(results: Sequence[SubmissionResult]) -> str:
     writer.writerow(["student", *ids, "total", "max_score", "run", "pending_manual"])
     for r in sorted(results, key=lambda r: r.student):
         scores = {q.id: q.score for q in r.questions}
-        writer.writerow([_cell(r.student), *(_points(scores.get(i, 0.0)) for i in ids),
-                         _points(r.score), _points(r.max_score), r.run.outcome,
+        writer.writerow([_cell(r.student), *(format_points(scores.get(i, 0.0)) for i in ids),
+                         format_points(r.score), format_points(r.max_score), r.run.outcome,
                          r.pending_manual])
     return buffer.getvalue()
 
@@ -110,5 +106,6 @@ def checks_table(results: Sequence[SubmissionResult]) -> str:
         for q in r.questions:
             for c in q.checks:
                 writer.writerow([_cell(r.student), q.id, c.answer, c.kind, c.status,
-                                 _points(c.score), _points(c.max_score), c.mistake or ""])
+                                 format_points(c.score), format_points(c.max_score),
+                                 c.mistake or ""])
     return buffer.getvalue()

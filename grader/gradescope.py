@@ -31,6 +31,7 @@ from typing import Any
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError, SubmissionError
+from grader.points import format_points
 from grader.results import (
     CheckResult,
     QuestionResult,
@@ -105,11 +106,11 @@ def run(rubric_path: str | Path, *, submission_dir: str | Path = SUBMISSION_DIR,
         result = failed_result(sub, rubric, f"grader error: {type(exc).__name__}: {exc}")
     data = render(result, seconds=time.monotonic() - started)
     _write(results_path, data)
-    print(f"grader gradescope: {data['score']:g} points; {len(data['tests'])} tests written to "
-          f"{results_path}")
+    print(f"grader gradescope: {format_points(data['score'])} points; {len(data['tests'])} "
+          f"tests written to {results_path}")
     for test in data["tests"]:
-        print(f"  {test['number']:>6} {test['status']:<6} {test['score']:g}/{test['max_score']:g}"
-              f" [{test['visibility']}] {test['name']}")
+        print(f"  {test['number']:>6} {test['status']:<6} {format_points(test['score'])}/"
+              f"{format_points(test['max_score'])} [{test['visibility']}] {test['name']}")
     return data
 
 
@@ -137,8 +138,10 @@ def _check_lines(c: CheckResult) -> str:
     if c.manual:
         state = ("collected for grading by hand" if c.awaits_staff
                  else "not found: " + c.message)
-        return f"{c.answer} (text answer, {c.max_score:g} points graded by hand): {state}"
-    lines = [f"{c.answer} ({c.kind}): {c.status}, {c.score:g} of {c.max_score:g} points"]
+        return (f"{c.answer} (text answer, {format_points(c.max_score)} points graded by "
+                f"hand): {state}")
+    lines = [f"{c.answer} ({c.kind}): {c.status}, {format_points(c.score)} of "
+             f"{format_points(c.max_score)} points"]
     if c.message:
         lines.append(f"  {c.message}")
     if c.expected is not None:  # None for checks that are not visible
@@ -152,10 +155,10 @@ def _summary(result: SubmissionResult, tests: list[dict[str, Any]]) -> str:
     """The top-level output: totals and how the run went, never a check's values."""
     auto = sum(t["max_score"] for t in tests)
     manual = result.max_score - auto
-    lines = [f"Graded {Path(result.submission).name}: {result.score:g} of {auto:g} "
-             "auto-graded points."]
+    lines = [f"Graded {Path(result.submission).name}: {format_points(result.score)} of "
+             f"{format_points(auto)} auto-graded points."]
     if manual > 0:
-        lines.append(f"Text answers ({manual:g} points) are graded by hand.")
+        lines.append(f"Text answers ({format_points(manual)} points) are graded by hand.")
     if any(t["visibility"] != "visible" for t in tests):
         lines.append("Some tests are shown later (after the due date or when grades are "
                      "published) or only to the course staff.")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from grader.points import format_points
 from grader.results import automatic, question_status, totals
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def failure_text(q: QuestionResult, result: SubmissionResult) -> str:
     """The failure message of a question: each visible check that did not pass, in full."""
     auto = automatic(visible(q))
     score, max_score = totals(auto)
-    lines = [f"{q.id} ({q.title}): {score:g} of {max_score:g} points"]
+    lines = [f"{q.id} ({q.title}): {format_points(score)} of {format_points(max_score)} points"]
     for c in auto:
         if c.status == "passed":
             continue
@@ -315,7 +316,8 @@ def summary_lines(result: SubmissionResult) -> list[str]:
     score = sum(r.score for r in table)
     max_score = sum(r.max_score for r in table)
     failed = [r.id for r in table if r.outcome == "failed"]
-    lines = [f"{Path(result.submission).name}: {score:g} of {max_score:g} points on the "
+    lines = [f"{Path(result.submission).name}: {format_points(score)} of "
+             f"{format_points(max_score)} points on the "
              "visible auto-graded checks"
              + (f"; failed: {', '.join(failed)}" if failed else "; all passed")]
     manual = [r.id for r in table if r.outcome == "manual"]
@@ -335,7 +337,8 @@ def markdown_report(result: SubmissionResult, name: str) -> str:
     lines = [f"### grader: {_cell(name)}", "",
              "| Question | Result | Points | Feedback |", "|---|---|---|---|"]
     for r in rows(result):
-        points = f"{r.score:g} / {r.max_score:g}" if r.max_score else "-"
+        points = f"{format_points(r.score)} / {format_points(r.max_score)}" if r.max_score \
+            else "-"
         lines.append(f"| {_cell(r.id)}: {_cell(r.title)} | {_MARKS[r.outcome]} | {points} | "
                      f"{_cell(r.feedback)} |")
     lines.append("")
@@ -356,7 +359,8 @@ def check_report(result: SubmissionResult, *, width: int = 100) -> tuple[str, bo
     """The plain-text table of ``grader check``, and whether a visible check failed."""
     table = rows(result)
     id_w = max([len("question"), *(len(r.id) for r in table)])
-    points = [f"{r.score:g}/{r.max_score:g}" if r.max_score else "-" for r in table]
+    points = [f"{format_points(r.score)}/{format_points(r.max_score)}" if r.max_score else "-"
+              for r in table]
     pts_w = max([len("points"), *(len(p) for p in points)])
     res_w = len("result")
     room = max(20, width - id_w - res_w - pts_w - 6)

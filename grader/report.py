@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError
+from grader.points import format_points
 from grader.results import CheckResult, Figure, SubmissionResult
 from grader.rubric import Rubric
 
@@ -145,7 +146,7 @@ def _make_environment(templates: str | None) -> Any:
                        tidy_pair=tidy_pair, figure_view=figure_view,
                        is_graded_text=is_graded_text, max_rows=MAX_ARRAY_ROWS,
                        max_cols=MAX_ARRAY_COLS)
-    env.filters["points"] = _points
+    env.filters["points"] = format_points
     env.filters["mathml"] = mathml
     env.filters["number"] = tidy_number
     env.filters["last_lines"] = last_lines
@@ -197,11 +198,6 @@ def render_html(result: SubmissionResult, rubric: Rubric, *, lang: str = DEFAULT
 
 
 # --------------------------------------------------------------------------- numbers
-
-
-def _points(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 # A decimal number with a point or an exponent; integers are shown as they are.
@@ -528,8 +524,8 @@ def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric) -> str:
     writer.writerow(["student", *ids, "total", "max_score", "run"])
     for r in sorted(results, key=lambda r: r.student):
         scores = {q.id: q.score for q in r.questions}
-        writer.writerow([_csv_safe(r.student), *(_points(scores.get(i, 0.0)) for i in ids),
-                         _points(r.score), _points(r.max_score), r.run.outcome])
+        writer.writerow([_csv_safe(r.student), *(format_points(scores.get(i, 0.0)) for i in ids),
+                         format_points(r.score), format_points(r.max_score), r.run.outcome])
     return buffer.getvalue()
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from grader.atomic import atomic_write
 from grader.gradebook import group_id, normalise
+from grader.points import format_points
 from grader.report import STUDENTS
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
@@ -234,15 +235,10 @@ def _environment() -> Any:
     env = Environment(loader=PackageLoader("grader", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["points"] = _points
+    env.filters["points"] = format_points
     env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
     env.globals["href"] = page_href
     return env
-
-
-def _points(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 def render_index(rubric: Rubric, results: Sequence[SubmissionResult]) -> str:
