@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from grader.atomic import atomic_write
 from grader.executors import BatchOptions, Finished, Task, executor
+from grader.export import grades_csv
 from grader.gradebook import (
     RETRY_OUTCOMES,
     Gradebook,
@@ -29,7 +30,7 @@ from grader.gradebook import (
 )
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
-from grader.report import student_file
+from grader.report import student_file, write_student
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
@@ -182,7 +183,6 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     time. The summary pages are written at the end, also after an interruption.
     """
     from grader.grade import reproduce_command, submission_digest
-    from grader.report import grades_csv, write_student
 
     # Before any worker starts: they inherit it, and the kernels raise theirs to 1000.
     protect_from_oom()
@@ -299,7 +299,6 @@ def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
                  write_page: Callable[[SubmissionResult], None] | None = None) -> int:
     """Merge a TA's grades CSV into the gradebook of ``out`` and redo what shows them."""
     from grader.gradebook import read_manual_csv
-    from grader.report import grades_csv, write_student
 
     write = write_page or (lambda r: write_student(r, rubric, out))
     with Gradebook.existing(out) as book:

@@ -15,6 +15,9 @@ grades of text answers merged in), never from the pages.
     rendered by :func:`grader.gradescope.render` (under ``students/``, where no student id
     can be the name of another export's file). As in Gradescope's own runs, text answers are
     left for Gradescope's manual grading: these files carry the automatic points only.
+
+This module also holds the one writer of ``grades.csv`` (:func:`grades_table`), which
+the batch uses for the ``grades.csv`` of ``--out`` (:func:`grades_csv`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from grader.atomic import atomic_write
 from grader.errors import GraderError
 from grader.points import format_points
 from grader.results import SubmissionResult
+from grader.rubric import Rubric
 
 FORMATS = ("csv", "json", "gradescope")
 
@@ -82,18 +86,30 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def grades_table(results: Sequence[SubmissionResult]) -> str:
-    """A row per student: points per question, total, maximum, outcome, pending texts."""
+def grades_table(results: Iterable[SubmissionResult], question_ids: Sequence[str] | None = None,
+                 *, pending: bool = True) -> str:
+    """``grades.csv``: a row per student, points per question, total, maximum and outcome.
+
+    ``question_ids`` are the columns of points (by default every question in
+    ``results``); ``pending`` adds ``pending_manual``, the text answers not yet graded.
+    """
+    results = list(results)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    ids = _question_ids(results)
-    writer.writerow(["student", *ids, "total", "max_score", "run", "pending_manual"])
+    ids = list(question_ids) if question_ids is not None else _question_ids(results)
+    writer.writerow(["student", *ids, "total", "max_score", "run",
+                     *(["pending_manual"] if pending else [])])
     for r in sorted(results, key=lambda r: r.student):
         scores = {q.id: q.score for q in r.questions}
         writer.writerow([_cell(r.student), *(format_points(scores.get(i, 0.0)) for i in ids),
                          format_points(r.score), format_points(r.max_score), r.run.outcome,
-                         r.pending_manual])
+                         *([r.pending_manual] if pending else [])])
     return buffer.getvalue()
+
+
+def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric) -> str:
+    """The ``grades.csv`` of ``--out``: a column for every question of the rubric, in order."""
+    return grades_table(results, [q.id for q in rubric.questions], pending=False)
 
 
 def checks_table(results: Sequence[SubmissionResult]) -> str:

@@ -1,25 +1,23 @@
-"""Render results: one HTML page and one JSON file per student, and the gradebook CSV.
+"""Render results: one HTML page and one JSON file per student.
 
 Results are plain data; everything about presentation lives here and in the templates.
 The page's own words come from a message catalogue (``grader/locales/<lang>.json``), and a
 TA can override any template by putting one of the same name in a folder of their own.
 Files are written atomically (:func:`grader.atomic.atomic_write`), so a crash never leaves
-a half-written report behind.
+a half-written report behind. The gradebook CSV is :func:`grader.export.grades_csv`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import functools
 import html.entities
-import io
 import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -70,6 +68,14 @@ def to_json(result: SubmissionResult) -> str:
     """The documented JSON form of one student's result."""
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False,
                       default=str)
+
+
+def write_student(result: SubmissionResult, rubric: Rubric, out: Path, *,
+                  lang: str = DEFAULT_LANG, templates: Path | str | None = None) -> None:
+    """Write ``students/<student>.json`` and ``students/<student>.html`` into ``out``."""
+    atomic_write(student_file(out, result.student, ".json"), to_json(result))
+    atomic_write(student_file(out, result.student, ".html"),
+                 render_html(result, rubric, lang=lang, templates=templates))
 
 
 # --------------------------------------------------------------------------- messages
@@ -511,32 +517,3 @@ def code_spans(text: Any) -> Markup:
 def is_graded_text(check: CheckResult) -> bool:
     """A text answer a TA has graded (its status is no longer ``manual``)."""
     return check.staff_graded
-
-
-# --------------------------------------------------------------------------- gradebook
-
-
-def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric) -> str:
-    """The gradebook: a row per student, a column per question, then the total."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    ids = [q.id for q in rubric.questions]
-    writer.writerow(["student", *ids, "total", "max_score", "run"])
-    for r in sorted(results, key=lambda r: r.student):
-        scores = {q.id: q.score for q in r.questions}
-        writer.writerow([_csv_safe(r.student), *(format_points(scores.get(i, 0.0)) for i in ids),
-                         format_points(r.score), format_points(r.max_score), r.run.outcome])
-    return buffer.getvalue()
-
-
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ is a formula in spreadsheet programs.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def write_student(result: SubmissionResult, rubric: Rubric, out: Path, *,
-                  lang: str = DEFAULT_LANG, templates: Path | str | None = None) -> None:
-    """Write ``students/<student>.json`` and ``students/<student>.html`` into ``out``."""
-    atomic_write(student_file(out, result.student, ".json"), to_json(result))
-    atomic_write(student_file(out, result.student, ".html"),
-                 render_html(result, rubric, lang=lang, templates=templates))

@@ -20,6 +20,7 @@ import pytest
 import sympy
 
 from grader.errors import GraderError
+from grader.export import grades_csv
 from grader.report import (
     MATHML_ATTRIBUTES,
     MATHML_ELEMENTS,
@@ -27,7 +28,6 @@ from grader.report import (
     catalogue,
     check_templates,
     code_spans,
-    grades_csv,
     languages,
     place_figures,
     render_html,
