@@ -188,8 +188,8 @@ GRADEBOOK = "gradebook.sqlite"
 
 def _batch_arguments(g: argparse.ArgumentParser) -> None:
     """The ``grade`` options of batch grading: workers, cluster, LMS layouts, TA grades."""
-    from grader.discover import LAYOUTS
     from grader.executors import EXECUTORS
+    from grader.layouts import LAYOUTS
 
     g.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                    help="submissions graded at once, each in its own kernel (default: the "
@@ -208,9 +208,10 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--id-pattern", metavar="REGEX",
                    help="a regular expression with a group (?P<id>...) naming the student "
                         "in each file or folder name")
-    g.add_argument("--layout", choices=LAYOUTS, default="auto",
-                   help="how student ids are read from names: auto (Moodle, Canvas, GitHub "
-                        "Classroom repositories, else plain), or one of them")
+    g.add_argument("--layout", choices=list(LAYOUTS), default="auto",
+                   help="how student ids are read from names (default: auto): "
+                        + "; ".join(f"{name}: {layout.description}"
+                                    for name, layout in LAYOUTS.items()))
     g.add_argument("--manual", type=Path, metavar="CSV",
                    help="merge a TA's grades of text answers after grading (see grader manual)")
 
@@ -230,10 +231,12 @@ def _batch_commands(sub: Any) -> None:
                    help="folder of templates that replace the feedback page's")
     m.set_defaults(handler=_manual)
 
-    e = sub.add_parser("export", help="export the gradebook as csv, json or Gradescope results")
+    e = sub.add_parser("export", help=f"export the gradebook as {', '.join(FORMATS)}")
     e.add_argument("--out", type=Path, default=Path("reports"),
                    help="the folder graded into (default: reports/)")
-    e.add_argument("--format", choices=FORMATS, required=True, help="what to write")
+    e.add_argument("--format", choices=list(FORMATS), required=True,
+                   help="what to write: " + "; ".join(f"{name}: {fmt.description}"
+                                                      for name, fmt in FORMATS.items()))
     e.add_argument("--to", type=Path, metavar="PATH",
                    help="where to write (default: OUT/export/)")
     e.set_defaults(handler=_export)

@@ -8,19 +8,10 @@ the top of a folder (or archive) is named by the first of these that applies:
     A regular expression with a named group ``id``, searched in the entry's name (file
     name with its extension, or folder name). An optional group ``file`` gives the file's
     real name (as Canvas-style prefixes hide it). Entries that do not match are reported.
-Moodle (``Full Name_123456_assignsubmission_file_``)
-    A folder per student and submission plugin, or (without "download in folders") files
-    ``Full Name_123456_assignsubmission_file_hw2.ipynb``: the id is the full name.
-Canvas (``lastfirst_12345_678901_hw2.ipynb``, also ``lastfirst_LATE_12345_678901_...``)
-    The id is the name part before the two numeric ids (Canvas writes it as lower-case
-    letters, last name first); the real file name follows the numbers. A resubmitted file
-    gets a suffix ``-1``, ``-2``, ... from Canvas.
-GitHub Classroom (``hw2-username/``, a cloned repository per student)
-    A folder holding ``.git`` (or any folder with ``--layout github``). The id is the
-    folder name without the assignment's prefix: the prefix ending in ``-`` that all such
-    folders share, or, for a lone repository, the rubric's assignment id and ``-``. The
-    notebook may be anywhere inside; the kernel runs in the folder that holds it.
-Plain (the default)
+``--layout`` (default ``auto``)
+    The LMS's names: Moodle, Canvas or GitHub Classroom, as :mod:`grader.layouts` tells
+    them (``auto`` tries each).
+Plain (what no layout claims)
     A file is a student (``alice.ipynb`` -> ``alice``), a folder is a student's folder
     (``dave/hw2.ipynb`` -> ``dave``, copied whole so local helper modules work).
 
@@ -64,17 +55,12 @@ from pathlib import Path, PurePosixPath
 
 from grader.errors import GraderError
 from grader.kernel.notebook import SUFFIXES
+from grader.layouts import AUTO, LAYOUTS, Entry, Layout
 from grader.submission import Submission
 
 _SAFE = re.compile(r"[^\w.@-]+")
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "__MACOSX", "node_modules",
               "site-packages", ".venv", "venv"}
-LAYOUTS = ("auto", "plain", "canvas", "moodle", "github")
-
-MOODLE = re.compile(r"^(?P<id>.+?)_(?P<num>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
-                    r"(?P<file>.*)$")
-CANVAS = re.compile(r"^(?P<id>[A-Za-z0-9]+?)(?:_LATE)?_(?P<num>\d+)_(?P<sub>\d+)_"
-                    r"(?P<file>.+)$")
 _RESUBMISSION = re.compile(r"^(?P<base>.+?)-(?P<n>\d+)$")
 
 
@@ -173,27 +159,16 @@ def _compile(pattern: str | None) -> re.Pattern[str] | None:
     return compiled
 
 
-def _layout(layout: str) -> str:
-    if layout not in LAYOUTS:
-        raise GraderError(f"--layout {layout!r}: one of {', '.join(LAYOUTS)}")
+def _layout(name: str) -> Layout:
+    layout = LAYOUTS.get(name)
+    if layout is None:
+        raise GraderError(f"--layout {name!r}: one of {', '.join(LAYOUTS)}")
     return layout
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Entry:
-    """A top-level file or folder, with the student it belongs to."""
-
-    path: Path
-    student: str
-    number: str = ""  # the LMS's own numeric id, to tell apart students of the same name
-    inner: str = ""  # the file's real name (LMS prefixes removed)
-    github: bool = False
-    gather: bool = False  # several entries of one student are merged, not refused
 
 
 class _Finder:
     def __init__(self, *, names: tuple[str, ...], pattern: re.Pattern[str] | None,
-                 layout: str, scratch: Path | None, assignment: str,
+                 layout: Layout, scratch: Path | None, assignment: str,
                  zip_limits: ZipLimits) -> None:
         self.names = names
         self.pattern = pattern
@@ -201,7 +176,7 @@ class _Finder:
         self._scratch = scratch
         self.assignment = assignment
         self.zip_limits = zip_limits
-        self.entries: list[_Entry] = []
+        self.entries: list[Entry] = []
         self.problems: list[Problem] = []
         self._archives = 0
 
@@ -254,60 +229,50 @@ class _Finder:
     def _lms_named(self, path: Path) -> bool:
         if self.pattern is not None:
             return self.pattern.search(path.name) is not None
-        return bool(MOODLE.match(path.name) or (path.is_file() and CANVAS.match(path.name)))
+        return AUTO.entry(path) is not None
 
     def _folder(self, children: list[Path], *, given: bool) -> None:
-        repos = [c for c in children if c.is_dir() and not c.is_symlink() and
-                 (self.layout == "github" or (self.layout == "auto" and (c / ".git").exists()))]
-        prefix = _common_prefix([r.name for r in repos], self.assignment)
+        repos = self.layout.repositories(
+            [c for c in children if c.is_dir() and not c.is_symlink()],
+            assignment=self.assignment, chosen=True)
         for child in children:
             if child.is_symlink():
                 self.problems.append(Problem(path=child, reason="symbolic links are not graded"))
                 continue
-            entry = self._identify(child, prefix if child in repos else None, given=given)
+            entry = self._identify(child, repos.get(child), given=given)
             if isinstance(entry, Problem):
                 self.problems.append(entry)
             elif entry is not None:
                 self.entries.append(entry)
 
-    def _identify(self, path: Path, repo_prefix: str | None, *,
-                  given: bool) -> _Entry | Problem | None:
+    def _identify(self, path: Path, repository: Entry | None, *,
+                  given: bool) -> Entry | Problem | None:
         """The student an entry belongs to; None for a stray file beside submissions."""
         name = path.name
-        is_file = path.is_file()
         if self.pattern is not None:
             m = self.pattern.search(name)
             if m is None or not m.group("id"):
                 return Problem(path=path, reason="the name does not match --id-pattern")
             inner = m.groupdict().get("file") or name
-            return _Entry(path=path, student=m.group("id"), inner=inner, gather=True)
-        if self.layout in ("auto", "moodle"):
-            m = MOODLE.match(name)
-            if m:
-                return _Entry(path=path, student=m.group("id"), number=m.group("num"),
-                              inner=m.group("file") or name, gather=True)
-        if self.layout in ("auto", "canvas") and is_file:
-            m = CANVAS.match(name)
-            if m:
-                return _Entry(path=path, student=m.group("id"), number=m.group("num"),
-                              inner=m.group("file"), gather=True)
-        if repo_prefix is not None:
-            return _Entry(path=path, student=name[len(repo_prefix):] or name, github=True)
-        if is_file:
+            return Entry(path=path, student=m.group("id"), inner=inner, gather=True)
+        named = self.layout.entry(path) or repository
+        if named is not None:
+            return named
+        if path.is_file():
             if path.suffix not in SUFFIXES:
                 return Problem(path=path, reason="not a .ipynb or .py file") if given else None
-            return _Entry(path=path, student=path.stem, inner=name)
-        return _Entry(path=path, student=name)
+            return Entry(path=path, student=path.stem, inner=name)
+        return Entry(path=path, student=name)
 
     # ----------------------------------------------------------------- students
 
     def finish(self) -> tuple[list[Submission], list[Problem]]:
         # A student is a name with its LMS number; several entries of one are theirs.
-        students: dict[str, dict[tuple[str, str], list[_Entry]]] = {}
+        students: dict[str, dict[tuple[str, str], list[Entry]]] = {}
         for e in self.entries:
             students.setdefault(_same_file(student_id(e.student)), {}) \
                 .setdefault((e.student, e.number), []).append(e)
-        by_file: dict[str, list[tuple[str, list[_Entry]]]] = {}
+        by_file: dict[str, list[tuple[str, list[Entry]]]] = {}
         for namesakes in students.values():
             numbered = len({number for _, number in namesakes}) > 1
             for (name, number), entries in namesakes.items():
@@ -327,7 +292,7 @@ class _Finder:
                 found.append(sub)
         return sorted(found, key=lambda s: s.student), self.problems
 
-    def _refuse_shared_id(self, ids: list[str], entries: list[_Entry]) -> None:
+    def _refuse_shared_id(self, ids: list[str], entries: list[Entry]) -> None:
         """Refuse every entry of an id that is not one student's: no one is graded as another."""
         paths = sorted(e.path for e in entries)
         many = "both" if len(paths) == 2 else f"all {len(paths)}"
@@ -340,7 +305,7 @@ class _Finder:
         self.problems.append(Problem(path=paths[0], also=tuple(paths[1:]),
                                      reason=f"{many} map to {target}; {fix}"))
 
-    def _single(self, sid: str, entry: _Entry) -> Submission | None:
+    def _single(self, sid: str, entry: Entry) -> Submission | None:
         path = entry.path
         if path.is_file():
             if path.suffix not in SUFFIXES:
@@ -349,7 +314,7 @@ class _Finder:
             return Submission(student=sid, path=path)
         return self._in_folder(sid, path, entry)
 
-    def _gathered(self, sid: str, entries: list[_Entry]) -> Submission | None:
+    def _gathered(self, sid: str, entries: list[Entry]) -> Submission | None:
         clash = _clash(entries)
         if clash is not None:
             name, paths = clash
@@ -367,8 +332,8 @@ class _Finder:
                 shutil.copy2(e.path, folder / _safe_name(e.inner or e.path.name))
         return self._in_folder(sid, folder, entries[0])
 
-    def _in_folder(self, sid: str, folder: Path, entry: _Entry) -> Submission | None:
-        picked, note = choose(folder, self.names, recursive=entry.github)
+    def _in_folder(self, sid: str, folder: Path, entry: Entry) -> Submission | None:
+        picked, note = choose(folder, self.names, recursive=entry.repository)
         if picked is None:
             self.problems.append(Problem(path=entry.path, reason=note))
             return None
@@ -376,7 +341,7 @@ class _Finder:
             self.problems.append(Problem(path=entry.path, reason=note, graded=True))
         # A repository's notebook runs where it lies, as Jupyter would run it.
         return Submission(student=sid, path=picked,
-                          folder=picked.parent if entry.github else folder)
+                          folder=picked.parent if entry.repository else folder)
 
 
 def _children(folder: Path) -> list[Path]:
@@ -389,7 +354,7 @@ def _same_file(sid: str) -> str:
     return sid.casefold()
 
 
-def _clash(entries: list[_Entry]) -> tuple[PurePosixPath, list[Path]] | None:
+def _clash(entries: list[Entry]) -> tuple[PurePosixPath, list[Path]] | None:
     """The first name that two of a student's entries would both fill in their merge."""
     files: dict[PurePosixPath, list[Path]] = {}
     folders: dict[PurePosixPath, Path] = {}
@@ -415,23 +380,6 @@ def _clash(entries: list[_Entry]) -> tuple[PurePosixPath, list[Path]] | None:
 def _safe_name(name: str) -> str:
     clean = PurePosixPath(name.replace("\\", "/")).name
     return clean if clean not in ("", ".", "..") else "file"
-
-
-def _common_prefix(names: list[str], assignment: str) -> str:
-    """The GitHub Classroom prefix (``hw2-``) of repository folder names."""
-    if len(names) >= 2:
-        common = names[0]
-        for n in names[1:]:
-            while not n.startswith(common):
-                common = common[:-1]
-        cut = common.rfind("-")
-        if cut > 0 and all(len(n) > cut + 1 for n in names):
-            return common[:cut + 1]
-        return ""
-    if names and assignment and names[0].startswith(assignment + "-") and \
-            len(names[0]) > len(assignment) + 1:
-        return assignment + "-"
-    return ""
 
 
 # --------------------------------------------------------------------------- choosing

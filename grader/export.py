@@ -1,20 +1,10 @@
-"""Export the gradebook of a graded folder: csv, json, or Gradescope results files.
+"""Export the gradebook of a graded folder, in one of the formats of :data:`FORMATS`.
 
 Everything is read from ``gradebook.sqlite`` (each student's latest result, with the TA's
-grades of text answers merged in), never from the pages.
-
-``csv``
-    ``grades.csv``: a row per student, a column of points per question, ``total``,
-    ``max_score``, ``run`` (the outcome) and ``pending_manual`` (text answers not yet
-    graded); and ``checks.csv``: a row per student and check (``question``, ``answer``,
-    ``kind``, ``status``, ``score``, ``max_score``, ``mistake``).
-``json``
-    ``results.json``: a list of every student's result in the documented JSON form.
-``gradescope``
-    ``students/<student>/results.json`` per student in Gradescope's autograder format,
-    rendered by :func:`grader.gradescope.render` (under ``students/``, where no student id
-    can be the name of another export's file). As in Gradescope's own runs, text answers are
-    left for Gradescope's manual grading: these files carry the automatic points only.
+grades of text answers merged in where the format carries them), never from the pages.
+A format is a small class with a ``name`` (what ``--format`` takes), a ``description``,
+whether it carries the TA's grades (``ta_grades``) and a ``write`` method
+(:class:`ExportFormat`); adding one is a class and a line in :data:`FORMATS`.
 
 This module also holds the one writer of ``grades.csv`` (:func:`grades_table`), which
 the batch uses for the ``grades.csv`` of ``--out`` (:func:`grades_csv`).
@@ -28,49 +18,91 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from grader.gradescope import GradescopeExport
 from grader.points import format_points
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 
-FORMATS = ("csv", "json", "gradescope")
+
+class ExportFormat(Protocol):
+    """One way to write a gradebook's results into a folder."""
+
+    name: str  # what --format takes
+    description: str  # one line for --help
+    ta_grades: bool  # whether the results carry a TA's grades of text answers
+
+    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
+        """Write ``results`` into the folder ``target``; return the files written."""
+        ...
+
+
+class CsvExport:
+    """``grades.csv`` (a row per student) and ``checks.csv`` (a row per student and check).
+
+    ``grades.csv``: a column of points per question, ``total``, ``max_score``, ``run`` (the
+    outcome) and ``pending_manual`` (text answers not yet graded); ``checks.csv``:
+    ``question``, ``answer``, ``kind``, ``status``, ``score``, ``max_score``, ``mistake``.
+    """
+
+    name = "csv"
+    description = "grades.csv (a row per student) and checks.csv (a row per check)"
+    ta_grades = True
+
+    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
+        """Write both tables into ``target``."""
+        files = [target / "grades.csv", target / "checks.csv"]
+        atomic_write(files[0], grades_table(results))
+        atomic_write(files[1], checks_table(results))
+        return files
+
+
+class JsonExport:
+    """``results.json``: a list of every student's result in the documented JSON form."""
+
+    name = "json"
+    description = "results.json, every student's result in the documented form"
+    ta_grades = True
+
+    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
+        """Write the list into ``target``."""
+        path = target / "results.json"
+        atomic_write(path, json.dumps([r.to_dict() for r in results], indent=1,
+                                      ensure_ascii=False, allow_nan=False, default=str))
+        return [path]
+
+
+FORMATS: dict[str, ExportFormat] = {
+    f.name: f for f in (CsvExport(), JsonExport(), GradescopeExport())
+}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Exported:
-    """Where an export went and how many submissions it holds."""
+    """Where an export went, how many submissions it holds and the files it wrote."""
 
     path: Path
     count: int
+    files: tuple[Path, ...] = ()
 
 
 def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
-    """Write the gradebook of ``out`` in ``fmt`` into the folder ``to`` (``out/export``)."""
-    from grader.gradebook import Gradebook
-    from grader.report import STUDENTS
-
-    if fmt not in FORMATS:
+    """Write the gradebook of ``out`` in the format ``fmt`` into ``to`` (``out/export``)."""
+    chosen = FORMATS.get(fmt)
+    if chosen is None:
         raise GraderError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
     target = Path(to) if to is not None else Path(out) / "export"
     with Gradebook.existing(out) as book:
-        results = book.results() if fmt == "gradescope" else book.merged()
-    if fmt == "csv":
-        atomic_write(target / "grades.csv", grades_table(results))
-        atomic_write(target / "checks.csv", checks_table(results))
-    elif fmt == "json":
-        atomic_write(target / "results.json", json.dumps(
-            [r.to_dict() for r in results], indent=1, ensure_ascii=False, allow_nan=False,
-            default=str))
-    else:
-        from grader.gradescope import render
+        results = book.merged() if chosen.ta_grades else book.results()
+    files = chosen.write(results, target)
+    return Exported(path=target, count=len(results), files=tuple(files))
 
-        for r in results:
-            data = render(r, seconds=r.run.seconds)
-            atomic_write(target / STUDENTS / r.student / "results.json",
-                         json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False))
-    return Exported(path=target, count=len(results))
+
+# --------------------------------------------------------------------------- the tables
 
 
 def _question_ids(results: Sequence[SubmissionResult]) -> list[str]:

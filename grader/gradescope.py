@@ -3,7 +3,8 @@
 Gradescope runs the course's ``run_autograder`` script with the student's files in
 ``/autograder/submission`` and reads ``/autograder/results/results.json``, in the format
 of its published "Autograder Specifications". ``grader gradescope --rubric ...`` grades
-the submission folder with the same facade as the TA's batch and writes:
+the submission folder through :func:`grader.grade.grade_submission` (as ``grader check``
+and the pytest plugin do) and writes:
 
 - one test per question: ``name`` ("q3_1: title"), ``number`` ("3.1" from the id),
   ``score`` and ``max_score`` (the auto-graded points; text answers are graded by hand on
@@ -19,6 +20,8 @@ after_published < hidden (grades are usually published after the due date). So a
 check's expected values and feedback appear only in tests that students never see, and
 never in the top-level output. The results file is written even when there is nothing to
 grade, so that the student reads why instead of a bare "autograder failed".
+``grader export --format gradescope`` renders the same document for every student of a
+graded folder (:class:`GradescopeExport`).
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError, SubmissionError
 from grader.points import format_points
+from grader.report import STUDENTS
 from grader.results import (
     CheckResult,
     QuestionResult,
@@ -179,3 +184,30 @@ def _reason(exc: SubmissionError, rubric: Rubric) -> str:
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# --------------------------------------------------------------------------- export
+
+
+class GradescopeExport:
+    """``grader export --format gradescope``: a ``results.json`` per student.
+
+    Under ``students/<student>/``, where no student id can be the name of another
+    export's file. As in Gradescope's own runs, text answers are left for Gradescope's
+    manual grading: these files carry the automatic points only.
+    """
+
+    name = "gradescope"
+    description = ("students/<student>/results.json in Gradescope's autograder format "
+                   "(automatic points only)")
+    ta_grades = False
+
+    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
+        """Write each student's file under ``target``."""
+        files = []
+        for r in results:
+            path = target / STUDENTS / r.student / "results.json"
+            atomic_write(path, json.dumps(render(r, seconds=r.run.seconds), indent=1,
+                                          ensure_ascii=False, allow_nan=False))
+            files.append(path)
+        return files
