@@ -74,7 +74,7 @@ class Moodle(Layout):
     """Moodle's ``Full Name_123456_assignsubmission_file_`` folders and files."""
 
     name = "moodle"
-    description = "Moodle: Full Name_123456_assignsubmission_file_..."
+    description = "Full Name_123456_assignsubmission_file_... (the full name is the id)"
 
     def entry(self, path: Path) -> Entry | None:
         """The full name before the numeric id, for a file or a folder."""
@@ -89,7 +89,7 @@ class Canvas(Layout):
     """Canvas's ``lastfirst_12345_678901_hw2.ipynb`` files."""
 
     name = "canvas"
-    description = "Canvas: lastfirst_12345_678901_hw2.ipynb"
+    description = "lastfirst_12345_678901_hw2.ipynb (the name before the numbers)"
 
     def entry(self, path: Path) -> Entry | None:
         """The name before the two numeric ids, for a file only."""
@@ -104,7 +104,7 @@ class GitHubClassroom(Layout):
     """GitHub Classroom's cloned repositories, ``hw2-username/``."""
 
     name = "github"
-    description = "GitHub Classroom: a cloned repository per student, hw2-username/"
+    description = "GitHub Classroom, a cloned repository per student: hw2-username/"
 
     def repositories(self, folders: Sequence[Path], *, assignment: str,
                      chosen: bool) -> dict[Path, Entry]:
