@@ -30,7 +30,6 @@ from typing import IO, Any
 
 from grader.errors import GraderError, RubricError
 
-KINDS = ("numeric", "symbolic")
 _PLACEHOLDER = "__no_symbols__"  # stands in for "no symbols" while the loader validates
 
 
@@ -82,20 +81,19 @@ def _compare_case(case: Any, index: int) -> dict[str, Any]:
     options = case.get("options", {})
     if not isinstance(options, dict):
         return _null("options must be a JSON object")
-    if kind == "numeric":
-        return _numeric(case["expected"], case["answer"], options, index)
-    return _symbolic(case["expected"], case["answer"], options, index)
+    return _COMPARERS[kind](case["expected"], case["answer"], options, index)
 
 
 def _spec(kind: str, options: dict[str, Any], index: int, extra: dict[str, Any]) -> Any:
     """The options validated by the rubric loader, as a check's spec (RubricError if bad)."""
-    from grader.rubric import _Loader
+    from grader.rubric import read_check
+    from grader.tables import Reader
 
     raw = {"answer": "answer", "kind": kind, **options, **extra}
     for reserved in ("answer", "kind", "value", "expected"):
         if reserved in options:
             raise RubricError("not an option of grader compare", key=reserved)
-    return _Loader(Path("CASES.json")).check(raw, f"case {index}")
+    return read_check(Reader(Path("CASES.json")), raw, f"case {index}")
 
 
 def _option_error(exc: RubricError) -> dict[str, Any]:
@@ -150,7 +148,7 @@ def _symbolic(expected: str, answer: str, options: dict[str, Any],
     except RubricError as exc:
         return _option_error(exc)
     if spec.symbols == (_PLACEHOLDER,):
-        spec = replace(spec, symbols=())
+        spec = replace(spec, options=replace(spec.options, symbols=()))
     setup = symbolic.setup_for(spec, None)
     for name, text in (("expected expression", expected), ("answer", answer)):
         try:
@@ -180,3 +178,8 @@ def _names_in(expected: str, options: dict[str, Any]) -> list[str] | str:
     names = {s.name for item in items for s in getattr(item, "free_symbols", ())
              if isinstance(s, sympy.Symbol)}
     return sorted(names)
+
+
+# The kinds whose two texts `grader compare` can read and compare.
+_COMPARERS = {"numeric": _numeric, "symbolic": _symbolic}
+KINDS = tuple(_COMPARERS)

@@ -77,3 +77,7 @@ class ParseError(GraderError):
         self.text = text
         self.offset = offset
         super().__init__(message)
+
+
+class ReleaseError(GraderError):
+    """A rubric cannot be released as it is; the message says which check and why."""

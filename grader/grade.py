@@ -19,8 +19,8 @@ from types import ModuleType
 from typing import Any
 
 from grader.answers import MISSING, CallableAnswer, Rejected
-from grader.calls import Call
-from grader.checks import Evidence, grader_for, make_result
+from grader.checks.protocol import CallPlan, CheckSpec, Evidence, make_result
+from grader.checks.registry import kind_of
 from grader.errors import GraderError, SubmissionError
 from grader.kernel import sandbox
 from grader.kernel.execute import KernelSession
@@ -34,7 +34,7 @@ from grader.results import (
     SubmissionResult,
     question_status,
 )
-from grader.rubric import CheckSpec, Rubric, resolve_inputs
+from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
 from grader.version import __version__
@@ -162,23 +162,25 @@ def reproduce_command(sub: Submission, rubric: Rubric) -> str:
 
 
 def _manual_names(rubric: Rubric) -> list[str]:
-    return [c.answer for q in rubric.questions for c in q.checks if c.kind == "manual"]
+    """The answers a TA scores: text, read from tagged markdown cells too."""
+    return [c.answer for q in rubric.questions for c in q.checks if not kind_of(c).auto]
 
 
-def _planned_calls(rubric: Rubric, reference: ModuleType) -> dict[int, tuple[Call, ...]]:
-    """The calls each function-like check makes, keyed by ``id(check)``."""
+def _planned_calls(rubric: Rubric, reference: ModuleType) -> dict[int, CallPlan]:
+    """The calls each check needs of the student's function, keyed by ``id(check)``."""
     planned = {}
     for q in rubric.questions:
         for c in q.checks:
-            if c.kind == "function" or (c.kind == "property" and (c.inputs or c.inputs_from)):
-                planned[id(c)] = resolve_inputs(c, reference)
+            plan = kind_of(c).plan(c, reference)
+            if plan is not None:
+                planned[id(c)] = plan
     return planned
 
 
 MAX_RERUNS = 2
 
 
-def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, ...]],
+def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, CallPlan],
          settings: ExecutionSettings, isolation: Isolation, session: KernelSession | None,
          ) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
     """Run, harvest and call; when a cell kills the kernel, run again without it."""
@@ -212,8 +214,9 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, tuple[Call, 
             for q in rubric.questions:
                 for c in q.checks:
                     if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
-                        outcomes[id(c)] = harvester.call(c.answer, calls[id(c)],
-                                                         timeout=c.call_timeout)
+                        plan = calls[id(c)]
+                        outcomes[id(c)] = harvester.call(c.answer, plan.calls,
+                                                         timeout=plan.timeout)
             if current.deadline_hit:
                 run = replace(run, outcome="timeout", message=(
                     f"the submission ran past its time limit of {settings.timeout:g} s"))
@@ -234,22 +237,26 @@ def _with_fatal(run: RunLog, fatal: list[CellError]) -> RunLog:
 
 
 def _question(q: Any, answers: dict[str, Any], outcomes: dict[int, tuple[Any, ...]],
-              calls: dict[int, tuple[Call, ...]], reference: ModuleType) -> QuestionResult:
+              calls: dict[int, CallPlan], reference: ModuleType) -> QuestionResult:
     total_weight = sum(c.weight for c in q.checks)
     results = []
     for c in q.checks:
         max_score = q.points * c.weight / total_weight if total_weight else 0.0
         evidence = Evidence(received=answers.get(c.answer, MISSING), reference=reference,
-                            calls=calls.get(id(c), ()), outcomes=outcomes.get(id(c), ()))
+                            calls=_calls(calls.get(id(c))), outcomes=outcomes.get(id(c), ()))
         results.append(_check(c, evidence, max_score))
     score = min(q.points, max(0.0, sum(r.score for r in results)))
     return QuestionResult(id=q.id, title=q.title, score=round(score, 6), max_score=q.points,
                           status=question_status(results), checks=tuple(results))
 
 
+def _calls(plan: CallPlan | None) -> tuple[Any, ...]:
+    return plan.calls if plan is not None else ()
+
+
 def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     try:
-        return grader_for(spec.kind)(spec, evidence, max_score)
+        return kind_of(spec).grade(spec, evidence, max_score)
     except Exception as exc:  # a bug of ours in one check must not sink the submission
         return make_result(spec, max_score, fraction=0.0, status="error",
                            message=f"grader error in this check ({type(exc).__name__}: {exc}); "

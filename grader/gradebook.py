@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader.checks.registry import kind_of
 from grader.errors import GraderError
 from grader.results import CheckResult, Status, SubmissionResult, question_status
 from grader.rubric import Rubric
@@ -454,7 +455,7 @@ def _manual_checks(rubric: Rubric) -> dict[str, tuple[str, str, float]]:
     for q in rubric.questions:
         total = sum(c.weight for c in q.checks)
         for c in q.checks:
-            if c.kind == "manual":
+            if not kind_of(c).auto:
                 entry = (q.id, c.answer, q.points * c.weight / total if total else 0.0)
                 out[c.answer] = entry
                 per_question.setdefault(q.id, []).append(entry)

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from grader.atomic import atomic_write
+from grader.checks.registry import kind_of
 from grader.gradebook import group_id, normalise
 from grader.points import format_points
 from grader.report import STUDENTS
@@ -194,7 +195,7 @@ def text_questions(results: Sequence[SubmissionResult], rubric: Rubric
     for q in rubric.questions:
         total = sum(c.weight for c in q.checks)
         for spec in q.checks:
-            if spec.kind != "manual":
+            if kind_of(spec).auto:
                 continue
             members: dict[str, list[tuple[str, str, Any]]] = {}
             missing = []

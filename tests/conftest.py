@@ -90,7 +90,7 @@ def secrets(hw2_hidden: HiddenHW2) -> Secrets:
     import sympy as sp
 
     from grader.calls import reference_outputs
-    from grader.rubric import load_rubric, resolve_inputs
+    from grader.rubric import load_rubric
 
     rubric = load_rubric(hw2_hidden.rubric)
     ref = rubric.load_reference()
@@ -101,7 +101,7 @@ def secrets(hw2_hidden: HiddenHW2) -> Secrets:
     for q in rubric.questions:
         for c in q.checks:
             values: list[Any] = []
-            calls = resolve_inputs(c, ref) if c.kind in ("function", "property") else ()
+            calls = c.options.resolve(ref) if c.kind in ("function", "property") else ()
             values += [list(call.args) + list(call.kwargs.values()) for call in calls]
             if c.kind == "function":
                 values.append(reference_outputs(getattr(ref, c.reference_name), calls))

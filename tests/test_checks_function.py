@@ -18,10 +18,12 @@ import pytest
 
 from grader.answers import CallableAnswer, CallOutcome
 from grader.calls import ArgGenerator, Call, RandomInputs, generate_calls
-from grader.checks import Evidence, grader_for
+from grader.checks import CheckSpec, Evidence
 from grader.checks.function import grade
+from grader.checks.options import Mistake
+from grader.checks.registry import kind_of, make_check
 from grader.errors import RubricError
-from grader.rubric import CheckSpec, Mistake, load_rubric
+from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,10 +95,8 @@ def test_random_inputs_are_drawn_as_declared(tmp_path: Path) -> None:
 
 
 def test_generated_inputs_follow_the_literal_ones(tmp_path: Path) -> None:
-    from grader.rubric import resolve_inputs
-
     rubric = _rubric(tmp_path, "inputs = [[0.0, 1]]\n" + RANDOM)
-    calls = resolve_inputs(rubric.questions[0].checks[0], rubric.load_reference())
+    calls = rubric.questions[0].checks[0].options.resolve(rubric.load_reference())
     assert len(calls) == 7 and calls[0].args == (0.0, 1)
 
 
@@ -185,7 +185,7 @@ def _reference() -> types.ModuleType:
 def _spec(**kwargs: Any) -> CheckSpec:
     kwargs.setdefault("inputs", (Call(args=(2.0,)), Call(args=([1.0, -2.0],)),
                                  Call(args=(0.5,))))
-    return CheckSpec(answer="square", kind="function", **kwargs)
+    return make_check("function", answer="square", **kwargs)
 
 
 def _grade(spec: CheckSpec, outcomes: list[CallOutcome]) -> Any:
@@ -237,7 +237,7 @@ def test_numeric_options_apply_to_outputs() -> None:
     spec = _spec(inputs=(Call(args=(1.0,)),), sigfigs=2)
     assert _grade(spec, [CallOutcome(value=1.04)]).status == "passed"
     assert _grade(spec, [CallOutcome(value=1.06)]).status == "failed"
-    unordered = CheckSpec(answer="eig", kind="function", expected="eig", inputs=(Call(),),
+    unordered = make_check("function", answer="eig", expected="eig", inputs=(Call(),),
                           unordered=True)
     evidence = Evidence(received=CallableAnswer("eig"), reference=_reference(),
                         calls=unordered.inputs, outcomes=(CallOutcome(value=[3.0, 1.0]),))
@@ -298,13 +298,11 @@ def test_hw2_rubric_encodes_the_contracts_mistakes(hw2: Any) -> None:
     (answer, mistake_id) for answer, found in CONTRACT_MISTAKES.items() for mistake_id in found
 ])
 def test_each_hw2_mistake_is_recognised(hw2: Any, answer: str, mistake_id: str) -> None:
-    from grader.rubric import resolve_inputs
-
     spec = _checks(hw2)[answer]
     mistake = next(m for m in spec.mistakes if m.id == mistake_id)
     reference = hw2.load_reference()
     if spec.kind == "function":
-        calls = resolve_inputs(spec, reference)
+        calls = spec.options.resolve(reference)
         wrong = getattr(reference, mistake.reference)
         outcomes = tuple(CallOutcome(value=wrong(*c.args, **c.kwargs)) for c in calls)
         evidence = Evidence(received=CallableAnswer(answer), reference=reference, calls=calls,
@@ -313,7 +311,7 @@ def test_each_hw2_mistake_is_recognised(hw2: Any, answer: str, mistake_id: str) 
         value = mistake.value if mistake.reference is None else getattr(reference,
                                                                          mistake.reference)
         evidence = Evidence(received=value, reference=reference)
-    result = grader_for(spec.kind)(spec, evidence, 1.0)
+    result = kind_of(spec).grade(spec, evidence, 1.0)
     assert result.mistake == mistake_id, result.message
     assert result.status in ("partial", "failed") and result.score < 1.0
     assert result.message == mistake.feedback
@@ -331,9 +329,9 @@ def test_question_points_are_clamped(monkeypatch: pytest.MonkeyPatch) -> None:
         return CheckResult(answer=spec.answer, kind=spec.kind, status="passed",
                            score=max_score * 3, max_score=max_score, message="")
 
-    monkeypatch.setattr(grading, "grader_for", lambda kind: generous)
-    checks = (CheckSpec(answer="a", kind="numeric", weight=2.0),
-              CheckSpec(answer="b", kind="numeric", weight=1.0))
+    monkeypatch.setattr(grading, "kind_of", lambda spec: types.SimpleNamespace(grade=generous))
+    checks = (make_check("numeric", answer="a", weight=2.0),
+              make_check("numeric", answer="b", weight=1.0))
     question = Question(id="q", title="q", points=6.0, checks=checks)
     result = grading._question(question, {"a": 1, "b": 2}, {}, {}, types.ModuleType("r"))
     assert result.score == 6.0 and [c.max_score for c in result.checks] == [4.0, 2.0]
@@ -343,8 +341,8 @@ def test_weighted_checks_share_the_points() -> None:
     from grader import grade as grading
     from grader.rubric import Question
 
-    checks = (CheckSpec(answer="a", kind="numeric", weight=3.0, value=1),
-              CheckSpec(answer="b", kind="numeric", weight=1.0, value=2))
+    checks = (make_check("numeric", answer="a", weight=3.0, value=1),
+              make_check("numeric", answer="b", weight=1.0, value=2))
     question = Question(id="q", title="q", points=8.0, checks=checks)
     result = grading._question(question, {"a": 1, "b": 3}, {}, {}, types.ModuleType("r"))
     assert (result.score, result.status) == (6.0, "partial")

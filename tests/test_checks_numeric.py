@@ -18,7 +18,9 @@ from grader.checks import Evidence
 from grader.checks.common import format_value
 from grader.checks.numbers import compare
 from grader.checks.numeric import grade
-from grader.rubric import CheckSpec, Mistake
+from grader.checks.options import Mistake
+from grader.checks.protocol import CheckSpec
+from grader.checks.registry import make_check
 
 NAN = math.nan
 INF = math.inf
@@ -297,7 +299,7 @@ REFERENCE = types.SimpleNamespace(
 
 
 def _spec(answer: str, **kwargs: Any) -> CheckSpec:
-    return CheckSpec(answer=answer, kind="numeric", **kwargs)
+    return make_check("numeric", answer=answer, **kwargs)
 
 
 def _grade(spec: CheckSpec, received: Any) -> Any:

@@ -15,8 +15,10 @@ import sympy as sp
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Evidence
 from grader.checks.algebra import compare
+from grader.checks.options import Mistake
+from grader.checks.protocol import CheckSpec
+from grader.checks.registry import make_check
 from grader.checks.symbolic import grade
-from grader.rubric import CheckSpec, Mistake
 
 w, b, x, t, lam, y, z = sp.symbols("w b x t lam y z")
 beta1, beta2, m = sp.symbols("beta1 beta2 m")
@@ -363,7 +365,7 @@ REFERENCE = types.SimpleNamespace(
 
 def _spec(answer: str, **kwargs: Any) -> CheckSpec:
     kwargs.setdefault("symbols", ("w", "b", "x", "t", "lam"))
-    return CheckSpec(answer=answer, kind="symbolic", **kwargs)
+    return make_check("symbolic", answer=answer, **kwargs)
 
 
 def _grade(spec: CheckSpec, received: Any) -> Any:

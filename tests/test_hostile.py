@@ -41,10 +41,10 @@ from typing import Any
 import pytest
 
 from grader import load_rubric
-from grader.kernel import sandbox
 from grader.cli import main as cli_main
 from grader.discover import discover, student_id
 from grader.grade import failed_result, grade
+from grader.kernel import sandbox
 from grader.kernel.execute import KernelSession
 from grader.kernel.forkserver import ForkServer
 from grader.report import render_html, to_json, write_student

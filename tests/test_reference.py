@@ -28,8 +28,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from grader.checks import CheckSpec
 from grader.checks.numbers import compare
-from grader.rubric import CheckSpec, load_reference, load_rubric, resolve_inputs
+from grader.rubric import load_reference, load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference" / "hw2.py"
@@ -52,7 +53,7 @@ def _check(answer: str) -> CheckSpec:
 
 def _hidden_args(answer: str) -> list[tuple[Any, ...]]:
     """The positional arguments of every hidden call of a function or property check."""
-    calls = resolve_inputs(_check(answer), hw2)
+    calls = _check(answer).options.resolve(hw2)
     assert all(not call.kwargs for call in calls)
     return [call.args for call in calls]
 

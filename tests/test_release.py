@@ -17,16 +17,10 @@ import numpy as np
 import pytest
 
 from grader.cli import main
-from grader.errors import RubricError
-from grader.release import (
-    RUBRIC_NAME,
-    WORKFLOW,
-    ReleaseError,
-    encode_literal,
-    release,
-    toml_value,
-)
-from grader.rubric import literal_value, load_rubric
+from grader.errors import ReleaseError, RubricError
+from grader.literals import encode_literal, literal_value
+from grader.release import RUBRIC_NAME, WORKFLOW, release, toml_value
+from grader.rubric import load_rubric
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "submissions_example"
@@ -273,7 +267,8 @@ points = 2
 
 def test_a_rubric_without_reference_loads_and_grades(tmp_path):
     from grader.answers import CallableAnswer, CallOutcome
-    from grader.checks import Evidence, grader_for
+    from grader.checks import Evidence
+    from grader.checks.registry import kind_of
 
     path = tmp_path / "public.toml"
     path.write_text(PUBLIC)
@@ -287,12 +282,12 @@ def test_a_rubric_without_reference_loads_and_grades(tmp_path):
         evidence = Evidence(received=CallableAnswer(name="double"), reference=empty,
                             calls=function.inputs,
                             outcomes=tuple(CallOutcome(value=o) for o in outputs))
-        return grader_for("function")(function, evidence, 1.0)
+        return kind_of("function").grade(function, evidence, 1.0)
 
     assert graded(2, (5.0,)).status == "passed"
     wrong = graded(1, (2.5,))
     assert (wrong.status, wrong.mistake, wrong.score) == ("partial", "same", 0.5)
-    vec = grader_for("numeric")(numeric, Evidence(received=np.array([1.0, 2.0]),
+    vec = kind_of("numeric").grade(numeric, Evidence(received=np.array([1.0, 2.0]),
                                                   reference=empty), 1.0)
     assert vec.status == "passed"
 

@@ -15,20 +15,53 @@ output; with ``partial`` the check earns the share of inputs it gets right.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from grader.answers import CallableAnswer
-from grader.calls import reference_outputs
-from grader.checks import Comparison, Evidence, absent_result, make_result
-from grader.checks.common import format_value
-from grader.checks.numbers import array_diff, compare
+from grader.calls import Call, reference_outputs
 from grader.checks.numeric import spec_options
+from grader.checks.options import (
+    INPUT_KEYS,
+    NUMBER_RULE_KEYS,
+    Inputs,
+    Mistake,
+    NumberRule,
+    input_needs,
+    mistake_entry,
+    mistake_needs,
+    read_call_options,
+    read_literal_outputs,
+    read_mistakes,
+    read_number_rule,
+    read_outputs,
+    with_arrays,
+)
+from grader.checks.protocol import (
+    BaseKind,
+    CallPlan,
+    CheckSpec,
+    Comparison,
+    Evidence,
+    Frozen,
+    Need,
+    Stub,
+    Wire,
+    absent_result,
+    make_result,
+)
+from grader.errors import ReleaseError
 from grader.results import CheckResult
-from grader.rubric import CheckSpec
+from grader.tables import Reader
 
 
 def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResult | None:
     """A failed result when the answer exists but is not a function."""
+    from grader.checks.common import format_value
+
     if isinstance(received, CallableAnswer):
         return None
     return make_result(spec, max_score, fraction=0.0, status="failed",
@@ -39,6 +72,9 @@ def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResul
 
 def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     """Compare each call's outcome with the reference's output on the same input."""
+    from grader.checks.common import format_value
+    from grader.checks.numbers import array_diff
+
     early = absent_result(spec, evidence.received, max_score) or not_callable(
         spec, evidence.received, max_score)
     if early is not None:
@@ -111,6 +147,8 @@ def _number_options(spec: CheckSpec) -> dict[str, Any]:
 
 
 def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
+    from grader.checks.numbers import compare
+
     if outcome.timed_out:
         limit = f" (limit {spec.call_timeout:g} s)" if spec.call_timeout else ""
         return Comparison(equal=False, message=f"the call did not finish in time{limit}")
@@ -128,3 +166,185 @@ def _failure_kind(outcome: Any, verdict: Comparison) -> str:
     if outcome.error:
         return "raised " + outcome.error.split(":", 1)[0]
     return "wrong value"
+
+
+# --------------------------------------------------------------------------- the kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionOptions(NumberRule, Inputs):
+    """A function check: its calls, the number rule, the expected outputs or reference."""
+
+    expected: str | None = None
+    # The expected output of each call of `inputs`, frozen as literals (a released public
+    # rubric has no reference to compute them from).
+    outputs: tuple[Any, ...] | None = None
+    mistakes: tuple[Mistake, ...] = ()
+
+
+class FunctionKind(BaseKind):
+    """Call the student's function in the kernel; compare with the reference's outputs."""
+
+    name = "function"
+    summary = "a function, called on hidden inputs and compared with the reference"
+    keys = ("expected", *NUMBER_RULE_KEYS, *INPUT_KEYS, "mistakes", "outputs")
+    options_type = FunctionOptions
+
+    def read_options(self, reader: Reader, raw: Mapping[str, Any],
+                     question: str) -> FunctionOptions:
+        """Inputs (one kind at least), the number rule, outputs and mistakes."""
+        spec = read_call_options(reader, raw, question)
+        spec["expected"] = reader.name(raw, "expected", question=question)
+        if "outputs" in raw:
+            spec["outputs"] = read_outputs(reader, raw["outputs"], question, "outputs")
+        spec["mistakes"] = read_mistakes(reader, raw.get("mistakes", []), question,
+                                         outputs=True, literal=False)
+        if not (raw.get("inputs") or raw.get("inputs_from") or raw.get("random")):
+            raise reader.error("a function check needs hidden inputs", question=question,
+                               key="inputs", allowed="inputs = [[...], ...], inputs_from or "
+                                                     "[random]")
+        spec.update(read_number_rule(reader, raw, question))
+        read_literal_outputs(reader, spec, raw, question)
+        spec["inputs"] = with_arrays(spec["inputs"], spec["array_args"])
+        return FunctionOptions(**spec)
+
+    def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        """See :func:`grade`."""
+        return grade(spec, evidence, max_score)
+
+    def needs(self, spec: CheckSpec) -> tuple[Need, ...]:
+        """The reference function (unless outputs are literals), inputs_from, mistakes."""
+        o = _options(spec)
+        expected: tuple[Need, ...] = ()
+        if o.outputs is None:
+            expected = (Need(key="expected", name=spec.reference_name, callable=True,
+                             what=("expected (a name in the reference)" if o.expected
+                                   else "a function check without outputs"),
+                             free_key="expected" if o.expected else "outputs"),)
+        first, then = (expected, ()) if o.expected else ((), expected)
+        return (*first, *input_needs(o), *then, *mistake_needs(o.mistakes, callable=True))
+
+    def plan(self, spec: CheckSpec, reference: ModuleType) -> CallPlan | None:
+        """Every call of the check's inputs."""
+        o = _options(spec)
+        return CallPlan(calls=o.resolve(reference), timeout=o.call_timeout)
+
+    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+               where: str) -> Frozen:
+        """Inputs as literals with the reference's outputs, and each mistake's outputs."""
+        from grader.literals import encode_literal
+
+        frozen = super().freeze(spec, raw, reference, where)
+        calls = _options(spec).resolve(reference)
+        inputs, array_args = calls_as_toml(calls, where)
+        frozen.keys["inputs"] = inputs
+        if array_args:
+            frozen.keys["array_args"] = array_args
+        func = getattr(reference, spec.reference_name)
+        frozen.keys["outputs"] = [encode_literal(v, f"{where} output")
+                                  for v in release_outputs(func, calls, f"{where}: the reference")]
+        for m in _options(spec).mistakes:
+            try:
+                wrong = release_outputs(getattr(reference, m.reference or ""), calls, "")
+            except ReleaseError:
+                continue  # the grader never matches a mistake that raises: leave it out
+            entry = mistake_entry(m)
+            entry["outputs"] = [encode_literal(v, f"{where} mistake {m.id}") for v in wrong]
+            frozen.mistakes.append(entry)
+        return frozen
+
+    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
+                         wire: Wire, empty: ModuleType) -> Evidence | None:
+        """The reference function's outputs on the frozen inputs, through the wire."""
+        from grader.answers import CallableAnswer, CallOutcome
+
+        calls = _options(public).inputs
+        func = getattr(reference, source.reference_name)
+        outputs = release_outputs(func, calls, f"{public.answer}")
+        return Evidence(received=CallableAnswer(name=public.answer), reference=empty,
+                        calls=calls, outcomes=tuple(CallOutcome(value=wire(o)) for o in outputs))
+
+    def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
+        """``def answer(...)`` with the reference function's parameters."""
+        return function_stub(spec.answer, getattr(reference, spec.reference_name, None))
+
+
+def _options(spec: CheckSpec) -> FunctionOptions:
+    assert isinstance(spec.options, FunctionOptions)
+    return spec.options
+
+
+def function_stub(name: str, func: Any) -> Stub:
+    """A handout cell defining ``name`` with the parameters of ``func`` (the contract's)."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        params = "(*args, **kwargs)"
+    else:
+        plain = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
+        params = str(sig.replace(parameters=plain, return_annotation=inspect.Signature.empty))
+    return Stub(source=f"def {name}{params}:\n    # your code here\n    raise NotImplementedError")
+
+
+def release_outputs(func: Any, calls: tuple[Call, ...], where: str) -> list[Any]:
+    """The reference's outputs for a release; a failing reference names itself."""
+    try:
+        return reference_outputs(func, calls)
+    except Exception as exc:  # trusted code, but a broken generator must name itself
+        raise ReleaseError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+
+
+def calls_as_toml(calls: tuple[Call, ...], where: str) -> tuple[list[Any], list[int | str]]:
+    """Calls as TOML data, with the positions whose numpy arrays ``array_args`` restores."""
+    import numpy as np
+
+    positions: list[int | str] = []
+    for call in calls:
+        named: list[tuple[int | str, Any]] = [*enumerate(call.args), *call.kwargs.items()]
+        for pos, arg in named:
+            if isinstance(arg, np.ndarray) and pos not in positions:
+                positions.append(pos)
+    for call in calls:
+        for pos in positions:
+            arg = (call.args[pos] if isinstance(pos, int) and pos < len(call.args)
+                   else call.kwargs.get(pos) if isinstance(pos, str) else None)
+            if arg is None:
+                continue
+            if not isinstance(arg, np.ndarray) or arg.dtype != np.float64:
+                # array_args turns every argument at a position into a float array
+                raise ReleaseError(f"{where}: argument {pos!r} is an array but not a float64 "
+                                   "array in every call; array_args cannot restore it")
+    out: list[Any] = []
+    for call in calls:
+        args = [_plain(a, where) for a in call.args]
+        if call.kwargs:
+            out.append({"args": args,
+                        "kwargs": {k: _plain(v, where) for k, v in call.kwargs.items()}})
+        else:
+            out.append(args)
+    return out, positions
+
+
+def _plain(value: Any, where: str) -> Any:
+    """An argument as TOML data; numpy scalars become Python numbers, as on the kernel wire."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, where) for k, v in value.items()}
+    raise ReleaseError(f"{where}: an input of type {type(value).__name__} has no rubric form "
+                       "(numbers, text, lists, dicts and float arrays do)")
+
+
+KIND = FunctionKind()

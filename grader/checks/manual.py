@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
 from grader.answers import MISSING, Rejected
-from grader.checks import Evidence, make_result
+from grader.checks.protocol import BaseKind, CheckSpec, Evidence, KindOptions, Stub, make_result
 from grader.results import CheckResult
-from grader.rubric import CheckSpec
+from grader.tables import Reader
 
 
-def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
-    """Record the text for a TA; missing or non-text answers say so."""
-    text = evidence.received
-    if text is MISSING or (isinstance(text, str) and not text.strip()):
-        return make_result(spec, max_score, fraction=0.0, status="missing",
-                           message=f"No answer: define `{spec.answer}` as a string or tag a "
-                                   f"markdown cell with `{spec.answer}`.")
-    if isinstance(text, Rejected):
-        return make_result(spec, max_score, fraction=0.0, status="error",
-                           message=f"`{spec.answer}` could not be read: {text.reason}")
-    if not isinstance(text, str):
-        return make_result(spec, max_score, fraction=0.0, status="missing",
-                           message=f"`{spec.answer}` should be text (a str or a tagged "
-                                   "markdown cell).")
-    return make_result(spec, max_score, fraction=0.0, status="manual",
-                       message="Collected; a TA will grade this answer.", received=text)
+class ManualKind(BaseKind):
+    """A text answer (a string, or a markdown cell tagged with its name) for a TA."""
+
+    name = "manual"
+    summary = "a text answer, collected for a TA to score"
+    auto = False
+
+    def read_options(self, reader: Reader, raw: Mapping[str, Any],
+                     question: str) -> KindOptions:
+        """No options."""
+        return KindOptions()
+
+    def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        """Record the text for a TA; missing or non-text answers say so."""
+        text = evidence.received
+        if text is MISSING or (isinstance(text, str) and not text.strip()):
+            return make_result(spec, max_score, fraction=0.0, status="missing",
+                               message=f"No answer: define `{spec.answer}` as a string or tag "
+                                       f"a markdown cell with `{spec.answer}`.")
+        if isinstance(text, Rejected):
+            return make_result(spec, max_score, fraction=0.0, status="error",
+                               message=f"`{spec.answer}` could not be read: {text.reason}")
+        if not isinstance(text, str):
+            return make_result(spec, max_score, fraction=0.0, status="missing",
+                               message=f"`{spec.answer}` should be text (a str or a tagged "
+                                       "markdown cell).")
+        return make_result(spec, max_score, fraction=0.0, status="manual",
+                           message="Collected; a TA will grade this answer.", received=text)
+
+    def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
+        """An empty markdown cell tagged with the answer's name.
+
+        Left empty, so that an unanswered text reads as missing, not as an answer.
+        """
+        return Stub(source="", markdown=True)
+
+
+KIND = ManualKind()

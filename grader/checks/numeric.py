@@ -9,18 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-import numpy as np
-
-from grader.checks import Evidence, absent_result, make_result
-from grader.checks.common import format_value
-from grader.checks.numbers import array_diff, compare
-from grader.checks.numbers.comparing import _share
-from grader.checks.numbers.reading import _is_array_like
-from grader.checks.numbers.rule import _tol_of
+from grader.checks.options import (
+    EXPECTATION_KEYS,
+    NUMBER_RULE_KEYS,
+    Expectation,
+    Mistake,
+    NumberRule,
+    expectation_need,
+    freeze_expectation,
+    mistake_needs,
+    read_expectation,
+    read_number_rule,
+)
+from grader.checks.protocol import (
+    BaseKind,
+    CheckSpec,
+    Evidence,
+    Frozen,
+    Need,
+    Wire,
+    absent_result,
+    make_result,
+)
+from grader.errors import ReleaseError
 from grader.results import CheckResult
-from grader.rubric import CheckSpec, Mistake
+from grader.tables import Reader
 
 OPTION_NAMES = ("rtol", "atol", "sigfigs", "decimals", "equal_nan", "bool_as_number",
                 "unordered", "up_to_sign", "up_to_scale")
@@ -52,6 +69,12 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
 
 def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, expected: Any,
            received: Any, received_text: str) -> CheckResult:
+    from grader.checks.common import format_value
+    from grader.checks.numbers import array_diff, compare
+    from grader.checks.numbers.comparing import _share
+    from grader.checks.numbers.reading import _is_array_like
+    from grader.checks.numbers.rule import _tol_of
+
     expected_text = format_value(expected)
     options = spec_options(spec)
     comparison = compare(expected, received, **options)
@@ -94,6 +117,8 @@ _BELOW_ONE = 0.999999
 
 def _matched_mistake(mistakes: tuple[Mistake, ...], evidence: Evidence, received: Any,
                      options: Mapping[str, Any]) -> Mistake | None:
+    from grader.checks.numbers import compare
+
     for m in mistakes:
         value = m.value if m.reference is None else getattr(evidence.reference, m.reference)
         if compare(value, received, **options).equal:
@@ -107,12 +132,79 @@ def _sentence(message: str) -> str:
 
 
 def _is_container(value: Any) -> bool:
+    import numpy as np
+
     return isinstance(value, Mapping | list | tuple) or (
         isinstance(value, np.ndarray) and value.ndim > 0)
 
 
 def _safe_format(value: Any) -> str:
+    from grader.checks.common import format_value
+
     try:
         return format_value(value)
     except Exception:  # display text must never break grading
         return f"<{type(value).__name__}>"
+
+
+# --------------------------------------------------------------------------- the kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumericOptions(NumberRule, Expectation):
+    """A numeric check: the expected value or its reference name, and the number rule."""
+
+
+class NumericKind(BaseKind):
+    """A number, an array, or a collection of them, equal within the number rule."""
+
+    name = "numeric"
+    summary = "a number, array or collection of them, equal within tolerances"
+    keys = (*EXPECTATION_KEYS, *NUMBER_RULE_KEYS)
+    options_type = NumericOptions
+
+    def read_options(self, reader: Reader, raw: Mapping[str, Any],
+                     question: str) -> NumericOptions:
+        """The expectation (values are rubric literals) and the number rule."""
+        spec = read_expectation(reader, raw, question, literal=True)
+        spec.update(read_number_rule(reader, raw, question))
+        return NumericOptions(**spec)
+
+    def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        """See :func:`grade`."""
+        return grade(spec, evidence, max_score)
+
+    def needs(self, spec: CheckSpec) -> tuple[Need, ...]:
+        """The expected value (unless a literal is given) and mistakes by reference."""
+        o = spec.options
+        assert isinstance(o, NumericOptions)
+        return (*expectation_need(spec.answer, o, self.name),
+                *mistake_needs(o.mistakes, callable=False))
+
+    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+               where: str) -> Frozen:
+        """The expected value and the mistakes' values as rubric literals."""
+        o = spec.options
+        assert isinstance(o, NumericOptions)
+        frozen = super().freeze(spec, raw, reference, where)
+        freeze_expectation(frozen, o, spec.reference_name, reference, where, _encode)
+        return frozen
+
+    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
+                         wire: Wire, empty: ModuleType) -> Evidence | None:
+        """The reference's value, as the kernel would send it back."""
+        o = source.options
+        assert isinstance(o, NumericOptions)
+        truth = o.value if o.value is not None else getattr(reference, source.reference_name)
+        return Evidence(received=wire(truth), reference=empty)
+
+
+def _encode(value: Any, where: str) -> Any:
+    from grader.literals import encode_literal
+
+    if value is None:  # `value` absent and None read the same in a rubric
+        raise ReleaseError(f"{where}: an expected value of None has no rubric form")
+    return encode_literal(value, where)
+
+
+KIND = NumericKind()

@@ -7,17 +7,31 @@ call, where ``output`` is what the student's function returned inside the kernel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from grader.checks import Evidence, absent_result, make_result
-from grader.checks.common import format_value
-from grader.checks.function import not_callable
+from grader.checks.function import function_stub, not_callable
+from grader.checks.options import INPUT_KEYS, Inputs, input_needs, read_call_options, with_arrays
+from grader.checks.protocol import (
+    BaseKind,
+    CallPlan,
+    CheckSpec,
+    Evidence,
+    Need,
+    Stub,
+    absent_result,
+    make_result,
+)
 from grader.results import CheckResult
-from grader.rubric import CheckSpec
+from grader.tables import Reader
 
 
 def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     """Run the reference's property function on the answer or on each call's output."""
+    from grader.checks.common import format_value
+
     early = absent_result(spec, evidence.received, max_score)
     if early is not None:
         return early
@@ -62,3 +76,66 @@ def _judge(prop: Any, *args: Any) -> tuple[bool, str]:
     if isinstance(verdict, tuple) and len(verdict) == 2:
         return bool(verdict[0]), str(verdict[1])
     return bool(verdict), ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyOptions(Inputs):
+    """A property check: the reference's check function, and calls if the answer is one."""
+
+    property_name: str | None = None  # the TOML key `property`
+
+
+class PropertyKind(BaseKind):
+    """A check function of the reference module judges the answer (or each call's output).
+
+    Never released: the check function is reference code, which often computes the
+    answer itself.
+    """
+
+    name = "property"
+    summary = "a check function of the reference judges the answer"
+    releasable = False
+    keys = ("property", *INPUT_KEYS)
+    options_type = PropertyOptions
+
+    def read_options(self, reader: Reader, raw: Mapping[str, Any],
+                     question: str) -> PropertyOptions:
+        """The check function's name, and the calls (optional)."""
+        spec = read_call_options(reader, raw, question)
+        spec["property_name"] = reader.name(raw, "property", question=question)
+        if "property" not in raw:
+            raise reader.error("a property check names its check function", question=question,
+                               key="property", allowed="a function in the reference module")
+        spec["inputs"] = with_arrays(spec["inputs"], spec["array_args"])
+        return PropertyOptions(**spec)
+
+    def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        """See :func:`grade`."""
+        return grade(spec, evidence, max_score)
+
+    def needs(self, spec: CheckSpec) -> tuple[Need, ...]:
+        """The generator of inputs, if any, and the check function."""
+        o = _options(spec)
+        prop = Need(key="property", name=o.property_name or "", callable=True,
+                    what="a property check (a function in the reference)", free_key="property")
+        return (*input_needs(o), prop)
+
+    def plan(self, spec: CheckSpec, reference: ModuleType) -> CallPlan | None:
+        """The calls, when the answer is a function (the check has inputs)."""
+        o = _options(spec)
+        return CallPlan(calls=o.resolve(reference), timeout=o.call_timeout) if o.has_inputs \
+            else None
+
+    def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
+        """A function stub when the check calls the answer, else a value cell."""
+        if _options(spec).has_inputs:
+            return function_stub(spec.answer, getattr(reference, spec.answer, None))
+        return super().stub(spec, reference)
+
+
+def _options(spec: CheckSpec) -> PropertyOptions:
+    assert isinstance(spec.options, PropertyOptions)
+    return spec.options
+
+
+KIND = PropertyKind()

@@ -9,12 +9,43 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from grader.checks import Evidence, absent_result, make_result
+from grader.checks.options import (
+    EXPECTATION_KEYS,
+    TOLERANCE_KEYS,
+    Expectation,
+    Mistake,
+    Tolerances,
+    expectation_need,
+    freeze_expectation,
+    mistake_needs,
+    read_expectation,
+    read_tolerances,
+)
+from grader.checks.protocol import (
+    BaseKind,
+    CheckSpec,
+    Evidence,
+    Frozen,
+    Need,
+    Stub,
+    Wire,
+    absent_result,
+    make_result,
+)
+from grader.checks.vocabulary import (
+    ASSUMPTIONS,
+    COMPARE_MODES,
+    FORMS,
+    INPUT_SYNTAXES,
+    assumptions_problem,
+)
+from grader.errors import ReleaseError
 from grader.results import CheckResult
-from grader.rubric import CheckSpec, Mistake
+from grader.tables import IDENT, Reader
 
 if TYPE_CHECKING:
     from grader.checks.algebra.setup import _Setup
@@ -115,3 +146,203 @@ def _matched_mistake(mistakes: tuple[Mistake, ...], evidence: Evidence, received
         if _cached(value, received, setup, run)[0].equal:
             return m
     return None
+
+
+# --------------------------------------------------------------------------- the kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymbolicOptions(Tolerances, Expectation):
+    """A symbolic check: declared symbols and functions, and how answers are compared."""
+
+    symbols: tuple[str, ...] = ()
+    functions: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    domain: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # name -> "positive", "nonnegative integer"...
+    assumptions: Mapping[str, str] = field(default_factory=dict)
+    compare: str | None = None  # "system": lists of equations compared as solution sets
+    form: tuple[str, ...] = ()  # "factored", "expanded", "no_derivative"
+    input_syntax: str = "python"  # how text answers are read: "python" or "math"
+
+
+class SymbolicKind(BaseKind):
+    """An expression (or equation, set, matrix, system) equal to the expected one."""
+
+    name = "symbolic"
+    summary = "a sympy expression, equation, set or system, equal to the expected one"
+    keys = (*EXPECTATION_KEYS, *TOLERANCE_KEYS, "symbols", "variables", "functions",
+            "domain", "assumptions", "compare", "form", "input_syntax")
+    options_type = SymbolicOptions
+
+    def read_options(self, reader: Reader, raw: Mapping[str, Any],
+                     question: str) -> SymbolicOptions:
+        """Symbols (required), functions, domain, assumptions, comparison and form."""
+        spec = read_tolerances(reader, raw, question)
+        spec.update(read_expectation(reader, raw, question, literal=False))
+        spec["symbols"] = _read_symbols(reader, raw, question)
+        spec["functions"] = read_functions(reader, raw.get("functions", {}), question)
+        spec["domain"] = read_domain(reader, raw.get("domain", {}), question)
+        if not spec["symbols"]:
+            raise reader.error("a symbolic check declares its symbols", question=question,
+                               key="symbols", allowed='e.g. symbols = ["w", "b", "x"]')
+        read_symbolic_options(reader, spec, raw, question)
+        return SymbolicOptions(**spec)
+
+    def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
+        """See :func:`grade`."""
+        return grade(spec, evidence, max_score)
+
+    def needs(self, spec: CheckSpec) -> tuple[Need, ...]:
+        """The expected expression (unless a literal is given) and mistakes by reference."""
+        o = _options(spec)
+        return (*expectation_need(spec.answer, o, self.name),
+                *mistake_needs(o.mistakes, callable=False))
+
+    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+               where: str) -> Frozen:
+        """The expected value and the mistakes' values as ``sympy.sstr`` text."""
+        frozen = super().freeze(spec, raw, reference, where)
+        freeze_expectation(frozen, _options(spec), spec.reference_name, reference, where,
+                           encode_symbolic)
+        return frozen
+
+    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
+                         wire: Wire, empty: ModuleType) -> Evidence | None:
+        """The reference's expression through the wire (nothing when the rubric had text)."""
+        if _options(source).value is not None:
+            return None  # rubric text copied as it is: nothing was computed
+        return Evidence(received=wire(getattr(reference, source.reference_name)),
+                        reference=empty)
+
+    def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
+        """The declared symbols, and the answer's name."""
+        symbols = _options(spec).symbols
+        names = ", ".join(symbols)
+        return Stub(source=f"{names} = sp.symbols({' '.join(symbols)!r})\n"
+                           f"{spec.answer} = None  # your answer: sympy expression(s) in {names}")
+
+
+def _options(spec: CheckSpec) -> SymbolicOptions:
+    assert isinstance(spec.options, SymbolicOptions)
+    return spec.options
+
+
+def encode_symbolic(value: Any, where: str) -> Any:
+    """Rubric text for a sympy value: ``sympy.sstr``, which the grader's parser reads back."""
+    import sympy as sp
+
+    if isinstance(value, sp.Rel):  # the parser reads `a == b` (an Eq) and the inequalities
+        return f"{sp.sstr(value.lhs)} {value.rel_op} {sp.sstr(value.rhs)}"
+    if isinstance(value, sp.Basic):
+        return sp.sstr(value)
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise ReleaseError(f"{where}: a dict with keys other than text has no rubric form")
+        return {k: encode_symbolic(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_symbolic(v, where) for v in value]
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    raise ReleaseError(f"{where}: a value of type {type(value).__name__} has no symbolic form")
+
+
+def _read_symbols(reader: Reader, raw: Mapping[str, Any], qid: str) -> tuple[str, ...]:
+    """``symbols`` (or its other name ``variables``): distinct identifiers."""
+    if "symbols" in raw and "variables" in raw:
+        raise reader.error("give symbols or variables (two names for the same list), not "
+                           "both", question=qid, key="variables")
+    names_key = "variables" if "variables" in raw else "symbols"
+    symbols = reader.get(raw, names_key, list, question=qid, default=[])
+    if not all(isinstance(s, str) and IDENT.match(s) for s in symbols):
+        raise reader.error("must be a list of symbol names", question=qid, key=names_key)
+    if len(set(symbols)) != len(symbols):
+        raise reader.error("a symbol is declared twice", question=qid, key=names_key)
+    return tuple(symbols)
+
+
+def read_functions(reader: Reader, raw: Any, qid: str) -> dict[str, tuple[str, str]]:
+    """Helper functions the expressions may use: name = [parameter, body]."""
+    if not isinstance(raw, dict):
+        raise reader.error("must be a table name = [parameter, body]", question=qid,
+                         key="functions")
+    out = {}
+    for name, value in raw.items():
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, str) for v in value) and IDENT.match(name)
+              and IDENT.match(value[0]))
+        if not ok:
+            raise reader.error(f"functions.{name} must be [parameter, body]", question=qid,
+                             key="functions", allowed='e.g. sigma = ["z", "1/(1 + exp(-z))"]')
+        out[name] = (value[0], value[1])
+    return out
+
+
+def read_domain(reader: Reader, raw: Any, qid: str) -> dict[str, tuple[float, float]]:
+    """Where each symbol is sampled: name = [low, high]."""
+    if not isinstance(raw, dict):
+        raise reader.error("must be a table name = [low, high]", question=qid, key="domain")
+    out = {}
+    for name, value in raw.items():
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+              and value[0] < value[1])
+        if not ok:
+            raise reader.error(f"domain.{name} must be [low, high] with low < high",
+                             question=qid, key="domain")
+        out[name] = (float(value[0]), float(value[1]))
+    return out
+
+
+def read_symbolic_options(reader: Reader, spec: dict[str, Any], raw: Mapping[str, Any],
+                          qid: str) -> None:
+    """assumptions, compare, form and input_syntax; domain names must be declared."""
+    declared = set(spec["symbols"])
+    for name in spec["domain"]:
+        if name not in declared:
+            raise reader.error(f"domain.{name} names a symbol that is not declared",
+                             question=qid, key="domain",
+                             allowed=", ".join(spec["symbols"]) or "(no symbols)")
+    table = reader.get(raw, "assumptions", dict, question=qid, default={},
+                     describe='a table such as { t = "positive integer" }')
+    assumptions = {}
+    for name, words in table.items():
+        if name not in declared:
+            raise reader.error(f"assumptions.{name} names a symbol that is not declared",
+                             question=qid, key="assumptions",
+                             allowed=", ".join(spec["symbols"]) or "(no symbols)")
+        parts = words.split() if isinstance(words, str) else []
+        if not parts or any(p not in ASSUMPTIONS for p in parts) or len(set(parts)) != len(
+                parts):
+            raise reader.error(f"assumptions.{name} must be a string of space-separated "
+                             f"assumptions, each once", question=qid, key="assumptions",
+                             allowed=", ".join(ASSUMPTIONS))
+        problem = assumptions_problem(parts)
+        if problem:
+            raise reader.error(f"assumptions.{name}: {problem}", question=qid,
+                             key="assumptions", allowed=", ".join(ASSUMPTIONS))
+        assumptions[name] = " ".join(parts)
+    spec["assumptions"] = assumptions
+    if "compare" in raw:
+        mode = reader.get(raw, "compare", str, question=qid)
+        if mode not in COMPARE_MODES:
+            raise reader.error(f"unknown comparison {mode!r}", question=qid, key="compare",
+                             allowed=", ".join(COMPARE_MODES))
+        spec["compare"] = mode
+    forms = reader.get(raw, "form", list, question=qid, default=[],
+                     describe=f"a list of {', '.join(FORMS)}")
+    if any(f not in FORMS for f in forms) or len(set(forms)) != len(forms):
+        raise reader.error("must list each form requirement at most once", question=qid,
+                         key="form", allowed=", ".join(FORMS))
+    if "factored" in forms and "expanded" in forms:
+        raise reader.error("an answer cannot be required to be both factored and expanded",
+                         question=qid, key="form", allowed=", ".join(FORMS))
+    spec["form"] = tuple(forms)
+    if "input_syntax" in raw:
+        syntax = reader.get(raw, "input_syntax", str, question=qid)
+        if syntax not in INPUT_SYNTAXES:
+            raise reader.error(f"unknown input syntax {syntax!r}", question=qid,
+                             key="input_syntax", allowed=", ".join(INPUT_SYNTAXES))
+        spec["input_syntax"] = syntax
+
+
+KIND = SymbolicKind()

@@ -33,7 +33,7 @@ class _Setup:
              domain: Mapping[str, tuple[float, float]] | None, rtol: float | None,
              atol: float | None, samples: int, seed: int, *, syntax: str = "python",
              form: tuple[str, ...] = (), mode: str | None = None) -> _Setup:
-        from grader.rubric import COMPARE_MODES, FORMS, INPUT_SYNTAXES
+        from grader.checks.vocabulary import COMPARE_MODES, FORMS, INPUT_SYNTAXES
 
         if syntax not in INPUT_SYNTAXES:
             raise ValueError(f"input_syntax must be one of {', '.join(INPUT_SYNTAXES)}")
@@ -71,7 +71,7 @@ def declare(symbols: Mapping[str, Any], assumptions: Mapping[str, str] | None = 
     Raises ``ValueError`` for an assumption sympy does not know and sympy's own error for
     contradictory ones; both are rubric errors, caught at load time by the rubric loader.
     """
-    from grader.rubric import ASSUMPTIONS
+    from grader.checks.vocabulary import ASSUMPTIONS
 
     out: dict[str, sp.Symbol] = {}
     for name, given in symbols.items():
