@@ -68,7 +68,7 @@ class RandomInputs:
     kwargs: tuple[tuple[str, ArgGenerator], ...] = ()
 
 
-# The keys each generator kind takes besides `kind`; documented in the README.
+# The keys each generator kind takes besides `kind`; documented in docs/rubrics.md.
 GENERATORS: dict[str, tuple[str, ...]] = {
     "uniform": ("low", "high", "shape"),  # floats in [low, high)
     "normal": ("mean", "std", "shape"),  # Gaussian floats

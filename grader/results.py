@@ -179,7 +179,7 @@ class SubmissionResult:
         return sum(1 for q in self.questions for c in q.checks if c.awaits_staff)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form documented in the README."""
+        """Return the JSON-ready form documented in docs/grading-a-course.md."""
         return asdict(self)
 
     @classmethod
