@@ -34,8 +34,9 @@ class CheckResult:
     expected: str | None = None
     received: str | None = None
     mistake: str | None = None
-    visible: bool = True
+    visible: bool = True  # the page may show the expected value: feedback == "full"
     visibility: str = "visible"  # visible | hidden | after_due_date | after_published
+    feedback: str = "full"  # what the graded page shows: full | verdict | none
     hint: str = ""  # one line on how received and expected differ, where the check knows
     expected_math: str | None = None  # MathML from sympy's printer, for symbolic answers
     received_math: str | None = None
