@@ -81,3 +81,7 @@ class ParseError(GraderError):
 
 class ReleaseError(GraderError):
     """A rubric cannot be released as it is; the message says which check and why."""
+
+
+class RubricWarning(UserWarning):
+    """A rubric uses a deprecated form; the message names the file, the key and the fix."""

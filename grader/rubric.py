@@ -15,15 +15,24 @@ import math
 import re
 import sys
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader.checks.protocol import COMMON_KEYS, VISIBILITIES, CheckSpec
+from grader.checks.protocol import (
+    COMMON_KEYS,
+    FEEDBACK,
+    FEEDBACK_WHEN,
+    PUBLIC,
+    VISIBILITIES,
+    CheckKind,
+    CheckSpec,
+)
 from grader.checks.registry import KINDS, kind_of
-from grader.errors import ReferenceModuleError, RubricError
+from grader.errors import ReferenceModuleError, RubricError, RubricWarning
 from grader.settings import SANDBOX_MODES, ExecutionSettings
 from grader.tables import IDENT, Reader
 
@@ -135,13 +144,22 @@ class _Loader:
 
     def __init__(self, reader: Reader) -> None:
         self.r = reader
+        self.defaults = Defaults()
 
     def rubric(self, data: Mapping[str, Any], digest: str) -> Rubric:
         self.r.keys(data, ("assignment", "execution", "questions"), where="the rubric")
         assignment = self.r.get(data, "assignment", dict, required=True,
                               describe="a table [assignment] with id, title, reference")
-        self.r.keys(assignment, ("id", "title", "reference", "submission_names"),
-                  where="[assignment]")
+        self.r.keys(assignment, ("id", "title", "reference", "submission_names", "feedback",
+                                 "public"), where="[assignment]")
+        self.defaults = Defaults(
+            feedback=self.r.get(assignment, "feedback", str, default=None),
+            public=self.r.get(assignment, "public", str, default=None))
+        for key, allowed in (("feedback", FEEDBACK), ("public", PUBLIC)):
+            value = getattr(self.defaults, key)
+            if value is not None and value not in allowed:
+                raise self.r.error(f"unknown {key} {value!r}", key=f"assignment.{key}",
+                                   allowed=", ".join(allowed))
         rid = self.r.get(assignment, "id", str, required=True, describe="a short name, e.g. 'hw2'")
         title = self.r.get(assignment, "title", str, default=rid)
         ref = self.r.get(assignment, "reference", str,
@@ -215,7 +233,7 @@ class _Loader:
                               describe="an array of tables [[questions.checks]]")
         if not raw_checks:
             raise self.r.error("a question needs at least one check", question=qid, key="checks")
-        checks = tuple(read_check(self.r, c, qid) for c in raw_checks)
+        checks = tuple(read_check(self.r, c, qid, defaults=self.defaults) for c in raw_checks)
         return Question(id=qid, title=title, points=points, checks=checks, text=text)
 
     def reference_free(self, q: Question) -> None:
@@ -239,7 +257,8 @@ def option_keys() -> tuple[str, ...]:
     return tuple(seen)
 
 
-def read_check(reader: Reader, raw: Any, qid: str) -> CheckSpec:
+def read_check(reader: Reader, raw: Any, qid: str, *,
+               defaults: Defaults | None = None) -> CheckSpec:
     """One check table: its common keys here, its options by its kind."""
     if not isinstance(raw, dict):
         raise reader.error("each check must be a table", question=qid, key="checks")
@@ -258,20 +277,80 @@ def read_check(reader: Reader, raw: Any, qid: str) -> CheckSpec:
     weight = reader.get(raw, "weight", float, question=qid, default=1.0)
     if not (math.isfinite(weight) and weight > 0):
         raise reader.error("weight must be a positive number", question=qid, key="weight")
-    visible = reader.get(raw, "visible", bool, question=qid, default=True)
-    visibility = reader.get(raw, "visibility", str, question=qid,
-                            default="visible" if visible else "hidden")
-    if visibility not in VISIBILITIES or ("visible" in raw and visible != (
-            visibility == "visible")):
-        raise reader.error(f"visibility {visibility!r} is unknown or contradicts visible",
-                           question=qid, key="visibility", allowed=", ".join(VISIBILITIES))
+    feedback, visibility, public = _showing(reader, raw, qid, kind, defaults or Defaults())
     for key in raw:
         if key not in COMMON_KEYS and key not in kind.keys:
             raise reader.error(f"not an option of a {name} check", question=qid, key=key,
                                allowed=", ".join(sorted(kind.keys)) or "none")
     options = kind.read_options(reader, raw, qid)
-    return CheckSpec(answer=answer, kind=name, weight=weight, visibility=visibility,
-                     options=options)
+    return CheckSpec(answer=answer, kind=name, weight=weight, feedback=feedback,
+                     visibility=visibility, public=public, options=options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Defaults:
+    """The assignment's own defaults of ``feedback`` and ``public`` (None: the kind's)."""
+
+    feedback: str | None = None
+    public: str | None = None
+
+
+# The deprecated keys, and what each of their values now says: (feedback, when, public).
+_OLD_VISIBILITY = {
+    "visible": ("full", "visible", None),
+    "hidden": ("verdict", "hidden", "none"),
+    "after_due_date": ("full", "after_due_date", "none"),
+    "after_published": ("full", "after_published", "none"),
+}
+
+
+def _showing(reader: Reader, raw: Mapping[str, Any], qid: str, kind: CheckKind,
+             defaults: Defaults) -> tuple[str, str, str]:
+    """A check's ``feedback``, Gradescope ``visibility`` and ``public``, validated."""
+    old = [k for k in ("visible", "visibility") if k in raw]
+    new = [k for k in ("feedback", "feedback_when", "public") if k in raw]
+    if old and new:
+        raise reader.error(f"{old[0]} is the old form of feedback and public: give one form",
+                           question=qid, key=old[0], allowed="feedback, feedback_when, public")
+    public = reader.get(raw, "public", str, question=qid, default=None)
+    if old:
+        visible = reader.get(raw, "visible", bool, question=qid, default=True)
+        visibility = reader.get(raw, "visibility", str, question=qid,
+                                default="visible" if visible else "hidden")
+        if visibility not in VISIBILITIES or ("visible" in raw and visible != (
+                visibility == "visible")):
+            raise reader.error(f"visibility {visibility!r} is unknown or contradicts visible",
+                               question=qid, key="visibility",
+                               allowed=", ".join(VISIBILITIES))
+        feedback, when, public = _OLD_VISIBILITY[visibility]
+        replacement = f'feedback = "{feedback}"' + (
+            f', feedback_when = "{_WHEN_OF[when]}"' if when in _WHEN_OF else "") + (
+            f', public = "{public}"' if public else "")
+        warnings.warn(RubricWarning(
+            f"{reader.path}: question {qid!r}, key {old[0]!r} is deprecated; write "
+            f"{replacement} instead"), stacklevel=2)
+        visibility = when
+    else:
+        feedback = reader.get(raw, "feedback", str, question=qid,
+                              default=defaults.feedback or "full")
+        if feedback not in FEEDBACK:
+            raise reader.error(f"unknown feedback {feedback!r}", question=qid, key="feedback",
+                               allowed=", ".join(FEEDBACK))
+        when = reader.get(raw, "feedback_when", str, question=qid, default="graded")
+        if when not in FEEDBACK_WHEN:
+            raise reader.error(f"unknown feedback_when {when!r}", question=qid,
+                               key="feedback_when", allowed=", ".join(FEEDBACK_WHEN))
+        visibility = "hidden" if feedback == "none" else FEEDBACK_WHEN[when]
+    if public is None:
+        public = (defaults.public if defaults.public in kind.public_modes
+                  else kind.public_modes[0])
+    if public not in kind.public_modes:
+        raise reader.error(f"a {kind.name} check cannot be public = {public!r}", question=qid,
+                           key="public", allowed=", ".join(kind.public_modes))
+    return feedback, visibility, public
+
+
+_WHEN_OF = {v: k for k, v in FEEDBACK_WHEN.items() if k != "graded"}
 
 
 def _check_reference(rubric: Rubric) -> None:

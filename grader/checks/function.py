@@ -31,9 +31,9 @@ from grader.checks.options import (
     Mistake,
     NumberRule,
     input_needs,
-    mistake_entry,
     mistake_needs,
     read_call_options,
+    read_inputs,
     read_literal_outputs,
     read_mistakes,
     read_number_rule,
@@ -53,6 +53,7 @@ from grader.checks.protocol import (
     absent_result,
     make_result,
 )
+from grader.checks.public import PUBLIC_SIGFIGS
 from grader.errors import ReleaseError
 from grader.results import CheckResult
 from grader.tables import Reader
@@ -180,6 +181,10 @@ class FunctionOptions(NumberRule, Inputs):
     # rubric has no reference to compute them from).
     outputs: tuple[Any, ...] | None = None
     mistakes: tuple[Mistake, ...] = ()
+    # Inputs a student bundle may call (distinct from the hidden ones), and the
+    # significant figures of a float output before its hash (public = "inputs").
+    public_inputs: tuple[Call, ...] = ()
+    public_sigfigs: int = PUBLIC_SIGFIGS
 
 
 class FunctionKind(BaseKind):
@@ -187,8 +192,10 @@ class FunctionKind(BaseKind):
 
     name = "function"
     summary = "a function, called on hidden inputs and compared with the reference"
-    keys = ("expected", *NUMBER_RULE_KEYS, *INPUT_KEYS, "mistakes", "outputs")
+    keys = ("expected", *NUMBER_RULE_KEYS, *INPUT_KEYS, "mistakes", "outputs",
+            "public_inputs", "public_sigfigs")
     options_type = FunctionOptions
+    public_modes = ("format", "inputs", "none")
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> FunctionOptions:
@@ -206,6 +213,7 @@ class FunctionKind(BaseKind):
         spec.update(read_number_rule(reader, raw, question))
         read_literal_outputs(reader, spec, raw, question)
         spec["inputs"] = with_arrays(spec["inputs"], spec["array_args"])
+        spec.update(read_public_inputs(reader, raw, question, spec["array_args"]))
         return FunctionOptions(**spec)
 
     def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
@@ -229,44 +237,57 @@ class FunctionKind(BaseKind):
         o = _options(spec)
         return CallPlan(calls=o.resolve(reference), timeout=o.call_timeout)
 
-    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
-               where: str) -> Frozen:
-        """Inputs as literals with the reference's outputs, and each mistake's outputs."""
-        from grader.literals import encode_literal
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """A format check (callable; the outputs' forms on public inputs), or hashed outputs."""
+        from grader.checks.digest import digest_calls_table
+        from grader.checks.format import format_table
+        from grader.checks.public import describe
 
-        frozen = super().freeze(spec, raw, reference, where)
-        calls = _options(spec).resolve(reference)
+        o = _options(spec)
+        if spec.public == "none":
+            return None
+        calls = o.public_inputs
         inputs, array_args = calls_as_toml(calls, where)
-        frozen.keys["inputs"] = inputs
-        if array_args:
-            frozen.keys["array_args"] = array_args
-        func = getattr(reference, spec.reference_name)
-        frozen.keys["outputs"] = [encode_literal(v, f"{where} output")
-                                  for v in release_outputs(func, calls, f"{where}: the reference")]
-        for m in _options(spec).mistakes:
-            try:
-                wrong = release_outputs(getattr(reference, m.reference or ""), calls, "")
-            except ReleaseError:
-                continue  # the grader never matches a mistake that raises: leave it out
-            entry = mistake_entry(m)
-            entry["outputs"] = [encode_literal(v, f"{where} mistake {m.id}") for v in wrong]
-            frozen.mistakes.append(entry)
-        return frozen
+        outputs = (release_outputs(getattr(reference, spec.reference_name), calls,
+                                   f"{where}: the reference") if calls else [])
+        if spec.public == "inputs":
+            return digest_calls_table(spec, inputs, array_args, outputs, where,
+                                      sigfigs=o.public_sigfigs)
+        return format_table(spec, {"type": "callable"}, inputs=inputs, array_args=array_args,
+                            outputs=[describe(v) for v in outputs])
 
-    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
-                         wire: Wire, empty: ModuleType) -> Evidence | None:
-        """The reference function's outputs on the frozen inputs, through the wire."""
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Call, ...]) -> Evidence | None:
+        """The reference function's outputs on ``calls``, through the wire."""
         from grader.answers import CallableAnswer, CallOutcome
 
-        calls = _options(public).inputs
-        func = getattr(reference, source.reference_name)
-        outputs = release_outputs(func, calls, f"{public.answer}")
-        return Evidence(received=CallableAnswer(name=public.answer), reference=empty,
+        outputs = release_outputs(getattr(reference, spec.reference_name), calls, spec.answer)
+        return Evidence(received=CallableAnswer(name=spec.answer), reference=reference,
                         calls=calls, outcomes=tuple(CallOutcome(value=wire(o)) for o in outputs))
 
     def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
         """``def answer(...)`` with the reference function's parameters."""
         return function_stub(spec.answer, getattr(reference, spec.reference_name, None))
+
+
+def read_public_inputs(reader: Reader, raw: Mapping[str, Any], question: str,
+                       array_args: tuple[int | str, ...]) -> dict[str, Any]:
+    """``public_inputs`` (calls a student bundle may make) and ``public_sigfigs``."""
+    out: dict[str, Any] = {}
+    if "public_inputs" in raw:
+        calls = read_inputs(reader, raw["public_inputs"], question)
+        out["public_inputs"] = with_arrays(calls, array_args)
+    if "public_sigfigs" in raw:
+        n = reader.get(raw, "public_sigfigs", int, question=question,
+                       describe="significant figures, 1 to 15")
+        if not 1 <= n <= 15:
+            raise reader.error("must be from 1 to 15", question=question, key="public_sigfigs")
+        out["public_sigfigs"] = n
+    if raw.get("public") == "inputs" and not out.get("public_inputs"):
+        raise reader.error('public = "inputs" needs public_inputs', question=question,
+                           key="public_inputs", allowed="public_inputs = [[...], ...]")
+    return out
 
 
 def _options(spec: CheckSpec) -> FunctionOptions:

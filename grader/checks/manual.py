@@ -7,7 +7,15 @@ from types import ModuleType
 from typing import Any
 
 from grader.answers import MISSING, Rejected
-from grader.checks.protocol import BaseKind, CheckSpec, Evidence, KindOptions, Stub, make_result
+from grader.checks.protocol import (
+    BaseKind,
+    CheckSpec,
+    Evidence,
+    Frozen,
+    KindOptions,
+    Stub,
+    make_result,
+)
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -18,6 +26,7 @@ class ManualKind(BaseKind):
     name = "manual"
     summary = "a text answer, collected for a TA to score"
     auto = False
+    public_modes = ("format", "none")
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> KindOptions:
@@ -40,6 +49,13 @@ class ManualKind(BaseKind):
                                        "markdown cell).")
         return make_result(spec, max_score, fraction=0.0, status="manual",
                            message="Collected; a TA will grade this answer.", received=text)
+
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """Collected in the bundle too (there is no answer to reveal)."""
+        if spec.public == "none":
+            return None
+        return Frozen(keys={"answer": spec.answer, "kind": self.name, "weight": spec.weight})
 
     def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
         """An empty markdown cell tagged with the answer's name.

@@ -20,7 +20,6 @@ from grader.checks.options import (
     Mistake,
     NumberRule,
     expectation_need,
-    freeze_expectation,
     mistake_needs,
     read_expectation,
     read_number_rule,
@@ -35,7 +34,6 @@ from grader.checks.protocol import (
     absent_result,
     make_result,
 )
-from grader.errors import ReleaseError
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -162,6 +160,7 @@ class NumericKind(BaseKind):
     summary = "a number, array or collection of them, equal within tolerances"
     keys = (*EXPECTATION_KEYS, *NUMBER_RULE_KEYS)
     options_type = NumericOptions
+    public_modes = ("format", "hash", "none")
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> NumericOptions:
@@ -181,30 +180,29 @@ class NumericKind(BaseKind):
         return (*expectation_need(spec.answer, o, self.name),
                 *mistake_needs(o.mistakes, callable=False))
 
-    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
-               where: str) -> Frozen:
-        """The expected value and the mistakes' values as rubric literals."""
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """The answer's form, or a salted hash of it (``public = "hash"``), never its value."""
+        from grader.checks.digest import digest_table
+        from grader.checks.format import format_table
+        from grader.checks.public import describe
+
         o = spec.options
         assert isinstance(o, NumericOptions)
-        frozen = super().freeze(spec, raw, reference, where)
-        freeze_expectation(frozen, o, spec.reference_name, reference, where, _encode)
-        return frozen
+        value = o.value if o.value is not None else getattr(reference, spec.reference_name)
+        if spec.public == "hash":
+            return digest_table(spec, value, where, sigfigs=o.sigfigs, decimals=o.decimals)
+        if spec.public == "format":
+            return format_table(spec, describe(value))
+        return None
 
-    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
-                         wire: Wire, empty: ModuleType) -> Evidence | None:
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Any, ...]) -> Evidence | None:
         """The reference's value, as the kernel would send it back."""
-        o = source.options
+        o = spec.options
         assert isinstance(o, NumericOptions)
-        truth = o.value if o.value is not None else getattr(reference, source.reference_name)
-        return Evidence(received=wire(truth), reference=empty)
-
-
-def _encode(value: Any, where: str) -> Any:
-    from grader.literals import encode_literal
-
-    if value is None:  # `value` absent and None read the same in a rubric
-        raise ReleaseError(f"{where}: an expected value of None has no rubric form")
-    return encode_literal(value, where)
+        truth = o.value if o.value is not None else getattr(reference, spec.reference_name)
+        return Evidence(received=wire(truth), reference=reference)
 
 
 KIND = NumericKind()

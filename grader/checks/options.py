@@ -9,13 +9,13 @@ the question and the key.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from grader.calls import GENERATORS, ArgGenerator, Call, RandomInputs, generate_calls
-from grader.checks.protocol import Frozen, KindOptions, Need
+from grader.checks.protocol import KindOptions, Need
 from grader.errors import ReferenceModuleError
 from grader.tables import IDENT, Reader
 
@@ -422,24 +422,3 @@ def read_mistakes(reader: Reader, raw: Any, qid: str, *, outputs: bool,
         out.append(Mistake(id=mid, feedback=feedback, credit=credit, value=value,
                            reference=reference, outputs=wrong))
     return tuple(out)
-
-
-def mistake_entry(mistake: Mistake) -> dict[str, Any]:
-    """A mistake's table in the public rubric, before its value or outputs."""
-    entry: dict[str, Any] = {"id": mistake.id, "feedback": mistake.feedback}
-    if mistake.credit:
-        entry["credit"] = mistake.credit
-    return entry
-
-
-def freeze_expectation(frozen: Frozen, options: Expectation, reference_name: str,
-                       reference: ModuleType, where: str,
-                       encode: Callable[[Any, str], Any]) -> None:
-    """Write a value check's expected value and its mistakes' values, encoded, into ``frozen``."""
-    value = options.value if options.value is not None else getattr(reference, reference_name)
-    frozen.keys["value"] = encode(value, f"{where} value")
-    for m in options.mistakes:
-        entry = mistake_entry(m)
-        wrong = m.value if m.reference is None else getattr(reference, m.reference)
-        entry["value"] = encode(wrong, f"{where} mistake {m.id}")
-        frozen.mistakes.append(entry)

@@ -19,11 +19,14 @@ from grader.checks.protocol import (
     CallPlan,
     CheckSpec,
     Evidence,
+    Frozen,
     Need,
     Stub,
+    Wire,
     absent_result,
     make_result,
 )
+from grader.errors import ReleaseError
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -94,9 +97,9 @@ class PropertyKind(BaseKind):
 
     name = "property"
     summary = "a check function of the reference judges the answer"
-    releasable = False
     keys = ("property", *INPUT_KEYS)
     options_type = PropertyOptions
+    public_modes = ("none", "property")
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> PropertyOptions:
@@ -125,6 +128,33 @@ class PropertyKind(BaseKind):
         o = _options(spec)
         return CallPlan(calls=o.resolve(reference), timeout=o.call_timeout) if o.has_inputs \
             else None
+
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """With ``public = "property"``: the check as written, its function's source along."""
+        if spec.public != "property":
+            return None
+        o = _options(spec)
+        if o.inputs_from or o.random:
+            raise ReleaseError(f"{where}: a public property check takes literal inputs only "
+                               "(no inputs_from or [random]: their generator is reference code)")
+        keys = {k: v for k, v in raw.items() if k in ("answer", "kind", "weight", *self.keys)}
+        return Frozen(keys=keys, sources=(o.property_name or "",))
+
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Any, ...]) -> Evidence | None:
+        """The reference's own answer, when it defines one under the answer's name."""
+        from grader.answers import CallableAnswer, CallOutcome
+        from grader.calls import reference_outputs
+
+        if not hasattr(reference, spec.answer):
+            return None
+        answer = getattr(reference, spec.answer)
+        if not calls:
+            return Evidence(received=wire(answer), reference=reference)
+        outputs = reference_outputs(answer, calls)
+        return Evidence(received=CallableAnswer(name=spec.answer), reference=reference,
+                        calls=calls, outcomes=tuple(CallOutcome(value=wire(o)) for o in outputs))
 
     def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
         """A function stub when the check calls the answer, else a value cell."""

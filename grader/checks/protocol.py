@@ -5,8 +5,8 @@ adds) lives in one module and one line of :data:`grader.checks.registry.KINDS`. 
 declares its options (a frozen dataclass read from the check's TOML table), how it grades
 (``grade``: never raises for a wrong answer, returns a :class:`CheckResult`), which calls
 of the student's function it needs in the kernel (``plan``), which names of the
-reference module it reads (``needs``), how it freezes for the student bundle
-(``freeze``, ``release_evidence``) and how its answer cell looks in the handout
+reference module it reads (``needs``), what it publishes in the student bundle
+(``publish``, ``reference_evidence``, ``public_modes``) and how its answer cell looks in the handout
 (``stub``). The rubric loader, the facade, ``grader release`` and the summary ask the
 kind; none of them branches on a kind's name. :class:`BaseKind` gives the defaults of a
 value check that needs nothing from the kernel.
@@ -27,11 +27,18 @@ if TYPE_CHECKING:
     from grader.tables import Reader
 
 # The keys every check has, whatever its kind; the loader reads them, the kind the rest.
-COMMON_KEYS = ("answer", "kind", "weight", "visible", "visibility")
+COMMON_KEYS = ("answer", "kind", "weight", "feedback", "feedback_when", "public",
+               "visible", "visibility")
+# When Gradescope shows a check (a result's `visibility`): feedback_when's values, or
+# hidden when the feedback is none.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-# Keys a release replaces by literals (or drops); the others are copied as written.
-FROZEN_KEYS = ("expected", "value", "inputs", "inputs_from", "random", "array_args",
-               "outputs", "mistakes", "visible", "visibility")
+# What the graded page shows of a check: the expected value and diff, the verdict and
+# message only, or nothing but its points.
+FEEDBACK = ("full", "verdict", "none")
+FEEDBACK_WHEN = {"graded": "visible", "due_date": "after_due_date",
+                 "published": "after_published"}
+# What the student bundle can check before the deadline (see grader.checks.public).
+PUBLIC = ("format", "hash", "property", "inputs", "none")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,13 +58,15 @@ class CheckSpec:
     answer: str
     kind: str
     weight: float = 1.0
-    visibility: str = "visible"
+    feedback: str = "full"  # what the graded page shows: full | verdict | none
+    visibility: str = "visible"  # when Gradescope shows it (see VISIBILITIES)
+    public: str = "format"  # what the student bundle checks (see PUBLIC)
     options: KindOptions = field(default_factory=KindOptions)
 
     @property
     def visible(self) -> bool:
-        """Shown to the student now: ``visibility == "visible"``."""
-        return self.visibility == "visible"
+        """The page may show the expected value: ``feedback == "full"``."""
+        return self.feedback == "full"
 
     @property
     def reference_name(self) -> str:
@@ -120,10 +129,14 @@ class Need:
 
 @dataclass(kw_only=True)
 class Frozen:
-    """A check as the public rubric writes it: its TOML keys and its mistakes' tables."""
+    """A check as the public rubric writes it: its TOML table, never an answer.
+
+    ``sources`` names the reference functions whose source the bundle carries (a
+    property check the rubric made public).
+    """
 
     keys: dict[str, Any]
-    mistakes: list[dict[str, Any]] = field(default_factory=list)
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,11 +169,6 @@ class CheckKind(Protocol):
         ...
 
     @property
-    def releasable(self) -> bool:
-        """False: its checks never go into a student bundle."""
-        ...
-
-    @property
     def keys(self) -> tuple[str, ...]:
         """The option keys of its TOML table, besides :data:`COMMON_KEYS`."""
         ...
@@ -168,6 +176,11 @@ class CheckKind(Protocol):
     @property
     def options_type(self) -> type[KindOptions]:
         """The dataclass ``read_options`` returns."""
+        ...
+
+    @property
+    def public_modes(self) -> tuple[str, ...]:
+        """The ``public`` settings it supports; the first is its default."""
         ...
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
@@ -187,17 +200,18 @@ class CheckKind(Protocol):
         """The calls of the student's function it needs in the kernel (None: none)."""
         ...
 
-    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
-               where: str) -> Frozen:
-        """The public rubric's table: every expectation as a literal, no reference."""
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """The public rubric's table for ``spec.public``, revealing no answer (None: none)."""
         ...
 
-    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
-                         wire: Wire, empty: ModuleType) -> Evidence | None:
-        """The reference's own answer to ``public``, as the kernel would send it back.
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Call, ...]) -> Evidence | None:
+        """The reference's own answer, as the kernel would send it back.
 
-        ``grader release`` grades it with ``public`` and refuses a bundle where it does
-        not earn full marks; ``None``: there is nothing computed to verify.
+        ``calls`` are the published check's calls (a function's public inputs).
+        ``grader release`` grades it with the published check and refuses a bundle where
+        it does not earn full marks; ``None``: nothing to verify (a text answer).
         """
         ...
 
@@ -216,9 +230,9 @@ class BaseKind:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     auto: ClassVar[bool] = True
-    releasable: ClassVar[bool] = True
     keys: ClassVar[tuple[str, ...]] = ()
     options_type: ClassVar[type[KindOptions]] = KindOptions
+    public_modes: ClassVar[tuple[str, ...]] = ("none",)
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> KindOptions:
@@ -237,13 +251,13 @@ class BaseKind:
         """No calls."""
         return None
 
-    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
-               where: str) -> Frozen:
-        """The table as written, less the keys a release replaces."""
-        return Frozen(keys={k: v for k, v in raw.items() if k not in FROZEN_KEYS})
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """Nothing, unless the kind says otherwise."""
+        return None
 
-    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
-                         wire: Wire, empty: ModuleType) -> Evidence | None:
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Call, ...]) -> Evidence | None:
         """Nothing to verify."""
         return None
 
@@ -277,6 +291,7 @@ def make_result(
         mistake=mistake,
         visible=spec.visible,
         visibility=spec.visibility,
+        feedback=spec.feedback,
     )
 
 

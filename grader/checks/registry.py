@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks import function, manual, numeric, property, symbolic
+from grader.checks import digest, format, function, manual, numeric, property, symbolic
 from grader.checks.protocol import VISIBILITIES, CheckKind, CheckSpec
 
 KINDS: dict[str, CheckKind] = {
@@ -19,6 +19,9 @@ KINDS: dict[str, CheckKind] = {
     "function": function.KIND,
     "property": property.KIND,
     "manual": manual.KIND,
+    # What a student bundle checks in place of the above (grader.checks.public).
+    "format": format.KIND,
+    "digest": digest.KIND,
 }
 
 
@@ -32,16 +35,20 @@ def kind_of(check: CheckSpec | str) -> CheckKind:
 
 
 def make_check(kind: str, *, answer: str, weight: float = 1.0, visible: bool | None = None,
-               visibility: str | None = None, **options: Any) -> CheckSpec:
+               visibility: str | None = None, feedback: str | None = None,
+               public: str | None = None, **options: Any) -> CheckSpec:
     """A check built in code (tests, tools): its kind's options given as keywords.
 
     Unlike the rubric loader this does not validate values; it refuses only options the
-    kind does not have.
+    kind does not have. ``visible``/``visibility`` read as in an old rubric.
     """
     found = kind_of(kind)
     if visibility is None:
         visibility = "visible" if visible in (None, True) else "hidden"
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility {visibility!r}: one of {', '.join(VISIBILITIES)}")
-    return CheckSpec(answer=answer, kind=kind, weight=weight, visibility=visibility,
+    if feedback is None:
+        feedback = "full" if visibility == "visible" else "verdict"
+    return CheckSpec(answer=answer, kind=kind, weight=weight, feedback=feedback,
+                     visibility=visibility, public=public or found.public_modes[0],
                      options=found.options_type(**options))

@@ -20,7 +20,6 @@ from grader.checks.options import (
     Mistake,
     Tolerances,
     expectation_need,
-    freeze_expectation,
     mistake_needs,
     read_expectation,
     read_tolerances,
@@ -43,7 +42,6 @@ from grader.checks.vocabulary import (
     INPUT_SYNTAXES,
     assumptions_problem,
 )
-from grader.errors import ReleaseError
 from grader.results import CheckResult
 from grader.tables import IDENT, Reader
 
@@ -173,6 +171,7 @@ class SymbolicKind(BaseKind):
     keys = (*EXPECTATION_KEYS, *TOLERANCE_KEYS, "symbols", "variables", "functions",
             "domain", "assumptions", "compare", "form", "input_syntax")
     options_type = SymbolicOptions
+    public_modes = ("format", "none")
 
     def read_options(self, reader: Reader, raw: Mapping[str, Any],
                      question: str) -> SymbolicOptions:
@@ -198,21 +197,30 @@ class SymbolicKind(BaseKind):
         return (*expectation_need(spec.answer, o, self.name),
                 *mistake_needs(o.mistakes, callable=False))
 
-    def freeze(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
-               where: str) -> Frozen:
-        """The expected value and the mistakes' values as ``sympy.sstr`` text."""
-        frozen = super().freeze(spec, raw, reference, where)
-        freeze_expectation(frozen, _options(spec), spec.reference_name, reference, where,
-                           encode_symbolic)
-        return frozen
+    def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
+                where: str) -> Frozen | None:
+        """The answer's form: expression, equation, set or matrix, and its free symbols."""
+        from grader.checks.algebra.reading import _rubric_value
+        from grader.checks.format import format_table
+        from grader.checks.public import describe
 
-    def release_evidence(self, public: CheckSpec, source: CheckSpec, reference: ModuleType,
-                         wire: Wire, empty: ModuleType) -> Evidence | None:
-        """The reference's expression through the wire (nothing when the rubric had text)."""
-        if _options(source).value is not None:
-            return None  # rubric text copied as it is: nothing was computed
-        return Evidence(received=wire(getattr(reference, source.reference_name)),
-                        reference=empty)
+        if spec.public != "format":
+            return None
+        o = _options(spec)
+        raw_value = o.value if o.value is not None else getattr(reference,
+                                                                spec.reference_name)
+        return format_table(spec, describe(_rubric_value(raw_value, setup_for(spec, raw_value))))
+
+    def reference_evidence(self, spec: CheckSpec, reference: ModuleType, wire: Wire,
+                           calls: tuple[Any, ...]) -> Evidence | None:
+        """The reference's expression as the kernel would send it (or the rubric's text, read)."""
+        from grader.checks.algebra.reading import _rubric_value
+
+        o = _options(spec)
+        raw_value = o.value if o.value is not None else getattr(reference,
+                                                                spec.reference_name)
+        value = _rubric_value(raw_value, setup_for(spec, raw_value))
+        return Evidence(received=wire(value), reference=reference)
 
     def stub(self, spec: CheckSpec, reference: ModuleType) -> Stub:
         """The declared symbols, and the answer's name."""
@@ -225,25 +233,6 @@ class SymbolicKind(BaseKind):
 def _options(spec: CheckSpec) -> SymbolicOptions:
     assert isinstance(spec.options, SymbolicOptions)
     return spec.options
-
-
-def encode_symbolic(value: Any, where: str) -> Any:
-    """Rubric text for a sympy value: ``sympy.sstr``, which the grader's parser reads back."""
-    import sympy as sp
-
-    if isinstance(value, sp.Rel):  # the parser reads `a == b` (an Eq) and the inequalities
-        return f"{sp.sstr(value.lhs)} {value.rel_op} {sp.sstr(value.rhs)}"
-    if isinstance(value, sp.Basic):
-        return sp.sstr(value)
-    if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise ReleaseError(f"{where}: a dict with keys other than text has no rubric form")
-        return {k: encode_symbolic(v, where) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode_symbolic(v, where) for v in value]
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return value
-    raise ReleaseError(f"{where}: a value of type {type(value).__name__} has no symbolic form")
 
 
 def _read_symbols(reader: Reader, raw: Mapping[str, Any], qid: str) -> tuple[str, ...]:
