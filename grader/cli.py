@@ -322,16 +322,22 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from grader.batch import printable
     from grader.release import DEFAULT_INSTALL, release
 
     bundle = release(args.rubric, args.out, install=args.install, force=args.force)
     print(f"Released {len(bundle.public_questions)} question(s) to {bundle.out}/:")
     for path in bundle.files:
         print(f"  {path.relative_to(bundle.out)}")
-    for w in bundle.withheld:
-        why = ("hidden from students" if w.reason == "hidden"
-               else "a property check (its check function is reference code)")
-        print(f"withheld: {w.question} {w.answer}: {why}")
+    rows = [("question", "answer", "kind", "public", "the bundle checks"), *bundle.checks]
+    widths = [max(len(printable(r[i])) for r in rows) for i in range(len(rows[0]))]
+    print()
+    for row in rows:
+        print("  " + "  ".join(printable(v).ljust(w) for v, w in zip(row, widths, strict=True))
+              .rstrip())
+    if bundle.withheld:
+        print(f"{len(bundle.withheld)} check(s) are graded at the final grading only "
+              "(public = none).")
     if bundle.install == DEFAULT_INSTALL:
         print("Set where the students' CI installs the grader from: edit the pip line of "
               ".github/workflows/grade.yml and README.md, or release again with --install.")

@@ -1,39 +1,37 @@
 """Release an assignment to its students: a public rubric, a handout and a CI workflow.
 
 ``grader release rubrics/hw2.toml --out dist/hw2/`` writes a bundle that a student's
-repository starts from. It holds nothing a student may not see:
+repository starts from. It holds nothing that gives an answer away:
 
-- ``rubric.toml``, the public rubric: only the checks whose visibility is ``visible``,
-  every expectation frozen as a literal (numeric ``value``; symbolic ``value`` as
-  ``sympy.sstr`` text; function checks' inputs with their ``outputs``; mistakes likewise)
-  and no ``reference``, so it grades without the reference module;
+- ``rubric.toml``, the public rubric: for each check, what its ``public`` setting allows
+  (see :mod:`grader.checks.public`): the form of the answer (``format`` checks), a salted
+  hash of an exact answer or of a function's outputs on public inputs (``digest``
+  checks), or a public property check; never an expected value, a hidden input, an
+  output or a mistake (their values and feedback stay in the full rubric);
+- ``public_checks.py``, when a property check is public: the source of its check
+  function, which the public rubric names as its reference;
 - the handout notebook (``hw2.ipynb``): the question texts, and one cell per contract
   answer, a code stub or a markdown cell tagged with the answer's name;
 - ``pyproject.toml``, which points the grader's pytest plugin at the two, so that a plain
   ``pytest`` checks the notebook;
 - ``.github/workflows/grade.yml``, which installs the grader and runs ``pytest``;
-- ``README.md`` for the student.
-
-Property checks stay out of the public rubric: their check function is code of the
-reference module, which often computes the answer itself (HW2's q1_5 check evaluates the
-very softmax-to-logistic relation the question asks for), and a bundle carries no
-reference code. The bundle's README lists them, with the questions that have hidden
-checks, as graded by the course staff only.
+- ``README.md`` for the student, with what the local checks can and cannot tell.
 
 Before anything is written the public rubric is checked against the reference: the
-reference's own answers, sent through the kernel wire format, must earn full marks on
-every frozen check, so a literal that lost precision or a type on the way fails here and
-not in a student's CI.
+reference's own answers, sent through the kernel wire format, must pass every public
+check, so a form or a hash that would fail a right answer fails here and not in a
+student's CI.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
 import tempfile
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -45,6 +43,7 @@ from grader.errors import ReleaseError
 from grader.rubric import Question, Rubric, load_rubric
 
 RUBRIC_NAME = "rubric.toml"
+PUBLIC_CHECKS = "public_checks.py"
 WORKFLOW = Path(".github") / "workflows" / "grade.yml"
 # Where the students' CI installs the grader from: a placeholder for the TA to edit (or to
 # set with --install); the README says so.
@@ -58,7 +57,7 @@ class Withheld:
 
     question: str
     answer: str
-    reason: str  # "hidden" (visibility other than visible) or "property"
+    reason: str  # its public setting: "none" (graded at the final grading only)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +69,8 @@ class Bundle:
     public_questions: tuple[str, ...]
     withheld: tuple[Withheld, ...] = ()
     install: str = DEFAULT_INSTALL
+    # (question, answer, kind, public, what the bundle checks) for every check.
+    checks: tuple[tuple[str, str, str, str, str], ...] = ()
 
 
 @dataclass(kw_only=True)
@@ -101,25 +102,30 @@ def release(rubric_path: str | Path, out: str | Path, *, install: str | None = N
     reference = rubric.load_reference()
     public, frozen, withheld = _public_questions(rubric, reference)
     if not public:
-        raise ReleaseError(f"{rubric_path}: no question has a visible check to release")
-    text = public_rubric_text(rubric, public, frozen)
+        raise ReleaseError(f"{rubric_path}: no question has a public check to release")
+    sources = _sources(rubric, reference, frozen)
+    text = public_rubric_text(rubric, public, frozen, reference=bool(sources))
     with tempfile.TemporaryDirectory(prefix="grader-release-") as tmp:
         draft = Path(tmp) / RUBRIC_NAME
         draft.write_text(text, "utf-8")
+        if sources:
+            (Path(tmp) / PUBLIC_CHECKS).write_text(sources, "utf-8")
         _verify(load_rubric(draft), frozen, reference)
     notebook = _notebook_name(rubric)
     written = [_write(out / RUBRIC_NAME, text)]
+    if sources:
+        written.append(_write(out / PUBLIC_CHECKS, sources))
     written.append(_write(out / notebook, handout_json(rubric, reference)))
     context = {"title": rubric.title, "id": rubric.id, "notebook": notebook,
                "rubric": RUBRIC_NAME, "install": install,
                "examples": [c.answer for q in rubric.questions for c in q.checks
                             if kind_of(c).auto][:2],
-               "coverage": _coverage(rubric, public, withheld)}
+               "coverage": _coverage(rubric, public, frozen)}
     written.append(_write(out / "pyproject.toml", _render("pyproject.toml.j2", context)))
     written.append(_write(out / "README.md", _render("README.md.j2", context)))
     written.append(_write(out / WORKFLOW, _render("grade.yml.j2", context)))
     return Bundle(out=out, files=tuple(written), public_questions=tuple(q.id for q in public),
-                  withheld=tuple(withheld), install=install)
+                  withheld=tuple(withheld), install=install, checks=_table(rubric, frozen))
 
 
 def toml_value(value: Any) -> str:
@@ -148,18 +154,20 @@ def toml_value(value: Any) -> str:
 
 
 def public_rubric_text(rubric: Rubric, public: list[Question],
-                       frozen: dict[str, list[_Frozen]]) -> str:
+                       frozen: dict[str, list[_Frozen]], *, reference: bool = False) -> str:
     """The public rubric as TOML text."""
     lines = [
         f"# Public rubric of {rubric.id}, written by `grader release` from {rubric.path.name}.",
-        "# It holds the checks visible to students, their expected values frozen as literals;",
-        "# hidden checks and property checks are graded by the course staff only. Do not edit:",
-        "# the final grading uses the full rubric, not this file.",
+        "# It checks the form of your answers (and, where the course chose so, compares them",
+        "# through salted hashes); it holds no expected value. Do not edit: the final grading",
+        "# uses the full rubric, with more checks, not this file.",
         "",
         "[assignment]",
         f"id = {toml_value(rubric.id)}",
         f"title = {toml_value(rubric.title)}",
     ]
+    if reference:
+        lines.append(f"reference = {toml_value(PUBLIC_CHECKS)}")
     if rubric.submission_names:
         lines.append(f"submission_names = {toml_value(list(rubric.submission_names))}")
     execution = _raw_execution(rubric.path)
@@ -172,9 +180,6 @@ def public_rubric_text(rubric: Rubric, public: list[Question],
         for check in frozen[q.id]:
             lines += ["", "[[questions.checks]]"]
             lines += [_toml_entry(k, v) for k, v in check.table.keys.items()]
-            for mistake in check.table.mistakes:
-                lines += ["", "[[questions.checks.mistakes]]"]
-                lines += [_toml_entry(k, v) for k, v in mistake.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -228,26 +233,54 @@ def _public_questions(rubric: Rubric, reference: ModuleType
     withheld: list[Withheld] = []
     raw_checks = _raw_checks(rubric.path)
     for q in rubric.questions:
-        kept: list[tuple[CheckSpec, dict[str, Any]]] = []
+        kept: list[_Frozen] = []
         for c, raw in zip(q.checks, raw_checks[q.id], strict=True):
-            if c.visibility != "visible":
-                withheld.append(Withheld(question=q.id, answer=c.answer, reason="hidden"))
-            elif not kind_of(c).releasable:
-                withheld.append(Withheld(question=q.id, answer=c.answer, reason=c.kind))
+            table = kind_of(c).publish(c, raw, reference, f"{q.id} {c.answer}")
+            if table is None:
+                withheld.append(Withheld(question=q.id, answer=c.answer, reason=c.public))
             else:
-                kept.append((c, raw))
+                kept.append(_Frozen(source=c, table=table))
         if not kept:
             continue
         total = sum(c.weight for c in q.checks)
         # Points follow the kept checks' weights, so each check is worth what it is worth in
         # the full rubric.
-        points = round(q.points * sum(c.weight for c, _ in kept) / total, 6) if total else 0.0
+        points = round(q.points * sum(f.source.weight for f in kept) / total, 6) if total \
+            else 0.0
         public.append(Question(id=q.id, title=q.title, points=points,
-                               checks=tuple(c for c, _ in kept)))
-        frozen[q.id] = [_Frozen(source=c, table=kind_of(c).freeze(c, raw, reference,
-                                                                  f"{q.id} {c.answer}"))
-                        for c, raw in kept]
+                               checks=tuple(f.source for f in kept)))
+        frozen[q.id] = kept
     return public, frozen, withheld
+
+
+def _sources(rubric: Rubric, reference: ModuleType, frozen: dict[str, list[_Frozen]]) -> str:
+    """``public_checks.py``: the source of each public property check's function."""
+    names = [n for checks in frozen.values() for f in checks for n in f.table.sources]
+    if not names:
+        return ""
+    parts = [f'"""Public check functions of {rubric.id}, copied by `grader release` from its '
+             'reference."""', "", "import math", "", "import numpy as np",
+             "import sympy as sp", ""]
+    for name in dict.fromkeys(names):
+        try:
+            parts += ["", inspect.getsource(getattr(reference, name)).rstrip(), ""]
+        except (OSError, TypeError) as exc:
+            raise ReleaseError(f"the public check function {name!r} has no source to copy: "
+                               f"{exc}") from exc
+    return "\n".join(parts) + "\n"
+
+
+def _table(rubric: Rubric, frozen: dict[str, list[_Frozen]]
+           ) -> tuple[tuple[str, str, str, str, str], ...]:
+    """Every check of the rubric with its public setting and what the bundle checks."""
+    published = {(qid, f.source.answer): f for qid, checks in frozen.items() for f in checks}
+    rows = []
+    for q in rubric.questions:
+        for c in q.checks:
+            f = published.get((q.id, c.answer))
+            what = "final grading only" if f is None else str(f.table.keys.get("kind"))
+            rows.append((q.id, c.answer, c.kind, c.public, what))
+    return tuple(rows)
 
 
 def _raw_checks(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -257,26 +290,28 @@ def _raw_checks(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _verify(public: Rubric, frozen: dict[str, list[_Frozen]], reference: ModuleType) -> None:
-    """The reference's answers must earn full marks on every frozen check of ``public``."""
+    """The reference's answers must pass every check of ``public``."""
     from grader.kernel.agent import encode
     from grader.kernel.codec import decode_answer
 
     def wire(value: Any) -> Any:  # what the kernel would send back for this value
         return decode_answer(encode(value))
 
-    empty = public.load_reference()
+    checks_module = public.load_reference()
     for q in public.questions:
         for check, origin in zip(q.checks, frozen[q.id], strict=True):
             kind = kind_of(check)
-            evidence = kind.release_evidence(check, origin.source, reference, wire, empty)
+            plan = kind.plan(check, checks_module)
+            evidence = kind_of(origin.source).reference_evidence(
+                origin.source, reference, wire, plan.calls if plan else ())
             if evidence is None:
                 continue
-            result = kind.grade(check, evidence, 1.0)
+            result = kind.grade(check, replace(evidence, reference=checks_module), 1.0)
             if result.status != "passed":
                 raise ReleaseError(
-                    f"{q.id} {check.answer}: the frozen check does not give the reference full "
-                    f"marks ({result.status}: {result.message}); the value does not survive "
-                    "the rubric's literal form")
+                    f"{q.id} {check.answer}: the public check does not pass the reference's "
+                    f"own answer ({result.status}: {result.message}); it would fail a right "
+                    "answer in a student's CI")
 
 
 # --------------------------------------------------------------------------- handout
@@ -303,23 +338,14 @@ def _notebook_name(rubric: Rubric) -> str:
     return f"{rubric.id}.ipynb"
 
 
-def _coverage(rubric: Rubric, public: list[Question],
-              withheld: list[Withheld]) -> list[dict[str, str]]:
-    """Per question: checked here, in part, or only by the course staff."""
-    released = {q.id for q in public}
-    held = {w.question for w in withheld}
+def _coverage(rubric: Rubric, public: list[Question], frozen: dict[str, list[_Frozen]]
+              ) -> list[dict[str, str]]:
+    """Per question: what the bundle checks of it (each published kind's summary)."""
     rows = []
     for q in rubric.questions:
-        manual_only = not any(kind_of(c).auto for c in q.checks)
-        if q.id not in released:
-            state = "final grading only"
-        elif manual_only:
-            state = "text answer, graded by a TA"
-        elif q.id in held:
-            state = "in part (more checks in the final grading)"
-        else:
-            state = "yes" + (" (text answers graded by a TA)" if not all(
-                kind_of(c).auto for c in q.checks) else "")
+        said = dict.fromkeys(kind_of(str(f.table.keys["kind"])).summary
+                             for f in frozen.get(q.id, ()))
+        state = "; ".join(said) if said else "final grading only"
         rows.append({"id": q.id, "title": q.title, "points": f"{q.points:g}", "state": state})
     return rows
 
@@ -360,6 +386,6 @@ def _toml_key(key: str) -> str:
 
 def _toml_entry(key: str, value: Any) -> str:
     """``key = value``; long arrays (inputs, outputs) one element per line."""
-    if isinstance(value, list) and value and key in ("inputs", "outputs"):
+    if isinstance(value, list) and value and key in ("inputs", "outputs", "digests"):
         return f"{key} = [\n" + "".join(f"  {toml_value(v)},\n" for v in value) + "]"
     return f"{_toml_key(key)} = {toml_value(value)}"

@@ -1,10 +1,12 @@
 """Shared test configuration: pytester, and HW2 with some checks hidden from students.
 
-``hw2_hidden`` is a copy of rubrics/hw2.toml in which a few checks are hidden (one only
-until the due date); ``secrets`` knows every value those checks must never show a student
-(inputs, expected outputs, mistakes' values and feedback, and the reference's source
-lines), and finds them in a text. The release, plugin and Gradescope tests share them.
-``crowded_cpu`` makes this process, and what it starts, share one CPU with busy processes.
+``hw2_hidden`` is a copy of rubrics/hw2.toml in which a few checks are hidden (feedback
+none; one only until the due date) and out of the student bundle (public none);
+``secrets`` knows every value those checks must never show a student (inputs, expected
+outputs, mistakes' values and feedback, and the reference's source lines), and finds
+them in a text. ``answer_key`` knows every value of every HW2 check, which no student
+bundle may hold. The release, plugin and Gradescope tests share them. ``crowded_cpu``
+makes this process, and what it starts, share one CPU with busy processes.
 """
 
 from __future__ import annotations
@@ -59,7 +61,12 @@ def hw2_hidden(tmp_path_factory: pytest.TempPathFactory) -> HiddenHW2:
     for answer, visibility in HIDDEN.items():
         line = f'answer = "{answer}"\n'
         assert text.count(line) == 1, answer
-        text = text.replace(line, f'{line}visibility = "{visibility}"\n')
+        # its own public setting gives way to the copy's
+        text = re.sub(rf'({re.escape(line)}(?:(?!answer = ).*\n)*?)public = "[a-z]+"\n',
+                      r"\1", text)
+        shown = ('feedback = "none"' if visibility == "hidden"
+                 else 'feedback_when = "due_date"')
+        text = text.replace(line, f'{line}{shown}\npublic = "none"\n')
     path = tmp_path_factory.mktemp("hidden") / "hw2.toml"
     path.write_text(text, "utf-8")
     return HiddenHW2(rubric=path, hidden=dict(HIDDEN))
@@ -72,7 +79,8 @@ class Secrets:
         self.tokens = tokens  # text -> what it is (substring search)
         self.numbers = numbers  # number text -> what it is (searched as a whole number)
         alternatives = "|".join(re.escape(n) for n in sorted(numbers, key=len, reverse=True))
-        self._numbers = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w])")
+        # (a number before "%" is pytest's progress, "[100%]", not an answer)
+        self._numbers = re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w%])")
 
     def find(self, text: str) -> list[str]:
         """Every secret in ``text``, as "what: text" (empty when there is none)."""
@@ -208,3 +216,100 @@ def crowded_cpu() -> Iterator[int]:
             process.kill()
             process.wait()
         os.sched_setaffinity(0, allowed)
+
+
+def answer_key_of(rubric_path: Path) -> Secrets:
+    """Every answer of a rubric a student bundle must not hold, in every form we render.
+
+    For every check (not only hidden ones): the expected value, every hidden input, the
+    reference's outputs on the hidden and on the public inputs, and every mistake's value,
+    outputs and feedback. Numbers are searched as whole numbers in repr, str, TOML, JSON,
+    6 and 17 significant digits; sympy values as sstr, str, srepr and LaTeX. What no text
+    search can tell from ordinary prose is left out and said so: ints below 100 in size,
+    bools, and floats of fewer than 4 significant digits (the bundle's hashes and forms
+    protect those by construction). Numbers the question texts, titles and public inputs
+    state are public by definition and not searched.
+    """
+    import json
+
+    import sympy as sp
+
+    from grader.calls import reference_outputs
+    from grader.release import toml_value
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(rubric_path)
+    ref = rubric.load_reference()
+    tokens: dict[str, str] = {}
+    values: list[tuple[str, Any]] = []
+    public_numbers: set[str] = set()
+    prose = " ".join(f"{q.title} {q.text}" for q in rubric.questions)
+    for q in rubric.questions:
+        for c in q.checks:
+            where = f"{c.answer}"
+            options = c.options
+            calls = options.resolve(ref) if hasattr(options, "resolve") else ()
+            public_calls = getattr(options, "public_inputs", ())
+            for call in public_calls:
+                for v in _scalars(list(call.args) + list(call.kwargs.values())):
+                    public_numbers.update(_all_forms(v))
+            values += [(f"{where} input", list(call.args) + list(call.kwargs.values()))
+                       for call in calls]
+            for call in calls:
+                tokens[call.display()] = f"{where} input"
+            expected_name = c.reference_name
+            if c.kind == "function":
+                func = getattr(ref, expected_name)
+                values.append((f"{where} output", reference_outputs(func, calls)))
+                values.append((f"{where} public output", reference_outputs(func, public_calls)))
+                for m in c.mistakes:
+                    if m.reference:
+                        values.append((f"{where} mistake {m.id}",
+                                       reference_outputs(getattr(ref, m.reference), calls)))
+            elif c.kind in ("numeric", "symbolic"):
+                truth = c.value if c.value is not None else getattr(ref, expected_name)
+                values.append((f"{where} expected", truth))
+                values += [(f"{where} mistake {m.id}",
+                            m.value if m.reference is None else getattr(ref, m.reference))
+                           for m in c.mistakes]
+            elif c.kind == "manual" and hasattr(ref, c.answer):
+                tokens[str(getattr(ref, c.answer))] = f"{where} model answer"
+            for m in getattr(options, "mistakes", ()):
+                tokens[m.feedback] = f"{where} feedback {m.id}"
+    numbers: dict[str, str] = {}
+    for what, value in values:
+        for v in _scalars(value):
+            for text in _telling_forms(v, json, toml_value):
+                if text not in public_numbers and not re.search(
+                        rf"(?<![\w.]){re.escape(text)}(?![\w])", prose):
+                    numbers.setdefault(text, f"{what} {v!r}")
+        for expr in _sympy(value, sp):
+            if isinstance(expr, str):
+                tokens[expr] = f"{what}"
+            else:
+                for text in (sp.sstr(expr), str(expr), sp.srepr(expr), sp.latex(expr)):
+                    if len(text) >= 6:
+                        tokens[text] = what
+    return Secrets(tokens, numbers)
+
+
+def _all_forms(x: int | float) -> set[str]:
+    return {repr(x), str(x), f"{x:.6g}", f"{x:.17g}"}
+
+
+def _telling_forms(x: int | float, json: Any, toml_value: Any) -> list[str]:
+    """The renderings of a number that a text search can tell from prose."""
+    if isinstance(x, bool):
+        return []
+    if isinstance(x, int):
+        return sorted({str(x), json.dumps(x), toml_value(x)}) if abs(x) >= 100 else []
+    if not math.isfinite(x):
+        return []
+    forms = {repr(x), str(x), f"{x:.6g}", f"{x:.17g}", json.dumps(x), toml_value(x)}
+    return sorted(f for f in forms if _significant(f) >= 4)
+
+
+@pytest.fixture(scope="session")
+def answer_key() -> Secrets:
+    """HW2's whole answer key (every check's values), for searching a student bundle."""
+    return answer_key_of(HW2_RUBRIC)
