@@ -271,7 +271,8 @@ def failed_result(sub: Submission, rubric: Rubric, message: str) -> SubmissionRe
                            CheckResult(answer=c.answer, kind=c.kind, status="error", score=0.0,
                                        max_score=q.points * c.weight / sum(
                                            x.weight for x in q.checks),
-                                       message=message, visible=c.visible)
+                                       message=message, visible=c.visible,
+                                       visibility=c.visibility, feedback=c.feedback)
                            for c in q.checks))
         for q in rubric.questions)
     return SubmissionResult(student=sub.student, submission=str(sub.path), score=0.0,
