@@ -647,8 +647,10 @@ def test_rubric_reads_number_options(tmp_path: Any) -> None:
     from grader.checks.numeric import spec_options
 
     rubric = _rubric(tmp_path, "sigfigs = 3\nunordered = true\nup_to_sign = true\n"
-                               "up_to_scale = true\nequal_nan = true\nbool_as_number = true")
+                               "up_to_scale = true\nequal_nan = true\nbool_as_number = true\n"
+                               "squeeze = true")
     spec = rubric.questions[0].checks[0]
     assert spec_options(spec) == {
         "rtol": None, "atol": None, "sigfigs": 3, "decimals": None, "equal_nan": True,
-        "bool_as_number": True, "unordered": True, "up_to_sign": True, "up_to_scale": True}
+        "bool_as_number": True, "unordered": True, "up_to_sign": True, "up_to_scale": True,
+        "squeeze": True}

@@ -38,7 +38,7 @@ from grader.results import CheckResult
 from grader.tables import Reader
 
 OPTION_NAMES = ("rtol", "atol", "sigfigs", "decimals", "equal_nan", "bool_as_number",
-                "unordered", "up_to_sign", "up_to_scale")
+                "unordered", "up_to_sign", "up_to_scale", "squeeze")
 
 
 def spec_options(spec: CheckSpec) -> dict[str, Any]:
@@ -97,7 +97,12 @@ def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, expected: Any,
 
     share = 0.0
     if spec.partial and _is_container(expected):
-        share = _share(expected, received, _tol_of(options))
+        if options.get("squeeze"):
+            from grader.checks.numbers import squeezed
+
+            share = _share(squeezed(expected), squeezed(received), _tol_of(options))
+        else:
+            share = _share(expected, received, _tol_of(options))
     matched = _matched_mistake(spec.mistakes, evidence, received, options)
     if matched is not None:
         # The mistake names what went wrong; partial credit may still be worth more.

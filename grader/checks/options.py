@@ -19,7 +19,8 @@ from grader.checks.protocol import KindOptions, Need
 from grader.errors import ReferenceModuleError
 from grader.tables import IDENT, Reader
 
-NUMBER_FLAGS = ("equal_nan", "bool_as_number", "unordered", "up_to_sign", "up_to_scale")
+NUMBER_FLAGS = ("equal_nan", "bool_as_number", "unordered", "up_to_sign", "up_to_scale",
+                "squeeze")
 TOLERANCE_KEYS = ("rtol", "atol")
 NUMBER_RULE_KEYS = (*TOLERANCE_KEYS, "sigfigs", "decimals", *NUMBER_FLAGS)
 EXPECTATION_KEYS = ("expected", "value", "partial", "mistakes")
@@ -60,6 +61,7 @@ class NumberRule(Tolerances):
     unordered: bool = False
     up_to_sign: bool = False
     up_to_scale: bool = False
+    squeeze: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

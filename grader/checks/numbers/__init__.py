@@ -45,9 +45,9 @@ message saying so.
 from __future__ import annotations
 
 from grader.checks.numbers.arrays import array_diff
-from grader.checks.numbers.reading import parse_text
+from grader.checks.numbers.reading import parse_text, squeezed
 from grader.checks.numbers.rule import DEFAULT_ATOL, DEFAULT_RTOL, options_problem
 from grader.checks.numbers.whole import compare
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "array_diff", "compare", "options_problem",
-           "parse_text"]
+           "parse_text", "squeezed"]

@@ -9,9 +9,15 @@ import numpy as np
 from grader.checks import Comparison
 from grader.checks.common import Number, _num, _scalar
 from grader.checks.numbers.display import _index_text, _pair, _rows, _shape_text
-from grader.checks.numbers.reading import _NotNumbers, _received_array, _to_array
+from grader.checks.numbers.reading import _NotNumbers, _received_array, _to_array, squeezed
 from grader.checks.numbers.rule import _Tol, _tol_of
-from grader.checks.numbers.scalars import _TIE, _exact_close, _is_nan, _rounded_equal
+from grader.checks.numbers.scalars import (
+    _TIE,
+    _compare_numbers,
+    _exact_close,
+    _is_nan,
+    _rounded_equal,
+)
 
 DIFF_MAX_ENTRIES = 200  # arrays up to this size get an entry-by-entry diff for the report
 
@@ -25,6 +31,8 @@ def array_diff(expected: Any, received: Any, **options: Any) -> dict[str, Any] |
     differ, since entries do not correspond). None when either side is not such an array.
     """
     try:
+        if options.get("squeeze"):
+            expected, received = squeezed(expected), squeezed(received)
         e = _to_array(expected, "expected")
         a = _received_array(received)
     except (_NotNumbers, TypeError, ValueError, OverflowError):
@@ -97,6 +105,11 @@ def _close(e: np.ndarray, a: np.ndarray, tol: _Tol) -> np.ndarray:
     e, a = e.reshape(-1), a.reshape(-1)  # flat: 0-d arrays have no nonzero() to loop over
     if e.dtype.kind == "b" or a.dtype.kind == "b":
         return np.asarray(e == a).reshape(shape)
+    if "O" in (e.dtype.kind, a.dtype.kind):
+        # Exact numbers past int64 or a float's range: one by one, by the scalar rule.
+        return np.array([_compare_numbers(_number(x), _number(y), tol).equal is True
+                         for x, y in zip(e.tolist(), a.tolist(), strict=True)],
+                        dtype=bool).reshape(shape)
     with np.errstate(all="ignore"):
         if e.dtype.kind in "iu" and not tol.given:
             return _exact_int_close(e, a).reshape(shape)
@@ -148,12 +161,15 @@ def _all_close(e: np.ndarray, a: np.ndarray, tol: _Tol) -> bool:
 
 
 def _array_hint(e: np.ndarray, a: np.ndarray, tol: _Tol) -> str:
-    if e.dtype.kind == "b" or a.dtype.kind == "b":
+    if e.dtype.kind in "bO" or a.dtype.kind in "bO":  # no hints for exact huge numbers
         return ""
     loose = _Tol(tol.rtol, tol.atol)  # hints use the float tolerance even for exact ints
     with np.errstate(all="ignore"):
-        ef = e.astype(complex if e.dtype.kind == "c" else float)
-        af = a.astype(complex if a.dtype.kind == "c" else float)
+        try:
+            ef = e.astype(complex if e.dtype.kind == "c" else float)
+            af = a.astype(complex if a.dtype.kind == "c" else float)
+        except (OverflowError, TypeError, ValueError):  # exact numbers past a float's range
+            return ""
         if not (np.isfinite(ef).all() and np.isfinite(af).all()):
             return ""
         nonzero = np.abs(ef) > tol.atol

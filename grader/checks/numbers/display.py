@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -38,10 +40,23 @@ def _pair(e: Number | None, a: Number | None) -> tuple[str, str]:
     if e is None or a is None:
         return str(e), str(a)
     for digits in (6, 8, 10, 12, 15, 17):
-        e_text, a_text = _num(e, digits), _num(a, digits)
+        e_text, a_text = _number_text(e, digits), _number_text(a, digits)
         if e_text != a_text:
             return e_text, a_text
     return e_text, a_text
+
+
+def _number_text(x: Number, digits: int = 6) -> str:
+    """A number in a message: a huge Fraction (``1e400`` as written) by its leading digits."""
+    if isinstance(x, Fraction) and (abs(x.numerator) >= _HUGE or x.denominator >= _HUGE):
+        if x.denominator == 1:
+            return _num(x.numerator, digits)
+        with localcontext(Context(prec=digits, Emax=10**6, Emin=-(10**6))):
+            return format(Decimal(x.numerator) / Decimal(x.denominator), "e")
+    return _num(x, digits)
+
+
+_HUGE = 10**40  # numerators and denominators from here on are shown by leading digits
 
 
 def _index_text(index: tuple[int, ...]) -> str:

@@ -7,7 +7,10 @@ for expressions such as ``sqrt(2)/2``.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -19,6 +22,10 @@ from grader.checks.numbers.display import _describe_for_numbers, _index_text
 _MAX_TEXT = 100_000  # longest text answer we try to read as numbers
 _MAX_DEPTH = 32  # deepest nesting of lists we accept (text or data)
 _MAX_EXPR_TEXT = 5_000  # longest text we hand to the expression parser
+# A decimal literal past a float's range is kept exact as a Fraction up to this decimal
+# exponent; beyond it, it is refused (10**4000 has as many digits as int() will read).
+MAX_EXPONENT = 4000
+_INT64 = 2**63
 
 
 class _NotNumbers(Exception):
@@ -54,6 +61,11 @@ def _is_array_like(value: Any) -> bool:
 def _to_array(value: Any, who: str, *, bools: bool = False) -> np.ndarray:
     """A numeric ndarray from an array, matrix, nested list or scalar; raises _NotNumbers."""
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":
+            # Exact numbers (ints past int64, Fractions): each entry read as a number.
+            flat = [_entry(v, tuple(int(i) for i in np.unravel_index(k, value.shape)))
+                    for k, v in enumerate(value.ravel().tolist())]
+            return _build(flat, value.shape, bools=bools)
         if value.dtype.kind not in "biufc":
             raise _NotNumbers(f"an array of dtype {value.dtype}, not numbers")
         return value
@@ -84,15 +96,29 @@ def _entry(value: Any, index: tuple[int, ...]) -> Number:
     return number
 
 
+def _needs_exact(value: Number) -> bool:
+    """An int past int64, or a Fraction a float would round to infinity or zero."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not -_INT64 <= value < _INT64
+    if isinstance(value, Fraction):
+        try:
+            as_float = float(value)
+        except OverflowError:
+            return True
+        return math.isinf(as_float) or (as_float == 0 and value != 0)
+    return False
+
+
 def _walk(value: Any, depth: int, index: tuple[int, ...], out: list[Number]) -> tuple[int, ...]:
     """Append the numbers of a nested list to ``out`` and return its shape."""
     if depth > _MAX_DEPTH:
         raise _NotNumbers("a list nested too deeply")
     if isinstance(value, np.ndarray) and value.ndim > 0:
-        if value.dtype.kind not in "biufc":
-            raise _NotNumbers(f"an array of dtype {value.dtype}, not numbers")
-        out.extend(value.ravel().tolist())  # plain Python bools/ints/floats/complexes
-        return tuple(value.shape)
+        arr = _to_array(value, "")
+        out.extend(arr.ravel().tolist())  # plain Python bools/ints/floats/complexes
+        return tuple(arr.shape)
     if _is_matrix(value):
         arr = _to_array(value, "")
         out.extend(arr.ravel().tolist())
@@ -118,8 +144,14 @@ def _build(flat: list[Number], shape: tuple[int, ...], *, bools: bool = False) -
         flat = [int(v) if isinstance(v, bool) else v for v in flat]
     if any(isinstance(v, complex) for v in flat):
         dtype: Any = complex
-    elif all(isinstance(v, int) and -(2**63) <= v < 2**63 for v in flat):
+    elif all(isinstance(v, int) and -_INT64 <= v < _INT64 for v in flat):
         dtype = np.int64
+    elif any(_needs_exact(v) for v in flat):
+        # Integers past int64, or exact numbers past a float's range: kept as Python
+        # numbers in an object array, compared one by one by the scalar rule.
+        arr = np.empty(len(flat), dtype=object)
+        arr[:] = flat
+        return arr.reshape(shape)
     else:
         dtype = float
     try:
@@ -128,6 +160,35 @@ def _build(flat: list[Number], shape: tuple[int, ...], *, bools: bool = False) -
     except OverflowError:
         raise _NotNumbers("a number too large to compare") from None
     return np.array(values, dtype=dtype).reshape(shape)
+
+
+def squeezed(value: Any, *, keep_first: bool = False) -> Any:
+    """The value with its length-1 axes dropped (``squeeze = true``), a (3, 1) column as (3,).
+
+    Arrays, matrices, nested lists of numbers and texts of them become arrays without
+    length-1 axes (a single number when nothing is left); dicts and lists that are not
+    one array are squeezed part by part; anything else is kept as it is. ``keep_first``
+    keeps the top axis (under ``unordered`` it holds the elements, even a single one).
+    """
+    if isinstance(value, Mapping):
+        return {k: squeezed(v) for k, v in value.items()}
+    if isinstance(value, str):
+        try:
+            value = _parse_text(value)
+        except _NotNumbers:
+            return value
+    if not _is_array_like(value):
+        return value
+    try:
+        arr = _to_array(value, "")
+    except _NotNumbers:
+        if isinstance(value, list | tuple):
+            return type(value)(squeezed(v) for v in value)
+        return value
+    if keep_first and arr.ndim >= 1:
+        return arr.reshape((arr.shape[0], *[n for n in arr.shape[1:] if n != 1]))
+    out = arr.reshape([n for n in arr.shape if n != 1])
+    return out[()] if out.ndim == 0 else out
 
 
 # --------------------------------------------------------------------------- text
@@ -175,13 +236,13 @@ def _parse_number_unchecked(token: str) -> Number | None:
     if _NUMBER.fullmatch(token):
         if re.fullmatch(r"[+-]?\d+", token):
             return int(token)
-        return float(token)
+        return _decimal_literal(token)
     m = _RATIO.fullmatch(token)
     if m:
-        den = Fraction(m.group(2))
+        den = _exact_literal(m.group(2))
         if den == 0:
             return None
-        return Fraction(m.group(1)) / den
+        return _exact_literal(m.group(1)) / den
     m = _SPECIAL.fullmatch(token)
     if m:
         return float(m.group(1) + m.group(2))
@@ -193,6 +254,31 @@ def _parse_number_unchecked(token: str) -> Number | None:
         except ValueError:
             return None
     return None
+
+
+def _exact_literal(token: str) -> Fraction:
+    """A decimal literal as the exact number it writes; refused past 10**±MAX_EXPONENT."""
+    try:
+        d = Decimal(token)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {token!r}") from None
+    if d and abs(d.adjusted()) > MAX_EXPONENT:
+        # Fraction(1e999999999) would build a billion-digit integer.
+        raise _NotNumbers(f"which has the number {_short_text(token)}, beyond the grader's "
+                          f"range (magnitudes 1e-{MAX_EXPONENT} to 1e+{MAX_EXPONENT})")
+    return Fraction(d)
+
+
+def _decimal_literal(token: str) -> float | Fraction:
+    """A literal with a point or exponent: a float, or exact where a float cannot hold it.
+
+    ``1e400`` would be ``inf`` as a float (so equal to ``2e400``), and ``1e-400`` would be
+    ``0.0``; such literals stay the exact Fraction they write.
+    """
+    value = float(token)
+    if math.isinf(value) or (value == 0 and _exact_literal(token) != 0):
+        return _exact_literal(token)
+    return value
 
 
 def _parse_with_expression_parser(text: str) -> Number | np.ndarray | None:
@@ -213,11 +299,33 @@ def _parse_with_expression_parser(text: str) -> Number | np.ndarray | None:
         return None
     if isinstance(expr, list | sp.Tuple):
         try:
-            return _to_array(list(expr), "received")
+            return _to_array([_expression_number(sp, v) for v in expr], "received")
         except _NotNumbers:
             return None
-    value = _scalar(expr)
+    value = _expression_number(sp, expr)
     return None if isinstance(value, bool) else value
+
+
+def _expression_number(sp: Any, value: Any) -> Any:
+    """A parsed constant as a number, never a finite value turned into inf or 0.0.
+
+    A sympy Float past a float's range (``2*1e400``) stays exact as a Fraction; another
+    finite constant a float cannot hold (``sqrt(2)*1e400``) is refused.
+    """
+    number = _scalar(value)
+    if not isinstance(number, float | complex) or not isinstance(value, sp.Basic):
+        return value if number is None else number
+    parts = (number.real, number.imag) if isinstance(number, complex) else (number,)
+    lost = any(math.isinf(p) for p in parts) or (number == 0 and value != 0)
+    if not lost or value.has(sp.oo, -sp.oo, sp.zoo, sp.nan) or value.is_finite is False:
+        return number
+    if isinstance(value, sp.Float):
+        # The decimal digits the Float carries (3e-400 as 3e-400, not its binary value).
+        written = Decimal(str(value))
+        if abs(written.adjusted()) <= MAX_EXPONENT:
+            return Fraction(written)
+    raise _NotNumbers(f"which has the constant {_short_text(str(value))}, beyond the range "
+                      f"of the grader's floats")
 
 
 def _parse_list(text: str) -> np.ndarray:

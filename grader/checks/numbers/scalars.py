@@ -121,7 +121,9 @@ def _close_scalar(e: Number, a: Number, tol: _Tol) -> bool:
         else:
             ec, ac = float(e), float(a)
     except OverflowError:
-        return False
+        # A number past a float's range (1e400 kept exact): decide in exact arithmetic.
+        return not isinstance(e, complex) and not isinstance(a, complex) and _exact_close(
+            e, a, tol)
     diff = abs(ac - ec)
     bound = tol.atol + tol.rtol * abs(ec)
     if (not isinstance(ec, complex) and bound > 0 and math.isfinite(diff)

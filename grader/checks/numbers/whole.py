@@ -18,6 +18,7 @@ from grader.checks.numbers.reading import (
     _parse_text,
     _received_array,
     _to_array,
+    squeezed,
 )
 from grader.checks.numbers.rule import _Tol, _Whole, options_problem
 
@@ -29,7 +30,7 @@ def compare(
     expected: Any, received: Any, *, rtol: float | None = None, atol: float | None = None,
     sigfigs: int | None = None, decimals: int | None = None, equal_nan: bool = False,
     bool_as_number: bool = False, unordered: bool = False, up_to_sign: bool = False,
-    up_to_scale: bool = False,
+    up_to_scale: bool = False, squeeze: bool = False,
 ) -> Comparison:
     """Compare a received value with the expected one within tolerances.
 
@@ -45,6 +46,9 @@ def compare(
                bool_as_number=bool_as_number)
     whole = _Whole(unordered, up_to_sign, up_to_scale)
     try:
+        if squeeze:
+            expected = squeezed(expected, keep_first=unordered)
+            received = squeezed(received, keep_first=unordered)
         return _compare_whole(expected, received, tol, whole)
     except RecursionError:
         return Comparison(equal=False, message="the value is nested too deeply to compare")
@@ -79,7 +83,11 @@ def _element_equal(expected: Any, received: Any, tol: _Tol, whole: _Whole) -> bo
 
 def _up_to_factor(expected: Any, received: Any, tol: _Tol,
                   whole: _Whole) -> Comparison | None:
-    """Equality up to sign or a scale factor, or None when that does not hold."""
+    """Equality up to sign or a scale factor; None (or a failed comparison) when it fails.
+
+    ``up_to_sign`` alone: the answer equals ``-expected`` entry by entry under the number
+    rule. ``up_to_scale``: the answer points the same way (see :func:`_same_direction`).
+    """
     try:
         e = _to_array(expected, "expected")
         a = _received_array(received)
@@ -88,32 +96,77 @@ def _up_to_factor(expected: Any, received: Any, tol: _Tol,
         return None
     if e.shape != a.shape or e.size == 0 or "b" in (e.dtype.kind, a.dtype.kind):
         return None
+    if whole.up_to_scale:
+        return _same_direction(e, a, tol, whole)
     with np.errstate(all="ignore"):
-        ef = e.astype(complex if e.dtype.kind == "c" else float)
-        af = a.astype(complex if a.dtype.kind == "c" else float)
-        if not (np.isfinite(ef).all() and np.isfinite(af).all()):
-            return None
-        if whole.up_to_scale:
-            norm = float(np.vdot(ef, ef).real)
-            if norm == 0.0:
-                return None  # the zero vector: the plain comparison has decided
-            k = float(np.vdot(ef, af).real / norm)  # least squares: a ~ k * e
-            if not math.isfinite(k) or k == 0.0 or (k < 0 and not whole.up_to_sign):
-                return None
-            if bool(_close(k * ef, af, tol.floats()).all()):
-                kind = "a positive" if k > 0 else "a negative"
-                return Comparison(equal=True, message=f"equal up to {kind} scale factor "
-                                  f"({_num(k)})")
-            return None
         if bool(_close(-e, a, tol).all()):
             return Comparison(equal=True, message="equal up to sign (the answer is -expected)")
     return None
+
+
+def _norm(v: np.ndarray) -> float:
+    """The Euclidean norm, scaled first so that entries near 1e200 do not overflow."""
+    big = float(np.max(np.abs(v))) if v.size else 0.0
+    if big == 0.0 or not math.isfinite(big):
+        return big
+    return big * float(np.sqrt(np.sum(np.abs(v / big) ** 2)))
+
+
+def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
+                    whole: _Whole) -> Comparison | None:
+    """Whether ``a = k * e`` for a real ``k > 0`` (any ``k != 0`` with up_to_sign).
+
+    Compared as directions: a vector whose norm is at most ``atol`` is the zero vector,
+    which has no direction (the plain comparison decides when the expected one is zero;
+    a zero answer never matches a non-zero expected vector). Otherwise the answer is
+    rescaled to the expected's length, ``r = a * |e| / |a|``, and must be within the
+    tolerance rule in the Euclidean norm, ``|r - s*e| <= atol + rtol * |e|`` with
+    ``s = +1`` (or ``-1`` with up_to_sign), that is, the unit vectors differ by at most
+    ``rtol + atol / |e|`` (about the sine of the angle between them). Under sigfigs or
+    decimals, ``r`` and ``s*e`` must agree entry by entry when rounded.
+    """
+    with np.errstate(all="ignore"):
+        try:
+            ef = e.astype(complex if e.dtype.kind == "c" else float)
+            af = a.astype(complex if a.dtype.kind == "c" else float)
+        except (OverflowError, TypeError, ValueError):  # exact numbers past a float's range
+            return None
+        if not (np.isfinite(ef).all() and np.isfinite(af).all()):
+            return None
+        e_norm, a_norm = _norm(ef), _norm(af)
+        if not (math.isfinite(e_norm) and math.isfinite(a_norm)) or e_norm <= tol.atol:
+            return None  # the expected is the zero vector: the plain comparison has decided
+        if a_norm <= tol.atol:
+            return Comparison(equal=False, message=f"the answer is the zero vector (its norm "
+                              f"{_num(a_norm)} is at most atol = {_num(tol.atol)}), which is "
+                              f"no multiple of the expected non-zero vector")
+        rescaled = af * (e_norm / a_norm)
+        sign = 1.0 if float(np.vdot(ef, rescaled).real) >= 0 else -1.0
+        target = sign * ef
+        if tol.rounding:
+            ok = bool(_close(target, rescaled, tol.floats()).all())
+        else:
+            ok = _norm(rescaled - target) <= tol.atol + tol.rtol * e_norm
+    if not ok:
+        return None
+    if sign < 0 and not whole.up_to_sign:
+        return Comparison(equal=False, message="the answer is a negative multiple of the "
+                          "expected vector, and the check accepts only positive scale "
+                          "factors (up_to_sign is not set)")
+    k = sign * a_norm / e_norm
+    kind = "a positive" if k > 0 else "a negative"
+    return Comparison(equal=True, message=f"equal up to {kind} scale factor ({_num(k)})")
 
 
 def _elements(value: Any) -> list[Any] | None:
     """The top-level elements of a collection: items of a list or tuple, rows of an array."""
     if isinstance(value, list | tuple):
         return list(value)
+    if isinstance(value, set | frozenset):
+        if len(value) > _MAX_UNORDERED:
+            return list(value)  # refused as too many; not worth sorting
+        # A set's order is Python's hashing; sorted by text so messages do not vary.
+        return sorted(value, key=repr)
     if isinstance(value, np.ndarray) and value.ndim > 0:
         return list(value)
     if _is_matrix(value):
@@ -127,7 +180,7 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
     e_items = _elements(expected)
     if e_items is None:
         return Comparison(equal=None, message="unordered comparison needs a list, tuple or "
-                          "array as the expected value (a grader problem)")
+                          "array (or a set) as the expected value (a grader problem)")
     if isinstance(received, str):
         try:
             received = _parse_text(received)
