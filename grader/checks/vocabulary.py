@@ -6,8 +6,9 @@ and :mod:`grader.checks.algebra` checks the same lists when it builds a comparis
 
 from __future__ import annotations
 
+# "complex" is what an undeclared symbol already is (sympy's default), said explicitly.
 ASSUMPTIONS = ("real", "positive", "negative", "nonnegative", "nonpositive", "nonzero",
-               "integer")
+               "integer", "complex")
 FORMS = ("factored", "expanded", "no_derivative")
 INPUT_SYNTAXES = ("python", "math")
 COMPARE_MODES = ("system",)

@@ -3,9 +3,8 @@
 A builder gets a :class:`~grader.parse.source._Call` whose arguments are already built,
 refuses what the constructor must not see (wrong kinds, keywords, sizes, unknown
 assumptions) and calls it through :func:`_construct`, which turns any failure into a
-:class:`~grader.errors.ParseError` and size-checks the result. ``_SREPR_CONSTANTS`` and
-``_SREPR_CALLS`` are the whole of what srepr text can name; the typed-expression table
-reuses their builders.
+:class:`~grader.errors.ParseError` and size-checks the result. Which name gets which
+builder is the table of :mod:`grader.parse.vocabulary`, the one both parsers read.
 """
 
 from __future__ import annotations
@@ -19,20 +18,26 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 from grader.errors import ParseError
 from grader.parse.limits import (
+    MAX_BOUND_VARIABLES,
+    MAX_DERIVATIVE_ORDER,
     MAX_FACTORIAL_ARG,
     MAX_FLOAT_DIGITS,
     MAX_FLOAT_MAGNITUDE,
     MAX_FLOAT_PRECISION,
     MAX_NAME_LENGTH,
+    MAX_ORDER_OPS,
+    MAX_PIECES,
+    MAX_PIECES_TOTAL,
+    MAX_POLY_GENERATORS,
+    MAX_ROUNDING_DIGITS,
     MAX_VARIADIC_ARGS,
     MAX_VARIADIC_TOTAL,
 )
 from grader.parse.sizes import (
-    _check_add,
     _check_built,
     _check_exp,
-    _check_mul,
     _check_pow,
+    _digits,
     _exceeds,
 )
 from grader.parse.source import _Builder, _Call, _exc_text, _kind, _snippet
@@ -131,8 +136,27 @@ def _exp_check(call: _Call, args: list[Any]) -> None:
 
 
 def _factorial_check(call: _Call, args: list[Any]) -> None:
-    if isinstance(args[0], sympy.Rational | sympy.Float) and _exceeds(args[0], MAX_FACTORIAL_ARG):
-        call.fail(f"{call.name} of a number larger than {MAX_FACTORIAL_ARG} is not allowed")
+    """factorial, binomial, gamma, beta: sympy computes them exactly for numbers."""
+    for arg in args:
+        if isinstance(arg, sympy.Rational | sympy.Float) and _exceeds(arg, MAX_FACTORIAL_ARG):
+            call.fail(f"{call.name} of a number larger than {MAX_FACTORIAL_ARG} is not allowed")
+
+
+def _rounding_check(call: _Call, args: list[Any]) -> None:
+    """floor/ceiling/frac of a non-number with huge numbers in it: evalf to all digits."""
+    if isinstance(args[0], sympy.Number):
+        return
+    for number in args[0].atoms(sympy.Number):
+        if _digits(number) > MAX_ROUNDING_DIGITS:
+            call.fail(f"{call.name} of an expression with a number of more than "
+                      f"{MAX_ROUNDING_DIGITS} digits is not allowed")
+
+
+def _dirac_check(call: _Call, args: list[Any]) -> None:
+    """DiracDelta(x, k): the k-th derivative, a small non-negative integer."""
+    if len(args) == 2 and (not isinstance(args[1], sympy.Integer)
+                           or not 0 <= int(args[1]) <= MAX_DERIVATIVE_ORDER):
+        call.fail(f"{call.name}(x, k) takes an integer k from 0 to {MAX_DERIVATIVE_ORDER}")
 
 
 def _variadic_check(cls: type[Any]) -> Callable[[_Call, list[Any]], None]:
@@ -159,6 +183,116 @@ def _build_sqrt(call: _Call) -> Any:
     (arg,) = _sympy_args(call, 1, 1, sympy.Expr)
     _check_pow(call, arg, sympy.S.Half)
     return _construct(call, sympy.sqrt, [arg])
+
+
+def _build_cbrt(call: _Call) -> Any:
+    (arg,) = _sympy_args(call, 1, 1, sympy.Expr)
+    _check_pow(call, arg, sympy.Rational(1, 3))
+    return _construct(call, sympy.cbrt, [arg])
+
+
+def _build_root(call: _Call) -> Any:
+    """root(x, n) is x**(1/n); root(x, n, k) the k-th branch, x**(1/n)*(-1)**(2*k/n)."""
+    args = _sympy_args(call, 2, 3, sympy.Expr)
+    index = args[1]
+    if isinstance(index, sympy.Rational) and index != 0:
+        _check_pow(call, args[0], 1 / index)
+        if len(args) == 3 and isinstance(args[2], sympy.Rational):
+            _check_pow(call, sympy.S.NegativeOne, 2 * args[2] / index)
+    return _construct(call, sympy.root, args)
+
+
+def _relation(ctor: Callable[..., Any]) -> _Builder:
+    """Eq(a, b) and the other relations, built unevaluated like ``a == b`` is."""
+
+    def build(call: _Call) -> Any:
+        args = _sympy_args(call, 2, 2)
+        return _construct(call, ctor, args, {"evaluate": False})
+
+    return build
+
+
+def _build_piecewise(call: _Call) -> Any:
+    """Piecewise((expr, cond), ...): a few pairs each, and a few in the whole text."""
+    args = _sympy_args(call, 1, MAX_PIECES)
+    for pair in args:
+        if not isinstance(pair, sympy.Tuple | ExprCondPair) or len(pair.args) != 2:
+            call.fail(f"{call.name}() takes pairs (expression, condition), "
+                      "as in Piecewise((x, x > 0), (0, True))")
+    call.budget.pieces += len(args)
+    if call.budget.pieces > MAX_PIECES_TOTAL:
+        call.fail(f"more than {MAX_PIECES_TOTAL} Piecewise pieces in all")
+    return _construct(call, sympy.Piecewise, args)
+
+
+def _limits_check(call: _Call, args: list[Any]) -> None:
+    """Sum/Product/Integral(f, (k, a, b), ...): a few limits, each led by a symbol."""
+    if not isinstance(args[0], sympy.Expr):
+        call.fail(f"{call.name}() takes an expression first, not {_kind(args[0])}")
+    limits = args[1:]
+    if len(limits) > MAX_BOUND_VARIABLES:
+        call.fail(f"{call.name}() with more than {MAX_BOUND_VARIABLES} limits is not allowed")
+    for limit in limits:
+        variable = limit.args[0] if isinstance(limit, sympy.Tuple) and limit.args else limit
+        if not isinstance(variable, sympy.Symbol) or (
+                isinstance(limit, sympy.Tuple) and len(limit.args) > 3):
+            call.fail(f"{call.name}() takes limits such as (k, 1, n), (x, 0, 1) or x")
+
+
+def _build_order(call: _Call) -> Any:
+    """O(f), O(f, x), O(f, (x, point)): an order term, as ``series`` leaves it."""
+    args = _sympy_args(call, 1, MAX_BOUND_VARIABLES + 1)
+    if not isinstance(args[0], sympy.Expr):
+        call.fail(f"{call.name}() takes an expression first, not {_kind(args[0])}")
+    if sympy.count_ops(args[0]) > MAX_ORDER_OPS:
+        call.fail(f"the argument of {call.name}() has more than {MAX_ORDER_OPS} operations")
+    for spec in args[1:]:
+        if isinstance(spec, sympy.Symbol):
+            continue
+        if (not isinstance(spec, sympy.Tuple) or len(spec.args) != 2
+                or not isinstance(spec.args[0], sympy.Symbol)
+                or not (isinstance(spec.args[1], sympy.Number) or spec.args[1] in (
+                    sympy.oo, -sympy.oo))):
+            call.fail(f"{call.name}() takes variables, or (variable, point) with a number "
+                      "or oo for the point, as in O(x**5), O(x**5, (x, 0)), O(1/x, (x, oo))")
+    return _construct(call, sympy.Order, args)
+
+
+def _build_poly(call: _Call) -> Any:
+    """Poly(p, x, ...) reads as its expression p, the polynomial it stands for."""
+    for key, value in call.kwargs.items():
+        if key != "domain" or not isinstance(value, str) or len(value) > MAX_NAME_LENGTH:
+            call.fail(f"{call.name}() takes its expression and generators "
+                      "(and, from a kernel, domain='...')")
+    plain = _Call(call.name, call.args, {}, call.node, call.src, call.budget)
+    args = _sympy_args(plain, 1, MAX_POLY_GENERATORS + 1)
+    expr, generators = args[0], args[1:]
+    if not isinstance(expr, sympy.Expr) or not all(isinstance(g, sympy.Expr)
+                                                    for g in generators):
+        call.fail(f"{call.name}() takes an expression and its generators")
+    symbols = [g for g in generators if isinstance(g, sympy.Symbol)]
+    if len(symbols) == len(generators) and generators and not expr.is_polynomial(*symbols):
+        call.fail(f"{call.name}() takes a polynomial in {', '.join(map(str, symbols))}")
+    return expr
+
+
+def _build_interval(call: _Call) -> Any:
+    """Interval(a, b) typed: the closed interval (Interval.open and friends for the rest)."""
+    return _construct(call, sympy.Interval, _sympy_args(call, 2, 2, sympy.Expr))
+
+
+def _build_derivative(evaluate: bool) -> _Builder:
+    """Derivative(f, x, y) / diff(f, x, y): variables must be symbols, a few at most."""
+
+    def build(call: _Call) -> Any:
+        args = _sympy_args(call, 2, MAX_DERIVATIVE_ORDER + 1)
+        for var in args[1:]:
+            if not isinstance(var, sympy.Symbol):
+                call.fail(f"{call.name}() differentiates with respect to symbols only")
+        ctor = sympy.diff if evaluate else sympy.Derivative
+        return _construct(call, ctor, args)
+
+    return build
 
 
 def _build_symbol(call: _Call) -> Any:
@@ -265,105 +399,3 @@ def _build_undefined_function(call: _Call, name: Any) -> Any:
         call.fail(f"function name {shown!r} is not an identifier")
     args = _sympy_args(call)
     return _construct(call, sympy.Function(name), args)
-
-
-_SREPR_CONSTANTS: dict[str, Any] = {
-    "pi": sympy.pi,
-    "E": sympy.E,
-    "I": sympy.I,
-    "oo": sympy.oo,
-    "zoo": sympy.zoo,
-    "nan": sympy.nan,
-    "EulerGamma": sympy.EulerGamma,
-    "GoldenRatio": sympy.GoldenRatio,
-    "Catalan": sympy.Catalan,
-    "true": sympy.true,
-    "false": sympy.false,
-    "Half": sympy.S.Half,
-    "One": sympy.S.One,
-    "Zero": sympy.S.Zero,
-    "NegativeOne": sympy.S.NegativeOne,
-    "Infinity": sympy.S.Infinity,
-    "NegativeInfinity": sympy.S.NegativeInfinity,
-    "ComplexInfinity": sympy.S.ComplexInfinity,
-    "NaN": sympy.S.NaN,
-    "EmptySet": sympy.S.EmptySet,
-    "UniversalSet": sympy.S.UniversalSet,
-    "Reals": sympy.S.Reals,
-    "Integers": sympy.S.Integers,
-    "Naturals": sympy.S.Naturals,
-    "Naturals0": sympy.S.Naturals0,
-    "Rationals": sympy.S.Rationals,
-    "Complexes": sympy.S.Complexes,
-}
-
-# Names that srepr prints with a leading minus sign, as in Interval(-oo, ...).
-_NEGATABLE = frozenset({"oo", "Infinity"})
-
-_SREPR_CALLS: dict[str, _Builder] = {
-    "Symbol": _build_symbol,
-    "Dummy": _build_symbol,
-    "Integer": _build_integer,
-    "Rational": _build_rational,
-    "Float": _build_float,
-    "Add": _math(sympy.Add, 0, None, _check_add),
-    "Mul": _math(sympy.Mul, 0, None, _check_mul),
-    "Pow": _math(sympy.Pow, 2, 2, _pow_check),
-    "exp": _math(sympy.exp, 1, 1, _exp_check),
-    "log": _math(sympy.log, 1, 2),
-    "sin": _math(sympy.sin),
-    "cos": _math(sympy.cos),
-    "tan": _math(sympy.tan),
-    "cot": _math(sympy.cot),
-    "asin": _math(sympy.asin),
-    "acos": _math(sympy.acos),
-    "atan": _math(sympy.atan),
-    "atan2": _math(sympy.atan2, 2, 2),
-    "sinh": _math(sympy.sinh, 1, 1, _exp_check),
-    "cosh": _math(sympy.cosh, 1, 1, _exp_check),
-    "tanh": _math(sympy.tanh, 1, 1, _exp_check),
-    "asinh": _math(sympy.asinh),
-    "acosh": _math(sympy.acosh),
-    "atanh": _math(sympy.atanh),
-    "Abs": _math(sympy.Abs),
-    "sign": _math(sympy.sign),
-    "re": _math(sympy.re),
-    "im": _math(sympy.im),
-    "conjugate": _math(sympy.conjugate),
-    "Max": _math(sympy.Max, 1, None, _variadic_check(sympy.Max)),
-    "Min": _math(sympy.Min, 1, None, _variadic_check(sympy.Min)),
-    "Heaviside": _math(sympy.Heaviside, 1, 2),
-    "DiracDelta": _math(sympy.DiracDelta, 1, 2),
-    "floor": _math(sympy.floor),
-    "ceiling": _math(sympy.ceiling),
-    "Mod": _math(sympy.Mod, 2, 2),
-    "erf": _math(sympy.erf),
-    "gamma": _math(sympy.gamma, 1, 1, _factorial_check),
-    "factorial": _math(sympy.factorial, 1, 1, _factorial_check),
-    "Piecewise": _plain(sympy.Piecewise, 1),
-    "ExprCondPair": _plain(ExprCondPair, 2, 2),
-    "Equality": _plain(sympy.Equality, 2, 2),
-    "Unequality": _plain(sympy.Unequality, 2, 2),
-    "StrictLessThan": _plain(sympy.StrictLessThan, 2, 2),
-    "LessThan": _plain(sympy.LessThan, 2, 2),
-    "StrictGreaterThan": _plain(sympy.StrictGreaterThan, 2, 2),
-    "GreaterThan": _plain(sympy.GreaterThan, 2, 2),
-    "And": _plain(sympy.And),
-    "Or": _plain(sympy.Or),
-    "Not": _plain(sympy.Not, 1, 1),
-    "ITE": _plain(sympy.ITE, 3, 3),
-    "Tuple": _plain(sympy.Tuple),
-    "Derivative": _plain(sympy.Derivative, 1),
-    "Lambda": _plain(sympy.Lambda, 2, 2, _lambda_check),
-    "Integral": _plain(sympy.Integral, 1),
-    "Sum": _plain(sympy.Sum, 1),
-    "Product": _plain(sympy.Product, 1),
-    "Subs": _plain(sympy.Subs, 3, 3),
-    "Interval": _plain(sympy.Interval, 2, 4),
-    "FiniteSet": _plain(sympy.FiniteSet),
-    "Union": _plain(sympy.Union, 0, None, _variadic_check(sympy.Union)),
-    "ImmutableDenseMatrix": _build_matrix,
-    "MutableDenseMatrix": _build_matrix,
-    "ImmutableMatrix": _build_matrix,
-    "Matrix": _build_matrix,
-}

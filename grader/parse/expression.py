@@ -1,8 +1,8 @@
 """Parse a typed math answer such as ``1/(1 + exp(-z))`` into a sympy object.
 
 The answer's syntax tree is walked node by node: operators and comparisons are built
-here, names come from the caller's symbols and functions or from the small tables below,
-and calls go through the builders of :mod:`grader.parse.builders`. With
+here, names come from the caller's symbols and functions or from the constants of
+:mod:`grader.parse.vocabulary`, and calls go through the builders of its table. With
 ``syntax="math"`` the text is first rewritten by :mod:`grader.parse.math_syntax`.
 """
 
@@ -12,35 +12,19 @@ import ast
 import keyword
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy
 
 from grader.errors import ParseError
-from grader.parse.builders import (
-    _SREPR_CALLS,
-    _build_matrix,
-    _build_sqrt,
-    _construct,
-    _float_text,
-    _plain,
-    _sympy_args,
-    _variadic_check,
-)
-from grader.parse.limits import (
-    EXPR_MAX_NODES,
-    EXPR_MAX_NUMBER_CHARS,
-    MAX_DEPTH,
-    MAX_DERIVATIVE_ORDER,
-    MAX_NAME_LENGTH,
-)
+from grader.parse.builders import _build_matrix, _construct, _float_text, _sympy_args
+from grader.parse.limits import EXPR_MAX_NODES, EXPR_MAX_NUMBER_CHARS, MAX_DEPTH, MAX_NAME_LENGTH
 from grader.parse.math_syntax import _rewrite_math
 from grader.parse.sizes import _check_add, _check_final, _check_mul, _check_pow
 from grader.parse.source import (
     _OPERATORS,
     _Budget,
-    _Builder,
     _Call,
     _call_parts,
     _callee_text,
@@ -52,70 +36,7 @@ from grader.parse.source import (
     _snippet,
     _Source,
 )
-
-
-def _build_derivative(evaluate: bool) -> _Builder:
-    """Derivative(f, x, y) / diff(f, x, y): variables must be symbols, a few at most."""
-
-    def build(call: _Call) -> Any:
-        args = _sympy_args(call, 2, MAX_DERIVATIVE_ORDER + 1)
-        for var in args[1:]:
-            if not isinstance(var, sympy.Symbol):
-                call.fail(f"{call.name}() differentiates with respect to symbols only")
-        ctor = sympy.diff if evaluate else sympy.Derivative
-        return _construct(call, ctor, args)
-
-    return build
-
-
-_EXPR_CONSTANTS: dict[str, Any] = {
-    "pi": sympy.pi,
-    "E": sympy.E,  # not 'e': students use e as a variable far too often
-    "I": sympy.I,
-    "oo": sympy.oo,
-    "inf": sympy.oo,
-    "EmptySet": sympy.S.EmptySet,
-    "Reals": sympy.S.Reals,
-}
-
-_EXPR_CALLS: dict[str, _Builder] = {
-    "exp": _SREPR_CALLS["exp"],
-    "log": _SREPR_CALLS["log"],
-    "ln": _SREPR_CALLS["log"],
-    "sqrt": _build_sqrt,
-    "sin": _SREPR_CALLS["sin"],
-    "cos": _SREPR_CALLS["cos"],
-    "tan": _SREPR_CALLS["tan"],
-    "tanh": _SREPR_CALLS["tanh"],
-    "sinh": _SREPR_CALLS["sinh"],
-    "cosh": _SREPR_CALLS["cosh"],
-    "asin": _SREPR_CALLS["asin"],
-    "acos": _SREPR_CALLS["acos"],
-    "atan": _SREPR_CALLS["atan"],
-    "Abs": _SREPR_CALLS["Abs"],
-    "abs": _SREPR_CALLS["Abs"],
-    "sign": _SREPR_CALLS["sign"],
-    "Max": _SREPR_CALLS["Max"],
-    "max": _SREPR_CALLS["Max"],
-    "Min": _SREPR_CALLS["Min"],
-    "min": _SREPR_CALLS["Min"],
-    "floor": _SREPR_CALLS["floor"],
-    "ceiling": _SREPR_CALLS["ceiling"],
-    "factorial": _SREPR_CALLS["factorial"],
-    "gamma": _SREPR_CALLS["gamma"],
-    "erf": _SREPR_CALLS["erf"],
-    "Heaviside": _SREPR_CALLS["Heaviside"],
-    "Derivative": _build_derivative(evaluate=False),
-    "diff": _build_derivative(evaluate=True),
-    # sets and conditions, for answers compared by the set they denote
-    "Interval": _plain(sympy.Interval, 2, 2, kind=sympy.Expr),
-    "FiniteSet": _SREPR_CALLS["FiniteSet"],
-    "Union": _SREPR_CALLS["Union"],
-    "Intersection": _plain(sympy.Intersection, 1, None, _variadic_check(sympy.Intersection)),
-    "And": _SREPR_CALLS["And"],
-    "Or": _SREPR_CALLS["Or"],
-    "Not": _SREPR_CALLS["Not"],
-}
+from grader.parse.vocabulary import BINDING, EXPR_CALLS, EXPR_CONSTANTS, unknown_function
 
 # Interval.open(a, b) and friends: the only attribute calls a typed answer may make.
 _INTERVAL_KINDS: dict[str, Callable[..., Any]] = {
@@ -158,14 +79,15 @@ def parse_expression(
     literal gives a Python list, a tuple gives a sympy ``Tuple``.
 
     Names: ``symbols`` maps names to symbols; if it is None any other identifier becomes a
-    new ``Symbol``, otherwise an unknown name is refused. ``functions`` maps names to
-    callables (a sympy ``Lambda`` or ``Function``) the caller trusts. Besides those, only
-    the math functions of ``_EXPR_CALLS`` and the constants ``pi, E, I, oo, inf`` exist.
-
-    Sets and conditions: ``Interval(a, b)`` (closed), ``Interval.open``, ``Interval.Lopen``,
-    ``Interval.Ropen``, ``FiniteSet``, ``Union``, ``Intersection``, ``EmptySet``, ``Reals``,
-    and ``And``, ``Or``, ``Not`` of comparisons. ``Matrix([[a, b], [c, d]])`` builds an
-    immutable matrix (``Matrix([a, b])`` a column).
+    new ``Symbol``, otherwise an unknown name is refused (except the variable of a
+    ``Sum``/``Product``/``Integral`` limit, bound inside that call). ``functions`` maps
+    names to callables (a sympy ``Lambda`` or ``Function``) the caller trusts. Besides
+    those, only the functions and constants of :mod:`grader.parse.vocabulary` exist
+    (``Eq(a, b)`` is ``a == b``, ``O(x**5)`` an order term, ``Poly(p, x)`` reads as ``p``,
+    ``Piecewise((x, x > 0), (0, True))``); a call of any other name is refused with a
+    message that lists them. ``Interval.open``, ``Interval.Lopen`` and ``Interval.Ropen``
+    are the only attribute calls. ``Matrix([[a, b], [c, d]])`` builds an immutable
+    matrix (``Matrix([a, b])`` a column).
 
     ``syntax="math"`` also reads ``^`` as a power and accepts implicit multiplication
     (``2x``, ``2(x+1)``, ``(a)(b)``, ``(a+b)c``, ``x y``); in ``"python"`` syntax ``^`` is
@@ -309,8 +231,8 @@ def _expr_name(node: ast.Name, st: _ExprState) -> Any:
         return st.symbols[name]
     if name in st.functions:
         raise st.src.error(f"{name!r} is a function: call it, as in {name}(...)", node)
-    if name in _EXPR_CONSTANTS:
-        return _EXPR_CONSTANTS[name]
+    if name in EXPR_CONSTANTS:
+        return EXPR_CONSTANTS[name]
     if name.startswith("__"):
         raise st.src.error(f"name {_snippet(name)!r} is not allowed", node)
     if st.symbols is not None:
@@ -411,12 +333,40 @@ def _expr_call(node: ast.Call, st: _ExprState, depth: int) -> Any:
         return result
     if st.symbols is not None and name in st.symbols:
         raise src.error(f"{name!r} is a symbol, not a function; write '*' to multiply", node)
-    builder = _EXPR_CALLS.get(name)
+    builder = EXPR_CALLS.get(name)
     if builder is None:
-        known = ", ".join(sorted({*st.functions, *_EXPR_CALLS}))
-        raise src.error(f"call of {_snippet(name)!r} is not allowed; functions: {known}", node)
-    args = [_expr(arg, st, depth + 1) for arg in node.args]
+        raise src.error(unknown_function(_snippet(name), tuple(st.functions)), node)
+    if name in BINDING:
+        st = _binding_state(node, st)
+    if name == "Piecewise":
+        args = [_expr_piece(arg, st, depth + 1) for arg in node.args]
+    else:
+        args = [_expr(arg, st, depth + 1) for arg in node.args]
     return builder(_Call(name, args, {}, node, src, st.budget))
+
+
+def _binding_state(node: ast.Call, st: _ExprState) -> _ExprState:
+    """Sum((k**2, (k, 1, n)): the limits' variables exist inside the call, declared or not."""
+    if st.symbols is None:
+        return st
+    bound: dict[str, Any] = {}
+    for arg in node.args[1:]:
+        target = arg.elts[0] if isinstance(arg, ast.Tuple) and arg.elts else arg
+        if (isinstance(target, ast.Name) and target.id not in st.symbols
+                and target.id not in st.functions and target.id not in EXPR_CONSTANTS
+                and not target.id.startswith("__") and len(target.id) <= MAX_NAME_LENGTH):
+            bound[target.id] = sympy.Symbol(target.id)
+    return replace(st, symbols={**st.symbols, **bound}) if bound else st
+
+
+def _expr_piece(node: ast.AST, st: _ExprState, depth: int) -> Any:
+    """One (expression, condition) pair of a Piecewise, where ``True`` may be the condition."""
+    if (isinstance(node, ast.Tuple) and len(node.elts) == 2
+            and isinstance(node.elts[1], ast.Constant) and node.elts[1].value is True):
+        value = _expr(node.elts[0], st, depth + 1)
+        return _construct(_Call("a tuple", [], {}, node, st.src, st.budget), sympy.Tuple,
+                          [value, sympy.true])
+    return _expr(node, st, depth)
 
 
 def _expr_matrix(node: ast.Call, st: _ExprState, depth: int) -> Any:

@@ -92,6 +92,7 @@ class _Budget:
     """Work counted across one parse, for limits that no single node can enforce."""
 
     variadic_args: int = 0
+    pieces: int = 0
     roots: set[tuple[Any, Any]] = field(default_factory=set)
 
 

@@ -1,7 +1,7 @@
 """Rebuild a sympy object from ``sympy.srepr`` text, which comes from a student's kernel.
 
 The text is hostile: its syntax tree is walked node by node, and only the names and calls
-of the srepr tables in :mod:`grader.parse.builders` build anything.
+of the srepr side of :mod:`grader.parse.vocabulary`'s table build anything.
 """
 
 from __future__ import annotations
@@ -12,12 +12,7 @@ from typing import Any
 import sympy
 
 from grader.errors import ParseError
-from grader.parse.builders import (
-    _NEGATABLE,
-    _SREPR_CALLS,
-    _SREPR_CONSTANTS,
-    _build_undefined_function,
-)
+from grader.parse.builders import _build_undefined_function
 from grader.parse.limits import MAX_DEPTH
 from grader.parse.sizes import _check_final
 from grader.parse.source import (
@@ -33,14 +28,15 @@ from grader.parse.source import (
     _snippet,
     _Source,
 )
+from grader.parse.vocabulary import NEGATABLE, SREPR_CALLS, SREPR_CONSTANTS, unknown_function
 
 
 def parse_srepr(text: str, *, max_length: int = 200_000, max_nodes: int = 20_000) -> sympy.Basic:
     """Rebuild a sympy object from ``sympy.srepr`` text, calling only whitelisted constructors.
 
     ``text`` comes from a student's kernel and is treated as hostile: it is parsed with
-    :func:`ast.parse` and rebuilt node by node from the tables in
-    :mod:`grader.parse.builders`. Add, Mul, Pow and functions are built with sympy's usual
+    :func:`ast.parse` and rebuilt node by node from the table of
+    :mod:`grader.parse.vocabulary`. Add, Mul, Pow and functions are built with sympy's usual
     evaluation, so the result is ``==`` to the object that was printed. Dummies come back
     as Symbols of the same name, matrices as ``ImmutableMatrix``. Raises
     :class:`ParseError` for anything outside the whitelist or beyond the size limits (see
@@ -70,8 +66,8 @@ def _srepr_node(node: ast.AST, src: _Source, budget: _Budget, depth: int) -> Any
     if isinstance(node, ast.Call):
         return _srepr_call(node, src, budget, depth)
     if isinstance(node, ast.Name):
-        if node.id in _SREPR_CONSTANTS:
-            return _SREPR_CONSTANTS[node.id]
+        if node.id in SREPR_CONSTANTS:
+            return SREPR_CONSTANTS[node.id]
         raise src.error(f"name {_snippet(node.id)!r} is not allowed", node)
     if isinstance(node, ast.Constant):
         return _literal(node, src)
@@ -79,7 +75,7 @@ def _srepr_node(node: ast.AST, src: _Source, budget: _Budget, depth: int) -> Any
         operand = node.operand
         if isinstance(operand, ast.Constant) and type(operand.value) in (int, float):
             return -_literal(operand, src)
-        if isinstance(operand, ast.Name) and operand.id in _NEGATABLE:
+        if isinstance(operand, ast.Name) and operand.id in NEGATABLE:
             return sympy.S.NegativeInfinity
         raise src.error("unary '-' is only allowed before a number or oo", node)
     if isinstance(node, ast.List | ast.Tuple):
@@ -95,9 +91,9 @@ def _srepr_call(node: ast.Call, src: _Source, budget: _Budget, depth: int) -> An
     if isinstance(func, ast.Name):
         if func.id == "Function":
             raise src.error("Function(...) is only allowed as Function('name')(arguments)", node)
-        builder = _SREPR_CALLS.get(func.id)
+        builder = SREPR_CALLS.get(func.id)
         if builder is None:
-            raise src.error(f"call of {_snippet(func.id)!r} is not allowed", node)
+            raise src.error(unknown_function(_snippet(func.id), srepr=True), node)
         name = func.id
     elif (
         isinstance(func, ast.Call)
