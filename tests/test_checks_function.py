@@ -478,3 +478,28 @@ def test_in_a_kernel_on_a_crowded_cpu(tmp_path: Path, crowded_cpu: int) -> None:
     f, g = (q.checks[0] for q in result.questions)
     assert (f.status, f.score) == ("passed", 1.0), f.message
     assert g.status == "failed" and "did not finish in time" in (g.message or "")
+
+
+def test_squeeze_and_sets_apply_to_outputs() -> None:
+    spec = _spec(inputs=(Call(args=([1.0, -2.0],)),), squeeze=True)
+    column = np.array([[1.0], [4.0]])
+    assert _grade(spec, [CallOutcome(value=column)]).status == "passed"
+    strict = _spec(inputs=(Call(args=([1.0, -2.0],)),))
+    assert _grade(strict, [CallOutcome(value=column)]).status == "failed"
+    wrong = _grade(spec, [CallOutcome(value=np.array([[1.0], [5.0]]))])
+    assert wrong.status == "failed" and wrong.diff is not None
+    assert wrong.diff["mismatch"] == [[0, 1]]  # the diff is squeezed too
+    module = types.ModuleType("reference")
+    module.roots = lambda: [1.0, 3.0]  # type: ignore[attr-defined]
+    for unordered, status in ((True, "passed"), (False, "failed")):
+        check = make_check("function", answer="roots", expected="roots", inputs=(Call(),),
+                           unordered=unordered)
+        evidence = Evidence(received=CallableAnswer("roots"), reference=module,
+                            calls=check.inputs,
+                            outcomes=(CallOutcome(value=frozenset({3.0, 1.0})),))
+        assert grade(check, evidence, 1.0).status == status
+
+
+def test_rubric_reads_squeeze_for_function_checks(tmp_path: Path) -> None:
+    rubric = _rubric(tmp_path, "squeeze = true\ninputs = [[1.0]]")
+    assert rubric.questions[0].checks[0].options.squeeze is True

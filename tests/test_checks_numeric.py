@@ -654,3 +654,173 @@ def test_rubric_reads_number_options(tmp_path: Any) -> None:
         "rtol": None, "atol": None, "sigfigs": 3, "decimals": None, "equal_nan": True,
         "bool_as_number": True, "unordered": True, "up_to_sign": True, "up_to_scale": True,
         "squeeze": True}
+
+
+# --------------------------------------------------------------------------- issue 13
+
+EIGENVECTOR = np.array([1.0, 0.0, 2.0])
+NOISE = [2.2e-16, -1.1e-16, 4.4e-16]
+
+# Directions, squeeze and sets on Python values (the table's texts cannot write these).
+WHOLE_VALUE_CASES = [
+    # up_to_scale compares directions; a vector of norm <= atol is the zero vector
+    ([1.0, 2.0, 3.0], NOISE, {"up_to_scale": True}, False),
+    ([1.0, 2.0, 3.0], NOISE, {"up_to_scale": True, "up_to_sign": True}, False),
+    ([1.0, 2.0, 3.0], NOISE, {"up_to_scale": True, "atol": 0}, False),
+    (EIGENVECTOR, np.array([2.0, 0.0, 4.0]), {"up_to_scale": True}, True),
+    (EIGENVECTOR, np.array([2.0, 0.0, 4.0]), {"up_to_scale": True, "atol": 0}, True),
+    (EIGENVECTOR, np.array([-2.0, 1e-17, -4.0]),
+     {"up_to_scale": True, "up_to_sign": True, "atol": 0}, True),
+    (EIGENVECTOR, np.array([2.0, 1e-4, 4.0]), {"up_to_scale": True}, False),
+    (EIGENVECTOR, np.zeros(3), {"up_to_scale": True, "up_to_sign": True}, False),
+    (np.zeros(3), np.array([1e-12, 0.0, 0.0]), {"up_to_scale": True}, True),
+    (np.zeros(3), EIGENVECTOR, {"up_to_scale": True, "up_to_sign": True}, False),
+    (np.array([1e200, 2e200]), [3e200, 6e200], {"up_to_scale": True}, True),  # no overflow
+    (np.array([1 + 1j, 2.0]), [2 + 2j, 4.0], {"up_to_scale": True}, True),
+    (np.array([1 + 1j, 2.0]), [2j, 4.0], {"up_to_scale": True}, False),  # a phase is no real k
+    (np.array([0.6, 0.8]), [-1.2, -1.6], {"up_to_sign": True}, False),  # the length counts
+    ([[1.0, 0.0], [0.0, 1.0]], [[0.0, 1e-17], [3.0, 0.0]],
+     {"unordered": True, "up_to_scale": True, "atol": 0}, True),  # with atol 0, 1e-17 has a
+    ([[1.0, 0.0], [0.0, 1.0]], [[0.0, 1e-17], [3.0, 0.0]],       # direction; by default
+     {"unordered": True, "up_to_scale": True}, False),            # it is the zero vector
+    # squeeze: length-1 axes dropped on both sides, nothing else relaxed
+    (np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [3.0]]), {"squeeze": True}, True),
+    (np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [3.0]]), {}, False),
+    (np.array([[1.0], [2.0], [3.0]]), [1.0, 2.0, 3.0], {"squeeze": True}, True),
+    (np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0, 3.0]]).T.T, {"squeeze": True}, True),
+    (np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [3.5]]), {"squeeze": True}, False),
+    (np.array([1.0, 2.0, 3.0, 4.0]), np.array([[1.0, 2.0], [3.0, 4.0]]), {"squeeze": True},
+     False),
+    (7, np.array([[7]]), {"squeeze": True}, True),
+    (7, np.array([[7]]), {}, False),
+    ({"v": [1.0, 2.0]}, {"v": [[1.0], [2.0]]}, {"squeeze": True}, True),
+    ({"v": [1.0, 2.0]}, {"v": [[1.0], [2.0]]}, {}, False),
+    ([[1.0, 2.0]], [np.array([[2.0], [4.0]])],
+     {"squeeze": True, "unordered": True, "up_to_scale": True}, True),
+    ([[1.0, 2.0]], [np.array([[5.0], [7.0]])],
+     {"squeeze": True, "unordered": True, "up_to_scale": True}, False),
+    # sets: a multiset of their elements under unordered, and only there
+    ([1, 2, 3], {3, 2, 1}, {"unordered": True}, True),
+    ([1, 2, 3], frozenset({3, 2, 1}), {"unordered": True}, True),
+    ([1, 2, 3], {3, 2, 1}, {}, False),
+    ([1, 2, 3], {3, 2, 4}, {"unordered": True}, False),
+    ([1, 1, 2], {1, 2}, {"unordered": True}, False),
+    ([0.1, 0.2], {0.2000000001, 0.1}, {"unordered": True}, True),
+    ([(1, 2), (3, 4)], {(3, 4), (1, 2)}, {"unordered": True}, True),
+    ([(1, 2), (3, 4)], {(3, 4), (1, 3)}, {"unordered": True}, False),
+    ({1, 2}, [2, 1], {"unordered": True}, True),
+    ([[1.0, 2.0]], {(2.0, 4.0)}, {"unordered": True, "up_to_scale": True}, True),
+    # exact numbers past int64 and past a float's range
+    ([2**70, 1], [2**70 + 1, 1], {}, False),
+    ([2**70, 1], [2**70, 1], {}, True),
+    ([2**70, 1], np.array([2**70, 1], dtype=object), {}, True),
+    ([2**70, 1], [float(2**70), 1], {}, True),  # an exactly integral float
+    ([2**70 + 1, 1], [float(2**70), 1], {}, False),
+    ([2**70 + 1, 1], [float(2**70), 1], {"rtol": 1e-6}, True),
+    ([Fraction(10**400), 1], [Fraction(2 * 10**400), 1], {}, False),
+    ([Fraction(10**400), 1], [math.inf, 1], {}, False),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "options", "equal"), WHOLE_VALUE_CASES)
+def test_directions_squeeze_sets_and_exact_numbers(expected: Any, received: Any,
+                                                    options: dict[str, Any],
+                                                    equal: bool) -> None:
+    result = compare(expected, received, **options)
+    assert result.equal is equal, result.message
+    assert result.equal or result.message
+
+
+def test_sympy_columns_squeeze_and_sets_of_eigenvalues() -> None:
+    import sympy as sp
+
+    column = sp.Matrix([1, 2, 3])
+    assert compare([1, 2, 3], column, squeeze=True).equal is True
+    assert compare([1, 2, 3], column).equal is False
+    vectors = [v for _, _, vs in sp.Matrix([[2, 0], [0, 3]]).eigenvects() for v in vs]
+    assert compare([[1, 0], [0, 1]], vectors, squeeze=True, unordered=True,
+                   up_to_scale=True, up_to_sign=True).equal is True
+    assert compare([2, 3], set(sp.Matrix([[2, 0], [0, 3]]).eigenvals()),
+                   unordered=True).equal is True
+
+
+def test_direction_and_set_messages() -> None:
+    noise = compare([1.0, 2.0, 3.0], NOISE, up_to_scale=True)
+    assert "zero vector" in noise.message and "atol" in noise.message
+    negative = compare([0.6, 0.8], [-3.0, -4.0], up_to_scale=True)
+    assert negative.equal is False and "negative multiple" in negative.message
+    assert "up to a negative scale factor (-5)" in compare(
+        [0.6, 0.8], [-3.0, -4.0], up_to_scale=True, up_to_sign=True).message
+    expected_set = compare({1, 2}, [1, 2])
+    assert expected_set.equal is None and "unordered" in expected_set.message
+    assert "set" in compare([1, 2], {1, 2}).message
+    huge = compare(Fraction(10**400), Fraction(2 * 10**400))
+    assert huge.message == "expected 1.00000e+400, got 2.00000e+400"
+    assert "1 of 2 entries differ" in compare([2**70, 1], [2**70 + 1, 1]).message
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1e400", Fraction(10**400)),
+    ("-1e400", Fraction(-(10**400))),
+    ("1e-400", Fraction(1, 10**400)),
+    ("1.5e308", 1.5e308),
+    ("0e400", 0.0),
+    ("1e400/4", Fraction(10**400, 4)),
+    ("123456789012345678901234567890", 123456789012345678901234567890),
+    ("{1, 2.5, 1/2}", frozenset({1, 2.5, Fraction(1, 2)})),
+    ("{1, 1}", frozenset({1})),
+])
+def test_numbers_as_written(text: str, value: Any) -> None:
+    from grader.checks.numbers import parse_text
+
+    parsed = parse_text(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_lists_of_huge_numbers_stay_exact() -> None:
+    from grader.checks.numbers import parse_text
+
+    parsed = parse_text("[123456789012345678901234567890, 1]")
+    assert parsed.dtype == object and parsed.tolist() == [123456789012345678901234567890, 1]
+    assert parse_text("[2**70, 1]").tolist() == [2**70, 1]
+    assert parse_text("[1e400, 2]").tolist() == [Fraction(10**400), 2]
+    assert parse_text("[9223372036854775807]").dtype == np.int64
+    assert parse_text("2*1e400") == Fraction(2 * 10**400)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("1e5000", "beyond the grader's range"),
+    ("[1, 1e-5000]", "beyond the grader's range"),
+    ("1e999999999", "beyond the grader's range"),
+    ("1/1e999999999", "beyond the grader's range"),
+    ("sqrt(2)*1e400", "beyond the range of the grader's floats"),
+    ("{}", "not a set of numbers"),
+    ("{1, x}", "not a number"),
+    ("{1, {2}}", "not a set of numbers"),
+])
+def test_numbers_past_the_range_are_refused(text: str, fragment: str) -> None:
+    import time
+
+    from grader.checks.numbers import parse_text
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="not numbers") as info:
+        parse_text(text)
+    assert fragment in str(info.value)
+    assert time.perf_counter() - start < 1.0  # refused, never expanded
+
+
+def test_squeeze_in_grading_partial_credit_and_diff(tmp_path: Any) -> None:
+    from grader.errors import RubricError
+
+    rubric = _rubric(tmp_path, "squeeze = true\npartial = true")
+    assert rubric.questions[0].checks[0].options.squeeze is True
+    column = np.array([[1.0], [2.0], [3.0], [4.0]])
+    assert _grade(_spec("q3_vector", squeeze=True), column).status == "passed"
+    assert _grade(_spec("q3_vector"), column).status == "failed"
+    wrong = _grade(_spec("q3_vector", squeeze=True, partial=True),
+                   np.array([[1.0], [2.0], [3.0], [5.0]]))
+    assert wrong.status == "partial" and wrong.score == pytest.approx(1.5)
+    assert wrong.diff is not None and wrong.diff["mismatch"] == [[0, 3]]
+    with pytest.raises(RubricError):
+        _rubric(tmp_path, 'squeeze = "yes"')

@@ -215,3 +215,13 @@ def test_a_stand_in_numpy_is_not_trusted(monkeypatch):
     monkeypatch.undo()
     assert agent._numpy is None
     assert agent.encode([False]) == {"t": "list", "v": [{"t": "bool", "v": False}]}
+
+
+def test_sets_cross_as_frozensets_within_the_list_bounds():
+    # A set answer (graded with unordered = true) keeps its elements, not its order.
+    for value in ({3, 1, 2}, frozenset({0.5, 2**70}), {(1, 2), (3, 4)}, set()):
+        decoded = decode_answer(encode(value))
+        assert isinstance(decoded, frozenset) and decoded == value
+    assert encode(set(range(1_100_000)))["t"] == "rejected"  # the bound lists have
+    nested = {"t": "set", "v": [{"t": "set", "v": [{"t": "int", "v": "1"}]}]}
+    assert decode_answer(nested) == frozenset({frozenset({1})})

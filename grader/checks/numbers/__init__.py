@@ -28,14 +28,36 @@ numbers, fractions and bracketed lists (nothing is evaluated), falling back to t
 whitelist parser :func:`grader.parse.parse_expression` for expressions such as
 ``sqrt(2)/2``.
 
-Options on the whole value: ``unordered`` compares the top-level list, tuple or array
-(its rows, for 2-D) as a multiset: every expected element is matched to a different
-received one by a maximum bipartite matching under the tolerance (never by sorting, so
-``[1.0, 1.0000001]`` against ``[1.0000001, 1.0]`` and near-equal neighbours are safe).
-``up_to_sign`` accepts ``e`` or ``-e`` as a whole (eigenvectors); ``up_to_scale``
-accepts ``k * e`` for one positive factor ``k`` (any nonzero ``k`` together with
-``up_to_sign``), fitted by least squares and then checked entry by entry with the float
-tolerance. With ``unordered`` these two apply to each element.
+Numbers as written: integers stay exact at any size, inside lists too (past int64 a list
+is kept as Python numbers and compared entry by entry by the scalar rule, never through
+floats), and a literal a float cannot hold is never turned into ``inf`` or ``0.0``:
+``1e400`` and ``1e-400`` stay the exact Fraction they write (so ``1e400`` is not
+``2e400``, and is within ``rtol = 1e-6`` of ``1.0000001e400``), and literals beyond
+``10**±4000`` are refused ("beyond the grader's range"). An exact number is never equal
+to an infinity.
+
+Options on the whole value: ``unordered`` compares the top-level list, tuple, set or
+array (its rows, for 2-D) as a multiset: every expected element is matched to a
+different received one by a maximum bipartite matching under the tolerance (never by
+sorting, so ``[1.0, 1.0000001]`` against ``[1.0000001, 1.0]`` and near-equal neighbours
+are safe). A Python ``set`` or ``frozenset`` is accepted only there; without
+``unordered`` a set is not a list. ``squeeze`` drops every length-1 axis on both sides
+before comparing (a ``(3, 1)`` column equals a ``(3,)`` vector, ``[[5]]`` equals ``5``);
+with ``unordered`` the top axis is kept, since it holds the elements. Without it, shapes
+stay strict.
+
+``up_to_sign`` alone accepts ``e`` or ``-e`` as a whole, entry by entry under the number
+rule (eigenvectors of a fixed length). ``up_to_scale`` accepts ``k * e`` for a real
+``k > 0`` (any real ``k != 0`` together with ``up_to_sign``), compared as directions: a
+vector whose Euclidean norm is at most ``atol`` is the zero vector, which equals the zero
+vector only and never a non-zero one (so rounding noise such as
+``[2.2e-16, -1.1e-16, 4.4e-16]`` is no eigenvector); otherwise the answer ``a`` is
+rescaled to the expected's length, ``r = a * |e| / |a|``, and must satisfy
+``|r - s*e| <= atol + rtol * |e|`` in the Euclidean norm (``s = 1``, or ``-1`` under
+``up_to_sign``): the unit vectors differ by at most ``rtol + atol / |e|``, about the sine
+of the angle between them, so zero entries need no ``atol`` of their own. Under
+``sigfigs`` or ``decimals``, ``r`` and ``s*e`` agree entry by entry when rounded. With
+``unordered`` these two apply to each element.
 
 ``compare`` never raises: a comparison the grader itself cannot do (its own bug, or
 options that contradict each other) comes back as ``Comparison(equal=None)`` with a

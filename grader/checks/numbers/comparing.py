@@ -42,6 +42,9 @@ def _compare(expected: Any, received: Any, tol: _Tol) -> Comparison:
     e_scalar = _scalar(expected)
     if e_scalar is not None:
         return _compare_scalar(e_scalar, expected, received, tol)
+    if isinstance(expected, set | frozenset):
+        return Comparison(equal=None, message="the expected value is a set, which has no "
+                          "order: compare it with unordered = true (a grader problem)")
     return Comparison(equal=None, message=f"the grader cannot compare an expected value of "
                       f"type {type(expected).__name__} (a grader problem)")
 

@@ -82,6 +82,8 @@ def _to_array(value: Any, who: str, *, bools: bool = False) -> np.ndarray:
 def _received_array(value: Any, *, bools: bool = False) -> np.ndarray:
     if isinstance(value, str):
         parsed = _parse_text(value)
+        if isinstance(parsed, frozenset):
+            raise _NotNumbers(f"a set of {len(parsed)} numbers (a set is not a list)")
         return parsed if isinstance(parsed, np.ndarray) else _build([parsed], ())
     return _to_array(value, "received", bools=bools)
 
@@ -202,7 +204,7 @@ _COMPLEX = re.compile(r"\(?[0-9.eE+\-]*[jJ]\)?|\(?[0-9.eE+\-]+[+-][0-9.eE]*[jJ]\
 _TOKEN = re.compile(r"\s*([\[\]\(\),]|[^\s\[\]\(\),]+)")
 
 
-def _parse_text(text: str) -> Number | np.ndarray:
+def _parse_text(text: str) -> Number | np.ndarray | frozenset[Number]:
     """Read a number or a bracketed list of numbers from text, evaluating nothing."""
     if len(text) > _MAX_TEXT:
         raise _NotNumbers("which is too long to read")
@@ -210,6 +212,8 @@ def _parse_text(text: str) -> Number | np.ndarray:
     number = None if stripped.startswith("[") else _parse_number(stripped)
     if number is not None:
         return number
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return _parse_set(stripped)
     if stripped.startswith(("[", "(")):
         try:
             return _parse_list(stripped)
@@ -223,6 +227,23 @@ def _parse_text(text: str) -> Number | np.ndarray:
     if parsed is not None:
         return parsed
     raise _NotNumbers("which is not a number")
+
+
+def _parse_set(text: str) -> frozenset[Number]:
+    """``{1, 2.5, 1/3}``: a set of numbers, as Python writes one (equal numbers merge)."""
+    inner = text[1:-1].strip()
+    if not inner or "{" in inner or "}" in inner:
+        raise _NotNumbers("which is not a set of numbers")
+    items = [item.strip() for item in inner.split(",")]
+    if items[-1] == "":
+        items.pop()  # a trailing comma, as Python allows
+    numbers = []
+    for item in items:
+        number = _parse_number(item) if item else None
+        if number is None:
+            raise _NotNumbers(f"whose entry {_short_text(item)} is not a number")
+        numbers.append(number)
+    return frozenset(numbers)
 
 
 def _parse_number(token: str) -> Number | None:

@@ -117,8 +117,8 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
     """Whether ``a = k * e`` for a real ``k > 0`` (any ``k != 0`` with up_to_sign).
 
     Compared as directions: a vector whose norm is at most ``atol`` is the zero vector,
-    which has no direction (the plain comparison decides when the expected one is zero;
-    a zero answer never matches a non-zero expected vector). Otherwise the answer is
+    which has no direction: it equals the zero vector only, never a non-zero one.
+    Otherwise the answer is
     rescaled to the expected's length, ``r = a * |e| / |a|``, and must be within the
     tolerance rule in the Euclidean norm, ``|r - s*e| <= atol + rtol * |e|`` with
     ``s = +1`` (or ``-1`` with up_to_sign), that is, the unit vectors differ by at most
@@ -134,8 +134,13 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
         if not (np.isfinite(ef).all() and np.isfinite(af).all()):
             return None
         e_norm, a_norm = _norm(ef), _norm(af)
-        if not (math.isfinite(e_norm) and math.isfinite(a_norm)) or e_norm <= tol.atol:
-            return None  # the expected is the zero vector: the plain comparison has decided
+        if not (math.isfinite(e_norm) and math.isfinite(a_norm)):
+            return None
+        if e_norm <= tol.atol:
+            if a_norm <= tol.atol:
+                return Comparison(equal=True, message=f"both are the zero vector (norms at "
+                                  f"most atol = {_num(tol.atol)})")
+            return None  # a non-zero answer for the zero vector: the plain comparison says so
         if a_norm <= tol.atol:
             return Comparison(equal=False, message=f"the answer is the zero vector (its norm "
                               f"{_num(a_norm)} is at most atol = {_num(tol.atol)}), which is "
