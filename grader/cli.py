@@ -284,6 +284,7 @@ def _export(args: argparse.Namespace) -> int:
 def _validate(path: Path) -> int:
     from grader.grade import grade
     from grader.submission import Submission
+    from grader.validate import check_mistakes
 
     rubric = load_rubric(path)
     if rubric.reference_path is None:
@@ -297,11 +298,20 @@ def _validate(path: Path) -> int:
     if result.run.errors:
         for err in result.run.errors:
             print(f"reference cell {err.index} raised {err.ename}: {err.evalue}")
+    for qid, c in short:
+        print(f"FAIL {qid} {c.answer} [{c.status}]: {c.message}")
+    # Each known mistake must be one a student can make and be told of (grader.validate).
+    problems = check_mistakes(rubric)
+    for problem in problems:
+        print(problem.line())
     if short:
-        for qid, c in short:
-            print(f"FAIL {qid} {c.answer} [{c.status}]: {c.message}")
         print(f"grader: the reference {rubric.reference_path.name} does not earn full marks "
               f"on {path} ({len(short)} check(s) short)", file=sys.stderr)
+    if problems:
+        print(f"grader: {len(problems)} problem(s) with the known mistakes of {path}: the "
+              "feedback of each FAIL mistake would not reach a student who makes it",
+              file=sys.stderr)
+    if short or problems:
         return 1
     print(f"ok: {path} is consistent; the reference earns {format_points(result.score)}/"
           f"{format_points(auto)} "
