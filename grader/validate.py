@@ -133,7 +133,7 @@ class _Check:
 
     def _alike(self, a: Mistake, a_evidence: Evidence, b: Mistake, b_evidence: Evidence
                ) -> bool:
-        """Each mistake, as the answer, earns full marks against the other as expected."""
+        """Either mistake, sent as the answer, earns full marks when the other is expected."""
         return (self._grade(self._expecting(a), b_evidence).status == "passed"
                 or self._grade(self._expecting(b), a_evidence).status == "passed")
 
