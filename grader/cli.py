@@ -6,8 +6,9 @@ text answers), ``export`` (the gradebook as csv, json or Gradescope results) and
 ``compare`` (equivalence of answer pairs, for rubric authors).
 
 Exit status: 0 when grading ran (whatever the scores), 1 when ``validate`` finds the
-reference short of full marks or ``check`` a visible check failing, 2 with a one-line
-reason when the command could not run.
+reference short of full marks or a known mistake it could never tell or name, or
+``check`` a visible check failing, 2 with a one-line reason when the command could not
+run.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     _batch_arguments(g)
     g.set_defaults(handler=_grade)
 
-    v = sub.add_parser("validate", help="check that the reference earns full marks")
+    v = sub.add_parser("validate", help="check that the reference earns full marks and that every "
+                                           "known mistake can be told from it and named")
     v.add_argument("rubric", type=Path, help="the assignment's TOML rubric")
     v.set_defaults(handler=lambda args: _validate(args.rubric))
 
