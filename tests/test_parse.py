@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
+from pathlib import Path
 
 import pytest
 import sympy
@@ -42,7 +44,9 @@ from grader.parse import (
     MAX_INT_DIGITS,
     parse_expression,
     parse_srepr,
+    vocabulary,
 )
+from grader.parse.vocabulary import ENTRIES, vocabulary_lines
 
 x, y, z, t, w, lam, beta1 = symbols("x y z t w lam beta1")
 xr = Symbol("x", real=True)
@@ -557,3 +561,260 @@ def test_long_sums_are_flattened_not_nested():
     text = "+".join(f"x{i}" for i in range(count))
     value = parse_expression(text, max_length=100_000)
     assert value == sympy.Add(*symbols(f"x0:{count}"))
+
+
+# --------------------------------------------------------------------------- the vocabulary
+
+k, n = symbols("k n")
+
+# For each function of the table: a typed text that parses, and what it builds.
+VOCABULARY_ACCEPTS = [
+    ("Abs(x) + Max(x, 1) - Min(x, 1) + sign(x) + floor(x) + ceiling(x)",
+     sympy.Abs(x) + sympy.Max(x, 1) - sympy.Min(x, 1) + sympy.sign(x) + sympy.floor(x)
+     + sympy.ceiling(x)),
+    ("sin(x) + cos(x) + tan(x) + asin(x) + acos(x) + atan(x)",
+     sympy.sin(x) + sympy.cos(x) + sympy.tan(x) + sympy.asin(x) + sympy.acos(x)
+     + sympy.atan(x)),
+    ("sinh(x) + cosh(x) + tanh(x) + exp(x) + log(x) + ln(y) + sqrt(x)",
+     sympy.sinh(x) + sympy.cosh(x) + sympy.tanh(x) + exp(x) + sympy.log(x) + sympy.log(y)
+     + sqrt(x)),
+    ("factorial(n) + gamma(x) + erf(x) + Heaviside(x)",
+     sympy.factorial(n) + sympy.gamma(x) + sympy.erf(x) + sympy.Heaviside(x)),
+    ("Derivative(x**3, x) + diff(x**3, x)", Derivative(x**3, x) + 3 * x**2),
+    ("sec(x) + csc(x) + cot(x)", sympy.sec(x) + sympy.csc(x) + sympy.cot(x)),
+    ("asec(x) + acsc(x) + acot(x)", sympy.asec(x) + sympy.acsc(x) + sympy.acot(x)),
+    ("arcsin(x) + arccos(x) + arctan(x)", sympy.asin(x) + sympy.acos(x) + sympy.atan(x)),
+    ("atan2(y, x)", sympy.atan2(y, x)),
+    ("atan2(1, 1)", pi / 4),
+    ("coth(x) + sech(x) + csch(x)", sympy.coth(x) + sympy.sech(x) + sympy.csch(x)),
+    ("asinh(x) + acosh(x) + atanh(x)", sympy.asinh(x) + sympy.acosh(x) + sympy.atanh(x)),
+    ("acoth(x) + asech(x) + acsch(x)", sympy.acoth(x) + sympy.asech(x) + sympy.acsch(x)),
+    ("log(8, 2)", Integer(3)),
+    ("log(x, 10)", sympy.log(x) / sympy.log(10)),
+    ("cbrt(x)", x ** Rational(1, 3)),
+    ("cbrt(27)", Integer(3)),
+    ("root(x, 4)", x ** Rational(1, 4)),
+    ("root(-8, 3, 1)", sympy.root(-8, 3, 1)),
+    ("LambertW(x)", sympy.LambertW(x)),
+    ("frac(x) + frac(7/2)", sympy.frac(x) + Rational(1, 2)),
+    ("arg(x) + re(x) + im(x) + conjugate(x)",
+     sympy.arg(x) + sympy.re(x) + sympy.im(x) + sympy.conjugate(x)),
+    ("Mod(x, 3)", sympy.Mod(x, 3)),
+    ("binomial(5, 2) + binomial(n, 2)", 10 + sympy.binomial(n, 2)),
+    ("beta(x, y)", sympy.beta(x, y)),
+    ("erfc(x)", sympy.erfc(x)),
+    ("DiracDelta(x) + DiracDelta(x, 2)", sympy.DiracDelta(x) + sympy.DiracDelta(x, 2)),
+    ("Heaviside(x, 1/2)", sympy.Heaviside(x, Rational(1, 2))),
+    ("Piecewise((x, x > 0), (0, True))", Piecewise((x, x > 0), (0, True))),
+    ("Piecewise((x**2, x < 1), (2*x, x >= 1))", Piecewise((x**2, x < 1), (2 * x, x >= 1))),
+    ("Sum(k**2, (k, 1, n))", sympy.Sum(k**2, (k, 1, n))),
+    ("Product(k, (k, 1, n))", sympy.Product(k, (k, 1, n))),
+    ("Integral(x**2, (x, 0, 1))", Integral(x**2, (x, 0, 1))),
+    ("Integral(exp(-x**2), (x, -oo, oo))", Integral(exp(-(x**2)), (x, -oo, oo))),
+    ("Integral(sin(x), x)", Integral(sympy.sin(x), x)),
+    ("O(x**5)", sympy.O(x**5)),
+    ("1 + x + O(x**2)", 1 + x + sympy.O(x**2)),
+    ("Order(x**3, (x, 0))", sympy.O(x**3)),
+    ("O(1/x, (x, oo))", sympy.O(1 / x, (x, oo))),
+    ("O(x*y, x, y)", sympy.O(x * y, x, y)),
+    ("Poly(x**2 + 2*x + 1, x)", x**2 + 2 * x + 1),
+    ("Poly(x*y + 1)", x * y + 1),
+    ("Eq(x + y, 1)", Eq(x + y, 1)),
+    ("Eq(x, x)", Eq(x, x, evaluate=False)),
+    ("Ne(x, 1) ", sympy.Ne(x, 1)),
+    ("Lt(x, 1)", x < 1),
+    ("Le(x, 1)", x <= 1),
+    ("Gt(x, 1)", x > 1),
+    ("Ge(x, 1)", x >= 1),
+    ("And(x > 0, Or(y < 1, Not(y > 2)))", sympy.And(x > 0, sympy.Or(y < 1, y <= 2))),
+    ("Complement(Reals, FiniteSet(0))", sympy.Complement(sympy.S.Reals, FiniteSet(0))),
+    ("Intersection(Interval(0, 2), Interval(1, 3))", Interval(1, 2)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), VOCABULARY_ACCEPTS, ids=lambda v: str(v)[:30])
+def test_vocabulary_parses(text, expected):
+    assert parse_expression(text) == expected
+    assert parse_expression(text, syntax="math") == expected
+
+
+def test_relation_calls_are_the_operators():
+    for call, operator in [("Eq(x + y, 1)", "x + y == 1"), ("Ne(x, 1)", "x != 1"),
+                           ("Lt(x, y)", "x < y"), ("Le(x, y)", "x <= y"),
+                           ("Gt(x, y)", "x > y"), ("Ge(x, y)", "x >= y")]:
+        assert parse_expression(call) == parse_expression(operator)
+
+
+def test_number_sets_are_constants():
+    assert parse_expression("Integers") is sympy.S.Integers
+    assert parse_expression("Naturals0") is sympy.S.Naturals0
+    assert parse_expression("Complexes") is sympy.S.Complexes
+    assert parse_expression("Rationals") is sympy.S.Rationals
+
+
+def test_a_bare_function_name_is_still_a_symbol():
+    assert parse_expression("O*x") == Symbol("O") * x
+    assert parse_expression("beta + gamma") == Symbol("beta") + Symbol("gamma")
+    assert parse_expression("2 beta(x, y)", syntax="math") == 2 * sympy.beta(x, y)
+
+
+def test_bound_variables_need_no_declaration():
+    declared = {"n": n, "x": x}
+    assert parse_expression("Sum(k**2, (k, 1, n))", symbols=declared) == sympy.Sum(
+        k**2, (k, 1, n))
+    assert parse_expression("Integral(t*x, (t, 0, x))", symbols=declared) == Integral(
+        t * x, (t, 0, x))
+    # the declared symbol is used when the limit names it
+    xr_ = Symbol("x", real=True)
+    value = parse_expression("Integral(x, (x, 0, 1))", symbols={"x": xr_})
+    assert value == Integral(xr_, (xr_, 0, 1))
+    with pytest.raises(ParseError, match="unknown name 'k'"):
+        parse_expression("k + Sum(k, (k, 1, n))", symbols=declared)
+
+
+# Made at import: building a Poly compiles sympy's own monomial code, which the guard forbids.
+POLY_SREPRS = [(sympy.srepr(sympy.Poly(x**2 + 3 * x, x)), x**2 + 3 * x),
+               (sympy.srepr(sympy.Poly(x * y + sqrt(2), x)), x * y + sqrt(2)),
+               (sympy.srepr(sympy.Poly(Float("0.5") * x, x)), Float("0.5") * x)]
+
+
+def test_poly_reads_as_its_expression_never_expanded():
+    value = parse_expression("Poly((x + 1)**1000, x)")
+    assert value == (x + 1) ** 1000
+    for text, expected in POLY_SREPRS:
+        assert text.startswith("Poly(")
+        assert parse_srepr(text) == expected
+    assert parse_srepr(POLY_SREPRS[0][0][:-1] + ", domain='ZZ')") == x**2 + 3 * x
+    with pytest.raises(ParseError, match="domain="):
+        parse_srepr(POLY_SREPRS[0][0][:-1] + ", modulus=Integer(7))")
+
+
+def test_calculus_is_never_carried_out(monkeypatch):
+    def refuse(self, **hints):
+        raise AssertionError(f"doit() of {self!r} while parsing")
+
+    monkeypatch.setattr(sympy.Basic, "doit", refuse)
+    for text in ["Sum(k, (k, 1, 10))", "Product(k, (k, 1, 10))", "Integral(x, (x, 0, 1))",
+                 "Derivative(x**2, x)", "Integral(exp(x), x) + Sum(1/k**2, (k, 1, oo))"]:
+        value = parse_expression(text)
+        assert value.atoms(sympy.Sum, sympy.Product, sympy.Integral, Derivative), text
+    assert parse_srepr(sympy.srepr(sympy.Sum(k, (k, 1, 10)))) == sympy.Sum(k, (k, 1, 10))
+
+
+VOCABULARY_SREPR = [
+    sympy.sec(x) + sympy.csc(x) + sympy.acot(x) + sympy.asec(x) + sympy.acsc(x),
+    sympy.coth(x) + sympy.sech(x) + sympy.csch(x),
+    sympy.acoth(x) + sympy.asech(x) + sympy.acsch(x),
+    sympy.frac(x) + sympy.arg(x) + sympy.erfc(x) + sympy.LambertW(x),
+    sympy.binomial(x, 2) + sympy.beta(x, y),
+    x + x**2 + sympy.O(x**3),
+    sympy.O(1 / x, (x, oo)),
+    sympy.Complement(Interval(0, 1), FiniteSet(Rational(1, 2))),
+    sympy.Intersection(Interval(0, x), Interval(y, 2)),
+    sympy.S.Integers,
+    sympy.Product(k, (k, 1, n)),
+]
+
+
+@pytest.mark.parametrize("obj", VOCABULARY_SREPR, ids=lambda o: sympy.srepr(o)[:50])
+def test_vocabulary_srepr_round_trip(obj):
+    assert parse_srepr(sympy.srepr(obj)) == obj
+
+
+# Near misses and limits: each refused, with what the message must say.
+VOCABULARY_REFUSALS = [
+    ("sine(x)", "sine(...) is not a function the grader knows (did you mean sin?)"),
+    ("log10(x)", "write log(x, 10) instead"),
+    ("ceil(x)", "write ceiling(x) instead"),
+    ("series(sin(x), x)", "series(...) is not a function the grader knows"),
+    ("besselj(0, x)", "see docs/rubrics.md"),
+    ("Eq(x)", "Eq() takes 2 arguments, got 1"),
+    ("Eq(x, y, z)", "Eq() takes 2 arguments, got 3"),
+    ("Lt(x, y, 1)", "Lt() takes 2 arguments"),
+    ("Lt(x)", "Lt() takes 2 arguments, got 1"),
+    ("Eq(x, y=1)", "keyword arguments are not allowed"),
+    ("atan2(x)", "atan2() takes 2 arguments"),
+    ("sec(x, y)", "sec() takes 1 arguments"),
+    ("root(x)", "root() takes 2 to 3 arguments"),
+    ("root(2, 10**6)", "fractional power"),
+    ("cbrt(10**300)", "fractional power"),
+    ("root(x, 3, 10**6)", "exponent larger than 1000"),
+    ("binomial(10**6, 3)", "binomial of a number larger than 1000"),
+    ("binomial(3, 10**6)", "binomial of a number larger than 1000"),
+    ("beta(2000, 1)", "beta of a number larger than 1000"),
+    ("gamma(5000)", "gamma of a number larger than 1000"),
+    ("factorial(1001)", "factorial of a number larger than 1000"),
+    ("sinh(2000.0)", "sinh of a float larger than 1000"),
+    ("sech(-2e3)", "sech of a float larger than 1000"),
+    ("coth(2000.0)", "coth of a float larger than 1000"),
+    ("frac(10**200*pi)", "frac of an expression with a number of more than 100 digits"),
+    ("floor(10**200*pi)", "floor of an expression"),
+    ("DiracDelta(x, 11)", "DiracDelta(x, k) takes an integer k from 0 to 10"),
+    ("DiracDelta(x, 1/2)", "takes an integer k"),
+    ("Piecewise(x)", "takes pairs (expression, condition)"),
+    ("Piecewise((x, x > 0, 1))", "takes pairs"),
+    ("Piecewise((x, False))", "not allowed in a math answer"),
+    ("Piecewise(" + ", ".join(f"(x, x > {i})" for i in range(21)) + ")",
+     "takes 1 to 20 arguments"),
+    ("+".join("Piecewise(" + ", ".join(f"(x, x > {i})" for i in range(20)) + ")"
+              for _ in range(6)), "more than 100 Piecewise pieces"),
+    ("Sum(k, k**2)", "takes limits such as (k, 1, n)"),
+    ("Sum(k, (k, 1, 2, 3))", "takes limits such as"),
+    ("Sum(k, " + ", ".join(f"(k{i}, 1, 2)" for i in range(11)) + ")",
+     "Sum() takes 1 to 11 arguments"),
+    ("Integral(x < 1, x)", "takes an expression first"),
+    ("O(x, (x, y))", "(variable, point) with a number or oo"),
+    ("O(x, 1)", "(variable, point)"),
+    ("O(x < 1)", "takes an expression first"),
+    ("O(" + "*".join(f"(x + {i})" for i in range(120)) + ")", "more than 200 operations"),
+    ("Poly(1/x, x)", "takes a polynomial in x"),
+    ("Poly(x < 1)", "takes an expression"),
+    ("Poly(x, " + ", ".join(f"y{i}" for i in range(11)) + ")", "takes 1 to 11 arguments"),
+    ("Complement(Reals)", "Complement() takes 2 arguments"),
+    ("Integers + 0", "needs numbers or expressions"),
+    ("Matrix([1], [2])", "Matrix() takes one list of rows"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), VOCABULARY_REFUSALS, ids=lambda v: str(v)[:30])
+def test_vocabulary_refusal(text, fragment):
+    test_parse_expression_refusal(text, {"max_length": 20_000}, fragment)
+
+
+TYPED_ENTRIES = [entry for entry in ENTRIES if entry.names]
+
+
+@pytest.mark.parametrize("entry", TYPED_ENTRIES, ids=lambda e: e.names[0])
+def test_every_function_is_refused_outside_its_arity(entry):
+    counts = [entry.low - 1] if entry.low > 0 else []
+    if entry.high is not None:
+        counts.append(entry.high + 1)
+    for count in counts:
+        for name in entry.names:
+            text = f"{name}({', '.join(['x'] * count)})"
+            with pytest.raises(ParseError, match=rf"{re.escape(name)}\(\) takes"):
+                parse_expression(text)
+
+
+def test_every_typed_name_has_a_row_that_parses():
+    texts = " ".join(row[0] for row in [*VOCABULARY_ACCEPTS, *EXPRESSIONS])
+    called = set(re.findall(r"([A-Za-z_]\w*)\(", texts)) | {"Matrix", "Interval", "FiniteSet",
+                                                            "Union", "Mod"}
+    missing = {name for entry in TYPED_ENTRIES for name in entry.names} - called
+    assert not missing, sorted(missing)
+
+
+def test_the_tables_are_generated_from_the_one_list():
+    assert set(vocabulary.EXPR_CALLS) == {n for e in ENTRIES for n in e.names}
+    assert set(vocabulary.SREPR_CALLS) == {n for e in ENTRIES for n in e.srepr}
+    for entry in ENTRIES:
+        for name in (*entry.names, *entry.srepr):
+            table = vocabulary.EXPR_CALLS if name in entry.names else vocabulary.SREPR_CALLS
+            assert table[name] is entry.build
+
+
+def test_the_docs_list_the_table():
+    text = (Path(__file__).parents[1] / "docs" / "rubrics.md").read_text("utf-8")
+    section = text.split("### The expression vocabulary", 1)[1].split("\n#", 1)[0]
+    for line in vocabulary_lines():
+        assert line in section, line

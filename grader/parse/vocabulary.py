@@ -94,7 +94,7 @@ _SPECIAL = "combinatorial and special"
 _CALCULUS = "calculus and series"
 _LOGIC = "relations and logic"
 _SETS = "sets and intervals"
-_MATRIX = "matrices and tuples"
+_MATRIX = "matrices"
 _KERNEL = "kernel values only (srepr)"
 
 ENTRIES: tuple[Entry, ...] = (
@@ -129,7 +129,7 @@ ENTRIES: tuple[Entry, ...] = (
     _fn("floor", sympy.floor, 1, 1, _rounding_check, family=_PARTS),
     _fn("ceiling", sympy.ceiling, 1, 1, _rounding_check, family=_PARTS),
     _fn("frac", sympy.frac, 1, 1, _rounding_check, family=_PARTS, note="x - floor(x)"),
-    _fn("Mod", sympy.Mod, 2, 2, family=_PARTS, note="Mod(a, b), the sign of b"),
+    _fn("Mod", sympy.Mod, 2, 2, family=_PARTS, note="Mod(a, b), the remainder with the sign of b"),
     _fn("Max max", sympy.Max, 1, None, _variadic_check(sympy.Max), family=_PARTS,
         srepr="Max", note="at most 10 arguments"),
     _fn("Min min", sympy.Min, 1, None, _variadic_check(sympy.Min), family=_PARTS,
@@ -150,7 +150,7 @@ ENTRIES: tuple[Entry, ...] = (
     _fn("erf", sympy.erf, family=_SPECIAL),
     _fn("erfc", sympy.erfc, family=_SPECIAL, note="1 - erf(x)"),
     _fn("Heaviside", sympy.Heaviside, 1, 2, family=_SPECIAL,
-        note="Heaviside(x, h0): h0 is the value at 0 (undefined without it)"),
+        note="Heaviside(x, h0): h0 is the value at 0 (1/2 if not given)"),
     _fn("DiracDelta", sympy.DiracDelta, 1, 2, _dirac_check, family=_SPECIAL,
         note="DiracDelta(x, k): its k-th derivative, k at most 10"),
     _custom("Piecewise", _build_piecewise, 1, 20, family=_SPECIAL,
@@ -299,17 +299,45 @@ def unknown_function(name: str, extra: tuple[str, ...] = (), *, srepr: bool = Fa
             f"{function_names(extra)} (see {DOCS})")
 
 
+def _arity(entry: Entry) -> str:
+    if entry.high is None:
+        return f"{entry.low} or more arguments"
+    if entry.low == entry.high:
+        return f"{entry.low} argument{'' if entry.low == 1 else 's'}"
+    return f"{entry.low} to {entry.high} arguments"
+
+
+def _shown(entry: Entry) -> str:
+    first, *aliases = entry.names or entry.srepr
+    return f"`{first}`" + (f" (or {', '.join(f'`{a}`' for a in aliases)})" if aliases else "")
+
+
 def vocabulary_lines() -> list[str]:
-    """The table as the Markdown list docs/rubrics.md shows: one line per function."""
+    """The table as the Markdown list docs/rubrics.md shows, family by family.
+
+    One line per function with its arity and note; functions of one family and arity
+    without a note share a line.
+    """
     lines: list[str] = []
     family = ""
+    plain: list[Entry] = []
+
+    def flush() -> None:
+        if plain:
+            lines.append(f"- {', '.join(_shown(e) for e in plain)}: {_arity(plain[0])}")
+            plain.clear()
+
     for entry in ENTRIES:
         if entry.family != family:
+            flush()
             family = entry.family
             lines.extend(["", f"**{family}**", ""] if lines else [f"**{family}**", ""])
-        shown = " / ".join(f"`{n}`" for n in (entry.names or entry.srepr))
-        high = "any" if entry.high is None else str(entry.high)
-        arity = str(entry.low) if entry.low == entry.high else f"{entry.low} to {high}"
-        note = f"; {entry.note}" if entry.note else ""
-        lines.append(f"- {shown}: {arity} argument{'' if arity == '1' else 's'}{note}")
+        if not entry.note:
+            if plain and _arity(plain[0]) != _arity(entry):
+                flush()
+            plain.append(entry)
+            continue
+        flush()
+        lines.append(f"- {_shown(entry)}: {_arity(entry)}; {entry.note}")
+    flush()
     return lines
