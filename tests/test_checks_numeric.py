@@ -719,6 +719,11 @@ WHOLE_VALUE_CASES = [
     ([2**70 + 1, 1], [float(2**70), 1], {"rtol": 1e-6}, True),
     ([Fraction(10**400), 1], [Fraction(2 * 10**400), 1], {}, False),
     ([Fraction(10**400), 1], [math.inf, 1], {}, False),
+    ([2**70, 2**70, 5], [5, 2**70, 2**70 + 1], {"unordered": True}, False),
+    ([[2**70, 1], [3, 4]], [[3, 4], [2**70, 1.0]], {"unordered": True}, True),
+    ([[2**70, 1], [3, 4]], [[3, 4], [2**70, 1.5]], {"unordered": True}, False),
+    ([2**70, 1], [1, float(2**70)], {"unordered": True, "rtol": 1e-6}, True),
+    ([Fraction(10**400), 1], [1, Fraction(10**400 + 10**390)], {"unordered": True}, True),
 ]
 
 
@@ -824,3 +829,17 @@ def test_squeeze_in_grading_partial_credit_and_diff(tmp_path: Any) -> None:
     assert wrong.diff is not None and wrong.diff["mismatch"] == [[0, 3]]
     with pytest.raises(RubricError):
         _rubric(tmp_path, 'squeeze = "yes"')
+
+
+def test_unordered_exact_numbers_are_counted_not_matched_pair_by_pair() -> None:
+    import time
+
+    values = [2**70 + i for i in range(2000)]
+    start = time.perf_counter()
+    assert compare(values, list(reversed(values)), unordered=True).equal is True
+    assert compare(values, [*values[:-1], 0], unordered=True).equal is False
+    assert compare([2**70] * 2000, [2**70] * 2000, unordered=True).equal is True
+    assert time.perf_counter() - start < 2.0
+    huge = [Fraction(10**400 + i) for i in range(1000)]
+    refused = compare(huge, huge, unordered=True)  # a tolerance, one by one: too many
+    assert refused.equal is None and "too many" in refused.message

@@ -13,9 +13,9 @@ from grader.checks.numbers.reading import _NotNumbers, _received_array, _to_arra
 from grader.checks.numbers.rule import _Tol, _tol_of
 from grader.checks.numbers.scalars import (
     _TIE,
-    _compare_numbers,
     _exact_close,
     _is_nan,
+    _numbers_equal,
     _rounded_equal,
 )
 
@@ -107,7 +107,7 @@ def _close(e: np.ndarray, a: np.ndarray, tol: _Tol) -> np.ndarray:
         return np.asarray(e == a).reshape(shape)
     if "O" in (e.dtype.kind, a.dtype.kind):
         # Exact numbers past int64 or a float's range: one by one, by the scalar rule.
-        return np.array([_compare_numbers(_number(x), _number(y), tol).equal is True
+        return np.array([_numbers_equal(_number(x), _number(y), tol)
                          for x, y in zip(e.tolist(), a.tolist(), strict=True)],
                         dtype=bool).reshape(shape)
     with np.errstate(all="ignore"):

@@ -99,6 +99,16 @@ def _compare_numbers(e: Number, a: Number, tol: _Tol) -> Comparison:
                       hint="" if ok else _scalar_hint(e, a, tol))
 
 
+def _numbers_equal(e: Number, a: Number, tol: _Tol) -> bool:
+    """:func:`_compare_numbers`'s verdict without its message (for entries one by one)."""
+    if (isinstance(e, bool) or isinstance(a, bool) or _is_nan(e) or _is_nan(a)
+            or _is_inf(e) or _is_inf(a)):
+        return _compare_numbers(e, a, tol).equal is True
+    if isinstance(e, int) and not tol.given:
+        return _exact_int_equal(e, a)
+    return _close_scalar(e, a, tol)
+
+
 def _exact_int_equal(e: int, a: Number) -> bool:
     if isinstance(a, complex):
         if a.imag != 0:

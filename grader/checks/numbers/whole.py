@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import Counter
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,13 @@ from grader.checks.numbers.rule import _Tol, _Whole, options_problem
 
 _MAX_UNORDERED = 2_000  # longest collection compared as a multiset
 _MAX_PAIRWISE = 20_000_000  # entries of the vectorised n x n x k closeness table
+# Entries of the n x n x k table compared one by one in Python (numbers past int64 or a
+# float's range, under a tolerance): about a second.
+_MAX_EXACT_PAIRWISE = 200_000
+
+
+class _TooManyExact(Exception):
+    """Too many exact numbers to compare in any order one by one; the text says so."""
 
 
 def compare(
@@ -203,11 +213,17 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
     if n > _MAX_UNORDERED:
         return Comparison(equal=None, message=f"too many values ({n}) to compare in any order; "
                           f"at most {_MAX_UNORDERED}")
-    table = _pairwise(expected, received, n, tol, whole)
-    if table is None:
-        table = [[_element_equal(e, a, tol, whole) for a in a_items] for e in e_items]
-    match = max_matching(table)
-    unmatched = [i for i in range(n) if match[i] is None]
+    try:
+        table = _pairwise(expected, received, n, tol, whole)
+    except _TooManyExact as exc:
+        return Comparison(equal=None, message=str(exc))
+    if isinstance(table, _Unmatched):
+        unmatched = table.indices
+    else:
+        if table is None:
+            table = [[_element_equal(e, a, tol, whole) for a in a_items] for e in e_items]
+        match = max_matching(table)
+        unmatched = [i for i in range(n) if match[i] is None]
     if not unmatched:
         return Comparison(equal=True, message=f"equal as multisets of {n} values")
     i = unmatched[0]
@@ -216,8 +232,15 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
                       f"{_format(e_items[i], 1)} at index {i}")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Unmatched:
+    """The expected elements left without a match, found without a match table."""
+
+    indices: list[int]
+
+
 def _pairwise(expected: Any, received: Any, n: int, tol: _Tol,
-              whole: _Whole) -> list[list[bool]] | None:
+              whole: _Whole) -> list[list[bool]] | _Unmatched | None:
     """The n x n table of which elements match, vectorised when both are numeric arrays."""
     if whole.up_to_sign or whole.up_to_scale or n == 0:
         return None
@@ -231,6 +254,8 @@ def _pairwise(expected: Any, received: Any, n: int, tol: _Tol,
         return None
     if (e.dtype.kind == "b") != (a.dtype.kind == "b"):
         return [[False] * n for _ in range(n)]
+    if "O" in (e.dtype.kind, a.dtype.kind):
+        return _exact_pairwise(e, a, n, tol)
     rest = e.shape[1:]
     big_e = np.broadcast_to(e.reshape((n, 1, *rest)), (n, n, *rest))
     big_a = np.broadcast_to(a.reshape((1, n, *rest)), (n, n, *rest))
@@ -238,3 +263,49 @@ def _pairwise(expected: Any, received: Any, n: int, tol: _Tol,
     if close.ndim > 2:
         close = np.asarray(close.reshape(n, n, -1).all(axis=2))
     return close.tolist()
+
+
+def _exact_pairwise(e: np.ndarray, a: np.ndarray, n: int,
+                    tol: _Tol) -> list[list[bool]] | _Unmatched:
+    """Matching exact numbers (an object array on either side).
+
+    Under the exact-integer rule equality is exact (and transitive), so each element
+    becomes a key (an integral float or Fraction as its int, anything else matching
+    nothing) and the two multisets of keys are counted against each other; under a
+    tolerance the entries are compared one by one, at most ``_MAX_EXACT_PAIRWISE`` of them.
+    """
+    e_rows = [np.asarray(row).ravel().tolist() for row in e]
+    a_rows = [np.asarray(row).ravel().tolist() for row in a]
+    if not tol.given and all(type(v) is int for row in e_rows for v in row):
+        left = Counter(tuple(_exact_key(v) for v in row) for row in a_rows)
+        unmatched = []
+        for i, row in enumerate(e_rows):
+            key = tuple(row)
+            if left[key] > 0:
+                left[key] -= 1
+            else:
+                unmatched.append(i)
+        return _Unmatched(unmatched)
+    if n * e.size > _MAX_EXACT_PAIRWISE:
+        raise _TooManyExact(f"too many numbers past int64 or a float's range ({e.size}) to "
+                            f"compare in any order under a tolerance; at most "
+                            f"{_MAX_EXACT_PAIRWISE} pairs of entries")
+    return [[bool(_close(np.asarray(x, dtype=object), np.asarray(y, dtype=object),
+                         tol).all()) for y in a_rows] for x in e_rows]
+
+
+def _exact_key(value: Any) -> Any:
+    """An entry as the int it equals exactly, or a marker equal to nothing."""
+    if isinstance(value, complex):
+        if value.imag != 0:
+            return object()
+        value = value.real
+    if isinstance(value, bool):
+        return object()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return object()
