@@ -676,6 +676,14 @@ WHOLE_VALUE_CASES = [
     (np.zeros(3), np.array([1e-12, 0.0, 0.0]), {"up_to_scale": True}, True),
     (np.zeros(3), EIGENVECTOR, {"up_to_scale": True, "up_to_sign": True}, False),
     (np.array([1e200, 2e200]), [3e200, 6e200], {"up_to_scale": True}, True),  # no overflow
+    (np.array([1e200, 2e200]), [3e-200, 6e-200], {"up_to_scale": True, "atol": 0}, True),
+    (np.array([1e200, 2e200]), [3e-200, 6.1e-200], {"up_to_scale": True, "atol": 0}, False),
+    (np.array([1.0, 2.0]), [2.0, 4.0], {"up_to_scale": True, "rtol": 0, "atol": 0}, True),
+    (np.array([1.0, 0.0]), [0.0, 1.0], {"up_to_scale": True, "up_to_sign": True}, False),
+    (np.array([0.6, 0.8]), [-3.0, -4.002], {"up_to_scale": True, "up_to_sign": True,
+                                           "sigfigs": 3}, True),
+    (np.array([0.6, 0.8]), [-3.0, -4.1], {"up_to_scale": True, "up_to_sign": True,
+                                         "sigfigs": 3}, False),
     (np.array([1 + 1j, 2.0]), [2 + 2j, 4.0], {"up_to_scale": True}, True),
     (np.array([1 + 1j, 2.0]), [2j, 4.0], {"up_to_scale": True}, False),  # a phase is no real k
     (np.array([0.6, 0.8]), [-1.2, -1.6], {"up_to_sign": True}, False),  # the length counts

@@ -51,12 +51,13 @@ rule (eigenvectors of a fixed length). ``up_to_scale`` accepts ``k * e`` for a r
 ``k > 0`` (any real ``k != 0`` together with ``up_to_sign``), compared as directions: a
 vector whose Euclidean norm is at most ``atol`` is the zero vector, which equals the zero
 vector only and never a non-zero one (so rounding noise such as
-``[2.2e-16, -1.1e-16, 4.4e-16]`` is no eigenvector); otherwise the answer ``a`` is
-rescaled to the expected's length, ``r = a * |e| / |a|``, and must satisfy
-``|r - s*e| <= atol + rtol * |e|`` in the Euclidean norm (``s = 1``, or ``-1`` under
-``up_to_sign``): the unit vectors differ by at most ``rtol + atol / |e|``, about the sine
-of the angle between them, so zero entries need no ``atol`` of their own. Under
-``sigfigs`` or ``decimals``, ``r`` and ``s*e`` agree entry by entry when rounded. With
+``[2.2e-16, -1.1e-16, 4.4e-16]`` is no eigenvector); otherwise ``k`` is the least-squares
+factor (the answer's projection on ``e``) and the sine of the angle between the answer
+``a`` and ``e``, ``|a - k*e| / |a|`` in the Euclidean norm, must be at most
+``rtol + atol / |e|`` (the tolerance rule ``atol + rtol*|e|`` applied to the answer
+rescaled to the expected's length), so zero entries need no ``atol`` of their own and
+``2*e`` passes even with both tolerances 0; ``k < 0`` needs ``up_to_sign``. Under
+``sigfigs`` or ``decimals``, ``a / k`` and ``e`` agree entry by entry when rounded. With
 ``unordered`` these two apply to each element.
 
 ``compare`` never raises: a comparison the grader itself cannot do (its own bug, or

@@ -128,12 +128,11 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
 
     Compared as directions: a vector whose norm is at most ``atol`` is the zero vector,
     which has no direction: it equals the zero vector only, never a non-zero one.
-    Otherwise the answer is
-    rescaled to the expected's length, ``r = a * |e| / |a|``, and must be within the
-    tolerance rule in the Euclidean norm, ``|r - s*e| <= atol + rtol * |e|`` with
-    ``s = +1`` (or ``-1`` with up_to_sign), that is, the unit vectors differ by at most
-    ``rtol + atol / |e|`` (about the sine of the angle between them). Under sigfigs or
-    decimals, ``r`` and ``s*e`` must agree entry by entry when rounded.
+    Otherwise ``k`` is the least-squares factor (``a``'s projection on ``e``) and the sine
+    of the angle between them, ``|a - k*e| / |a|``, must be at most ``rtol + atol/|e|``
+    (the tolerance rule on the answer rescaled to the expected's length, in the
+    Euclidean norm). Under sigfigs or decimals, ``a / k`` and ``e`` must agree entry by
+    entry when rounded.
     """
     with np.errstate(all="ignore"):
         try:
@@ -155,22 +154,48 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
             return Comparison(equal=False, message=f"the answer is the zero vector (its norm "
                               f"{_num(a_norm)} is at most atol = {_num(tol.atol)}), which is "
                               f"no multiple of the expected non-zero vector")
-        rescaled = af * (e_norm / a_norm)
-        sign = 1.0 if float(np.vdot(ef, rescaled).real) >= 0 else -1.0
-        target = sign * ef
+        # Scaled by powers of two (exact) so that the products cannot overflow, and an
+        # exact multiple such as 2*e leaves no residual at all.
+        e_shift, a_shift = _exponent(ef), _exponent(af)
+        es, as_ = _times_power_of_two(ef, -e_shift), _times_power_of_two(af, -a_shift)
+        # a ~ k * e with k = k_scaled * 2**(a_shift - e_shift), kept apart so that a factor
+        # past a float's range (1e-400) still compares.
+        k_scaled = float(np.vdot(es, as_).real) / float(np.vdot(es, es).real)
+        if k_scaled == 0 or not math.isfinite(k_scaled):
+            return None  # orthogonal
         if tol.rounding:
-            ok = bool(_close(target, rescaled, tol.floats()).all())
+            back = _times_power_of_two(as_ / k_scaled, e_shift)  # a / k
+            ok = bool(np.isfinite(back).all()) and bool(_close(ef, back, tol.floats()).all())
         else:
-            ok = _norm(rescaled - target) <= tol.atol + tol.rtol * e_norm
+            sine = _norm(as_ - k_scaled * es) / _norm(as_)
+            ok = sine <= tol.rtol + tol.atol / e_norm
     if not ok:
         return None
-    if sign < 0 and not whole.up_to_sign:
+    if k_scaled < 0 and not whole.up_to_sign:
         return Comparison(equal=False, message="the answer is a negative multiple of the "
                           "expected vector, and the check accepts only positive scale "
                           "factors (up_to_sign is not set)")
-    k = sign * a_norm / e_norm
-    kind = "a positive" if k > 0 else "a negative"
-    return Comparison(equal=True, message=f"equal up to {kind} scale factor ({_num(k)})")
+    kind = "a positive" if k_scaled > 0 else "a negative"
+    try:
+        k_text = _num(math.ldexp(k_scaled, a_shift - e_shift))
+    except OverflowError:
+        k_text = f"{_num(k_scaled)} * 2**{a_shift - e_shift}"
+    if k_text in ("0", "-0"):
+        k_text = f"{_num(k_scaled)} * 2**{a_shift - e_shift}"
+    return Comparison(equal=True, message=f"equal up to {kind} scale factor ({k_text})")
+
+
+def _times_power_of_two(v: np.ndarray, shift: int) -> np.ndarray:
+    """``v * 2**shift``, exact (short of overflow and subnormals), for complex ``v`` too."""
+    if v.dtype.kind == "c":
+        return np.ldexp(v.real, shift) + 1j * np.ldexp(v.imag, shift)
+    return np.ldexp(v, shift)
+
+
+def _exponent(v: np.ndarray) -> int:
+    """The binary exponent of the largest entry (0 for the zero vector)."""
+    big = float(np.max(np.abs(v)))
+    return math.frexp(big)[1] if big > 0 else 0
 
 
 def _elements(value: Any) -> list[Any] | None:
