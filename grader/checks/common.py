@@ -342,14 +342,38 @@ def _budget(seconds: float) -> Iterator[None]:
 # --------------------------------------------------------------------------- evaluation
 
 
+_contexts: list[Any] = []  # contexts of higher precision in use, innermost last
+
+
 @functools.lru_cache(maxsize=1)
-def _mp() -> Any:
-    """A private 30-digit mpmath context (never the shared global ``mpmath.mp``)."""
+def _mp30() -> Any:
     from mpmath.ctx_mp import MPContext
 
     ctx = MPContext()
     ctx.dps = DIGITS
     return ctx
+
+
+def _mp() -> Any:
+    """A private mpmath context (never the shared global ``mpmath.mp``): 30 digits.
+
+    Inside :func:`_precision` it is that block's context of more digits.
+    """
+    return _contexts[-1] if _contexts else _mp30()
+
+
+@contextmanager
+def _precision(digits: int) -> Iterator[Any]:
+    """Evaluate with ``digits`` digits in the body (a confirmation at higher precision)."""
+    from mpmath.ctx_mp import MPContext
+
+    ctx = MPContext()
+    ctx.dps = digits
+    _contexts.append(ctx)
+    try:
+        yield ctx
+    finally:
+        _contexts.remove(ctx)
 
 
 def numeric_value(expr: Any) -> float | complex | None:
@@ -385,7 +409,7 @@ def _evalf(expr: Any, point: Mapping[Any, Any]) -> Any:
     """
     with _budget(_EVALF_BUDGET):
         try:
-            return _to_mp(expr.evalf(n=DIGITS, subs=dict(point)))
+            return _to_mp(expr.evalf(n=_mp().dps, subs=dict(point)))
         except (ArithmeticError, ValueError, TypeError, AttributeError):
             return None
     return None
@@ -414,6 +438,21 @@ def _to_mp(value: Any) -> Any:
     if re_mp is None or im_mp is None:
         return None
     return re_mp if im_mp == 0 else ctx.mpc(re_mp, im_mp)
+
+
+_SAFE_DIGITS = 8  # digits of a sum that may cancel before its value is in doubt
+_cancelled = [False]  # set by the evaluator when a sum cancelled beyond the precision
+
+
+def _evaluate_checked(expr: Any, point: Mapping[Any, Any]) -> tuple[Any, bool]:
+    """:func:`_evaluate`, and whether the value is reliable (no sum cancelled beyond it).
+
+    An exact zero reached through cancellation (``cosh(1000*x)**2 - sinh(1000*x)**2``
+    at 30 digits) is not reliable; the same at enough digits is.
+    """
+    _cancelled[0] = False
+    value = _evaluate(expr, point)
+    return value, not _cancelled[0]
 
 
 def _evaluate(expr: Any, point: Mapping[Any, Any]) -> Any:
@@ -478,7 +517,12 @@ def _walk(node: Any, env: dict[Any, Any], point: Mapping[Any, Any], memo: dict[A
     elif node is sp.I:
         value = ctx.mpc(0, 1)
     elif node.is_Add:
-        value = ctx.fsum(_walk(a, env, point, memo) for a in node.args)
+        terms = [_walk(a, env, point, memo) for a in node.args]
+        value = ctx.fsum(terms)
+        largest = max(abs(t) for t in terms)
+        if largest and ctx.isfinite(largest) and (
+                value == 0 or abs(value) < largest * ctx.mpf(10) ** (_SAFE_DIGITS - ctx.dps)):
+            _cancelled[0] = True  # the terms cancelled beyond the working precision
     elif node.is_Mul:
         value = ctx.fprod(_walk(a, env, point, memo) for a in node.args)
     elif node.is_Pow:

@@ -17,20 +17,32 @@ entry by entry; shapes and keys must match):
    ``Derivative(sigma(z), z)`` becomes the explicit derivative. A symbol name that is not
    declared, or an undefined function that is not given, makes the answer NOT equal.
 2. **Sample.** Up to ``3 * samples`` candidate points are drawn (``numpy`` generator seeded
-   by ``seed``) with exact rational coordinates (multiples of 1/1000) in
-   ``domain.get(name, (-2, 2))``, narrowed by the declared symbol's assumptions: positive
-   gives (0.1, 2] (or the positive part of an explicit domain), nonnegative, negative and
-   nonpositive likewise, nonzero avoids 0; integer symbols take integers (default -5..5,
-   1..10 when positive). The first ``samples`` points where the expected value is finite
-   and real are kept (if fewer than half of ``samples`` are real, the finite complex ones
-   are kept too). Both sides are evaluated there to 30 digits: a whitelist evaluator
-   over mpmath for the elementary functions, ``evalf(n=30, subs=...)`` for anything else.
-   Where ``|a - e| > atol + rtol * |e|`` (defaults ``rtol=1e-8``, ``atol=1e-12``) the
-   point is re-checked with sympy's adaptive ``evalf(n=30, subs=...)``; a point that still
-   differs is a counterexample and the answer is NOT equal. Nothing overrules a
-   counterexample, not even the CAS. Thirty digits separate near misses far below any
-   tolerance (``1.000001 * e`` is caught at the default ``rtol``).
-   Identical normalised expressions are equal without sampling.
+   by ``seed``) with exact rational coordinates of random denominators (not a grid). In
+   ``domain.get(name)`` when a domain is given; otherwise half of them in ``[-2, 2]`` and
+   half far beyond it (sizes up to ``10**6``), on the side the symbol's sign allows
+   (positive, nonnegative, negative, nonpositive; nonzero avoids 0); integer symbols take
+   integers in -10..10 and up to ``10**6`` in size. The first ``samples`` points where the
+   expected value is finite and real are kept (if fewer than half of ``samples`` are
+   real, the finite complex ones are kept too). Both sides are evaluated there to 30
+   digits: a whitelist evaluator over mpmath for the elementary functions, ``evalf(n=30,
+   subs=...)`` for anything else. Where ``|a - e| > atol + rtol * |e|`` (defaults
+   ``rtol=1e-8``, ``atol=1e-12``) the point is re-evaluated at 60, 250, 1000 and 4000
+   digits until the values agree or neither lost its digits to cancellation (so
+   ``cosh(1000*x)**2 - sinh(1000*x)**2`` is 1); a point that still differs is a
+   counterexample and the answer is NOT equal. Nothing overrules a counterexample, not
+   even the CAS. Far out, an overflow is no evidence. Identical normalised expressions are
+   equal without sampling.
+
+   **Exact values.** When neither side has a float and the rubric gave no ``rtol`` or
+   ``atol``, the tolerance is what the precision resolves (``rtol=1e-20``,
+   ``atol=1e-25``) and: constants are compared exactly (rationals as they are, others by
+   sympy's strict adaptive ``evalf``, the minimal polynomial or the CAS; agreement to 1000
+   digits counts as equal unless some part of a side is astronomically small or large,
+   then the CAS decides or it is undecidable); two rational functions over the
+   rationals (any degree and size) are decided by an identity test at random points
+   modulo the prime ``2**61 - 1`` (:mod:`grader.checks.algebra.exact`), unless an integer
+   symbol has a finite domain. Interval ends, set elements, equations and relations use
+   the same exact rules.
 3. **No counterexample.** When at least 12 distinct points agree (or neither side has a
    free symbol, so the one evaluation is exact enough) the answer is equal ("equal at N
    sample points") and the CAS is skipped: sampling has decided and ``simplify`` could
@@ -55,9 +67,15 @@ Floats are numbers like any other (``0.099`` equals ``99/1000`` within tolerance
 Other kinds of expected value:
 
 * **Equations** (``Eq``) are equal when ``lhs - rhs`` of both agree up to a nonzero
-  constant factor (so swapped sides and scaled equations are equal; ``x**2 = 4`` is not
-  ``x = 2``). With one free symbol, an answer that is not an equation (``x >= 1 and
-  x <= 1`` for ``x = 1``) is compared by the set it denotes, as below.
+  constant factor (so swapped sides and scaled equations are equal), or else when they
+  have the same solution set under the declared assumptions and domain: with one
+  unknown by ``solveset`` (over the integers, reals or complex numbers), with several by
+  the rule of systems below; a solution of one that is not one of the other (found by
+  solving for one unknown at a few points) makes them NOT equal. ``x**2 = 4`` is not
+  ``x = 2``; ``x*y = 1`` is ``y = 1/x``; ``(x - 2)**2 = 0`` is ``x = 2``. When sympy
+  cannot find or compare the solution sets the verdict is undecidable. With one free
+  symbol, an answer that is not an equation (``x >= 1 and x <= 1`` for ``x = 1``) is
+  compared by the set it denotes, as below.
 * **Inequalities, intervals and sets** are compared by the set of real numbers they
   denote. A relation (``<, <=, >, >=, !=``, ``Eq``, ``And``/``Or``/``Not`` of them) in one
   free symbol is turned into a set by sympy (``as_set``); sets (``Interval``,

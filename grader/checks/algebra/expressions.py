@@ -10,6 +10,14 @@ import sympy as sp
 from grader.checks import Comparison
 from grader.checks.algebra.cas import CAS_BUDGET, _cas_zero, _expandable
 from grader.checks.algebra.display import _describe_for_expressions, _display
+from grader.checks.algebra.exact import (
+    applicable,
+    constants_equal,
+    degree_bound,
+    exact_mode,
+    identical,
+    tight,
+)
 from grader.checks.algebra.form import _with_form
 from grader.checks.algebra.reading import _normalise, _Refused
 from grader.checks.algebra.sampling import CONFIDENT_POINTS, _sample
@@ -32,19 +40,35 @@ def _compare_expression(e: Any, a: Any, setup: _Setup, *, text: str | None = Non
     return _with_form(_compare_values(e_n, a_n, setup), a, setup, text)
 
 
+_NOT_FINITE = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+
+
 def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
-    """Steps 2-4 of the decision rule on normalised expressions."""
+    """Steps 2-4 of the decision rule on normalised expressions.
+
+    Where neither side has a float and the rubric gave no tolerance, the values are
+    exact: rational functions are decided by an identity test, constants exactly, and
+    sampling compares other expressions to the precision of the evaluation only.
+    """
     if e_n == a_n:
         return Comparison(equal=True, message="identical")
+    exact = exact_mode(setup, e_n, a_n)
+    if exact:
+        setup = tight(setup)
+        if not (e_n.free_symbols or a_n.free_symbols or e_n.has(*_NOT_FINITE)
+                or a_n.has(*_NOT_FINITE)):
+            return _compare_constants(e_n, a_n, setup)
     sampled = _sample(e_n, a_n, setup)
     if sampled.counterexample:
         return Comparison(equal=False, message=sampled.counterexample, hint=sampled.hint)
-    difference = _exact_difference(e_n, a_n)
-    if difference is not None:
-        # Exact rational functions whose difference is not zero: the tolerance hid it.
-        return Comparison(equal=False, message=f"differs from the expected answer by exactly "
-                          f"{_display(difference, 200)} (within the tolerance at the sample "
-                          "points, but not zero)", hint="a small exact difference")
+    if exact and applicable(e_n, a_n, setup):
+        same = identical(e_n, a_n, setup.seed)
+        if same is False:
+            return Comparison(equal=False, message=_exact_difference_message(e_n, a_n),
+                              hint="a small exact difference")
+        if same:
+            return Comparison(equal=True, message="the same rational function (an exact "
+                              "identity test)")
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
         return Comparison(equal=True, message=sampled.agreement)
     if _cas_zero(e_n - a_n):
@@ -54,40 +78,31 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
     return Comparison(equal=None, message=sampled.undecided)
 
 
-def _exact_difference(e_n: Any, a_n: Any) -> Any:
-    """``e - a`` when both are rational functions over the rationals and it is not zero.
-
-    ``cancel`` gives a canonical form of such a difference, so a nonzero result proves
-    the answers differ, even when the tolerance hides it at every sample point (a
-    constant off by one in a polynomial of size 1e13). Anything else (floats, radicals,
-    pi, functions) gives None: there the tolerance rules.
-    """
-    if not (_exact_rational(e_n) and _exact_rational(a_n)):
-        return None
-    if any(s.is_integer for s in e_n.free_symbols | a_n.free_symbols):
-        return None  # a polynomial may vanish on every integer a domain allows
-    if not _expandable(e_n - a_n):
-        return None
-    found: list[Any] = []
-    with _budget(CAS_BUDGET):
-        found.append(sp.cancel(e_n - a_n))
-    if not found or found[0] == 0:
-        return None
-    return found[0]
+def _compare_constants(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
+    """Two exact constants: equal, different, or undecidable (never within a tolerance)."""
+    same = constants_equal(e_n, a_n)
+    if same:
+        return Comparison(equal=True, message="equal (exactly)")
+    if same is False:
+        sampled = _sample(e_n, a_n, setup)
+        shown = sampled.counterexample or (f"differs as a number: expected {_display(e_n)}, "
+                                           f"got {_display(a_n)}")
+        return Comparison(equal=False, message=shown + " (exact values, compared exactly)",
+                          hint=sampled.hint)
+    return Comparison(equal=None, message=f"could not decide whether {_display(a_n)} "
+                      f"equals {_display(e_n)} exactly: they agree to many digits and "
+                      "simplification did not settle it")
 
 
-def _exact_rational(expr: Any) -> bool:
-    symbols = expr.free_symbols
-    for node in sp.preorder_traversal(expr):
-        if node.is_Symbol:
-            continue
-        if node.is_Number:
-            if not node.is_Rational:
-                return False
-            continue
-        if node.is_Add or node.is_Mul:
-            continue
-        if node.is_Pow and node.exp.is_Integer and node.base.free_symbols:
-            continue
-        return False
-    return bool(symbols)
+def _exact_difference_message(e_n: Any, a_n: Any) -> str:
+    """What an exact difference is, when it is cheap to show; a plain statement otherwise."""
+    if _expandable(e_n - a_n) and degree_bound(e_n - a_n) <= 400:
+        found: list[Any] = []
+        with _budget(CAS_BUDGET):
+            found.append(sp.cancel(e_n - a_n))
+        if found and found[0] != 0:
+            return (f"differs from the expected answer by exactly "
+                    f"{_display(found[0], 200)} (too small to see at the sample points, "
+                    "but not zero)")
+    return ("not the same rational function as the expected answer (an exact identity "
+            "test; the difference is too small to see at the sample points)")

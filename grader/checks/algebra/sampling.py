@@ -12,9 +12,15 @@ import numpy as np
 import sympy as sp
 
 from grader.checks.algebra.setup import _Setup
-from grader.checks.common import _evalf, _evaluate, _mp
+from grader.checks.common import _evalf, _evaluate, _evaluate_checked, _mp, _precision
 
 CONFIDENT_POINTS = 12  # agreeing distinct points that make the CAS unnecessary
+
+
+BOX = 2.0  # half of the points lie in [-BOX, BOX]; the others far beyond it
+_FAR_DECADES = (0.5, 6.0)  # far points: |x| = 10**u, u uniform in this range
+_FAR_INTEGER = 10**6  # far integer points: |n| up to this
+_DENOMINATOR = (10**6, 10**7)  # random denominators of the rational coordinates
 
 
 @dataclass(frozen=True)
@@ -23,57 +29,85 @@ class _Range:
     high: float
     integer: bool
     nonzero: bool
+    given: bool = False  # an explicit domain: sampled in it only
+    sign: int = 0  # +1 positive or nonnegative, -1 negative or nonpositive, 0 either
 
 
 def _range(symbol: Any, given: tuple[float, float] | None) -> _Range:
-    """Where a symbol is sampled: the domain narrowed by the symbol's assumptions."""
-    default: tuple[float, float]
-    if symbol.is_integer:
-        default = ((1, 10) if symbol.is_positive else (0, 10) if symbol.is_nonnegative
-                   else (-10, -1) if symbol.is_negative else (-10, 0)
-                   if symbol.is_nonpositive else (-5, 5))
-    else:
-        default = ((0.1, 2.0) if symbol.is_positive else (0.0, 2.0) if symbol.is_nonnegative
-                   else (-2.0, -0.1) if symbol.is_negative else (-2.0, 0.0)
-                   if symbol.is_nonpositive else (-2.0, 2.0))
-    low, high = given if given is not None else default
-    if given is not None:  # an explicit domain, cut to the symbol's sign
+    """Where a symbol is sampled: the domain narrowed by the symbol's assumptions.
+
+    Without a domain half of the draws are in the box ``[-2, 2]`` (integers in -10..10)
+    and half far beyond it, up to ``10**6`` in size, on the side the sign allows.
+    """
+    sign = (1 if symbol.is_nonnegative or symbol.is_positive else
+            -1 if symbol.is_nonpositive or symbol.is_negative else 0)
+    nonzero = bool(symbol.is_nonzero or symbol.is_positive or symbol.is_negative)
+    box = 10.0 if symbol.is_integer else BOX
+    default = (0.0, box) if sign > 0 else (-box, 0.0) if sign < 0 else (-box, box)
+    if given is None:
+        low, high = default
+    else:  # an explicit domain, cut to the symbol's sign
+        low, high = given
         if symbol.is_nonnegative:
             low = max(low, 0.0)
         if symbol.is_nonpositive:
             high = min(high, 0.0)
-    nonzero = bool(symbol.is_nonzero or symbol.is_positive or symbol.is_negative)
     if symbol.is_integer:
         low, high = math.ceil(low), math.floor(high)
         if (nonzero and low == high == 0) or low > high:
-            low, high = default
+            (low, high), given = default, None
     elif low >= high:
-        low, high = default
-    return _Range(float(low), float(high), bool(symbol.is_integer), nonzero)
+        (low, high), given = default, None
+    return _Range(float(low), float(high), bool(symbol.is_integer), nonzero,
+                  given=given is not None, sign=sign)
 
 
-def _draw(rng: np.random.Generator, r: _Range) -> Any:
+def _draw(rng: np.random.Generator, r: _Range, far: bool) -> Any:
+    """One coordinate: an integer, or a rational with a random denominator (not a grid)."""
     if r.integer:
+        if far and not r.given:
+            size = int(10 ** float(rng.uniform(1.0, math.log10(_FAR_INTEGER))))
+            side = r.sign or (1 if rng.random() < 0.5 else -1)
+            return sp.Integer(side * max(size, 11))
         for _ in range(20):
             k = int(rng.integers(int(r.low), int(r.high) + 1))
             if k != 0 or not r.nonzero:
                 return sp.Integer(k)
         return sp.Integer(int(r.high) if r.high != 0 else int(r.low))
-    lo, hi = math.ceil(r.low * 1000), math.floor(r.high * 1000)
-    k = min(max(round(float(rng.uniform(r.low, r.high)) * 1000), lo), hi)
+    q = int(rng.integers(*_DENOMINATOR))
+    if far and not r.given:
+        far_size = 10 ** float(rng.uniform(*_FAR_DECADES))
+        side = r.sign or (1 if rng.random() < 0.5 else -1)
+        return sp.Rational(side * max(round(far_size * q), 2 * q + 1), q)
+    lo, hi = math.ceil(r.low * q), math.floor(r.high * q)
+    k = min(max(round(float(rng.uniform(r.low, r.high)) * q), lo), hi)
     if k == 0 and r.nonzero:
         k = 1 if hi >= 1 else -1
-    return sp.Rational(k, 1000)
+    return sp.Rational(k, q)
 
 
 @functools.lru_cache(maxsize=64)
 def _candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
-    """Candidate points (symbol -> Rational), 3x samples of them, fixed by the seed."""
+    """Candidate points (symbol -> Rational), 3x samples of them, fixed by the seed.
+
+    Even-numbered points are in the box, odd-numbered ones far beyond it (for every
+    symbol without an explicit domain).
+    """
     rng = np.random.default_rng(setup.seed)
     domain = dict(setup.domain)
     ordered = sorted(setup.symbols, key=lambda item: item[0])
     ranges = [(sym, _range(sym, domain.get(name))) for name, sym in ordered]
-    return tuple({sym: _draw(rng, r) for sym, r in ranges} for _ in range(3 * setup.samples))
+    return tuple({sym: _draw(rng, r, far=i % 2 == 1) for sym, r in ranges}
+                 for i in range(3 * setup.samples))
+
+
+def _in_box(point: Mapping[Any, Any]) -> bool:
+    return all(abs(v) <= (10 if v.is_Integer else BOX) for v in point.values())
+
+
+def _box_candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
+    """The candidate points in the box (where values stay of moderate size)."""
+    return tuple(p for p in _candidates(setup) if _in_box(p))
 
 
 @dataclass(frozen=True)
@@ -110,20 +144,17 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
         if _agree(e_val * factor if proportional else e_val, a_val, setup):
             agreeing.add(key)
             continue
-        # Confirm with sympy's adaptive evalf before calling it a counterexample.
-        e2 = _evalf(e_n, points[i])
-        e2 = e_val if e2 is None else e2
-        # Where our evaluation found the received undefined (a division by zero), evalf
-        # has nothing better to offer.
-        a2 = None if a_val is None else _evalf(a_n, points[i])
-        if a2 is None and a_val is not None and ctx.isfinite(a_val):
-            a2 = a_val
-        if proportional:
-            e2 = e2 * factor
-        if _agree(e2, a2, setup):
+        # Confirm at higher precision before calling it a counterexample.
+        verdict, e2, a2 = _confirm(e_n, a_n, points[i], setup, factor if proportional
+                                   else None, e_val, a_val)
+        if verdict == "agree":
             agreeing.add(key)
             continue
+        if verdict == "unknown":
+            continue  # cancellation beyond every precision tried: no verdict here
         if (a2 is None or not ctx.isfinite(a2)) and free:
+            if not _in_box(points[i]):
+                continue  # overflow far out is no evidence
             undefined.setdefault(key, (i, e2, a2))
             if len(undefined) < 2:
                 continue
@@ -151,6 +182,44 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
         undecided=f"could not decide: the answers agree at all {distinct} distinct sample "
                   "points, too few to tell (the expected answer is undefined elsewhere, or "
                   "the symbols take few values), and simplification did not settle it")
+
+
+_CONFIRM_DIGITS = (60, 250, 1000, 4000)  # precisions of a confirmation
+
+
+def _confirm(e_n: Any, a_n: Any, point: Mapping[Any, Any], setup: _Setup, factor: Any,
+             e_val: Any, a_val: Any) -> tuple[str, Any, Any]:
+    """Re-evaluate a disagreeing point at more digits: "agree", "differ" or "unknown".
+
+    A difference is confirmed at the first precision where neither value lost its
+    digits to cancellation; agreement at any precision settles it. Where the evaluator
+    found the received side undefined, sympy's adaptive ``evalf`` has the last word.
+    """
+    ctx = _mp()
+    if a_val is None:
+        a2 = _evalf(a_n, point)
+        e2 = _evalf(e_n, point)
+        e2 = e_val if e2 is None else e2
+        if factor is not None:
+            e2 = e2 * factor
+        if _agree(e2, a2, setup):
+            return "agree", e2, a2
+        return "differ", e2, a2
+    for digits in _CONFIRM_DIGITS:
+        with _precision(digits):
+            e2, e_sure = _evaluate_checked(e_n, point)
+            a2, a_sure = _evaluate_checked(a_n, point)
+            if e2 is not None and factor is not None:
+                e2 = e2 * factor
+            if _agree(e2, a2, setup):
+                return "agree", e_val, a_val
+            if e_sure and a_sure:
+                if e2 is None:
+                    return "unknown", e_val, a_val  # the expected is undefined here
+                if a2 is None or not ctx.isfinite(a2):
+                    return "differ", ctx.convert(e2), a2
+                return "differ", ctx.convert(e2), ctx.convert(a2)
+    return "unknown", e_val, a_val
 
 
 def _differs(free: list[Any], point: Mapping[Any, Any], e: Any, a: Any) -> str:

@@ -12,6 +12,13 @@ from sympy.logic.boolalg import Boolean, BooleanFunction
 from grader.checks import Comparison
 from grader.checks.algebra.cas import CAS_BUDGET, _cas_constant_ratio
 from grader.checks.algebra.display import _describe_for_expressions, _display
+from grader.checks.algebra.exact import (
+    applicable,
+    constant_ratio,
+    constants_equal,
+    exact_mode,
+    tight,
+)
 from grader.checks.algebra.expressions import _compare_values
 from grader.checks.algebra.reading import _normalise, _Refused
 from grader.checks.algebra.sampling import (
@@ -23,7 +30,15 @@ from grader.checks.algebra.sampling import (
     _sample,
 )
 from grader.checks.algebra.setup import _Setup
-from grader.checks.common import _EVALF_BUDGET, _budget, _evaluate, _mp, max_matching
+from grader.checks.common import (
+    _EVALF_BUDGET,
+    _budget,
+    _evaluate,
+    _evaluate_checked,
+    _mp,
+    _precision,
+    max_matching,
+)
 
 _SET_LIKE = (sp.Set, sp.core.relational.Relational, BooleanFunction)
 
@@ -50,21 +65,167 @@ def _compare_equation(e: Any, a: Any, setup: _Setup) -> Comparison:
         return Comparison(equal=False, message=f"the answer {exc}")
     if d_e == d_a or d_e == -d_a:
         return Comparison(equal=True, message="the same equation")
-    sampled = _sample(d_e, d_a, setup, proportional=True)
+    multiple, witness = _constant_multiple(d_e, d_a, setup)
+    if multiple:
+        return Comparison(equal=True, message="an equivalent equation (a constant multiple: "
+                          f"{witness})")
+    solutions = _same_solutions(d_e, d_a, setup)
+    if solutions is not None:
+        return solutions
+    if multiple is False:
+        return Comparison(equal=None, message="lhs - rhs is not a constant multiple of the "
+                          f"expected one ({witness}), and the grader could not compare the "
+                          "solution sets; it needs a human")
+    return Comparison(equal=None, message=witness)
+
+
+def _constant_multiple(d_e: Any, d_a: Any, setup: _Setup) -> tuple[bool | None, str]:
+    """Whether ``d_a`` is a nonzero constant times ``d_e``, and what showed it."""
+    exact = exact_mode(setup, d_e, d_a)
+    if exact and applicable(d_e, d_a, setup):
+        found = constant_ratio(d_e, d_a, setup.seed)
+        if found is not None:
+            return found, "an exact test"
+    sampled = _sample(d_e, d_a, tight(setup) if exact else setup, proportional=True)
     if sampled.counterexample:
-        return Comparison(equal=False, message="not equivalent to the expected equation "
-                          f"(lhs - rhs is not a constant multiple of the expected one): "
-                          f"{sampled.counterexample}")
+        return False, sampled.counterexample
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
-        return Comparison(equal=True, message="an equivalent equation (" + sampled.agreement
-                          + ")")
+        return True, sampled.agreement
     if _cas_constant_ratio(d_a, d_e):
-        return Comparison(equal=True, message="an equivalent equation (proved by "
-                          "simplification)")
+        return True, "proved by simplification"
     if sampled.distinct >= math.ceil(setup.samples / 2):
-        return Comparison(equal=True, message="an equivalent equation (" + sampled.agreement
-                          + ")")
-    return Comparison(equal=None, message=sampled.undecided)
+        return True, sampled.agreement
+    return None, sampled.undecided
+
+
+def _witness(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
+    """A solution of one equation that is not one of the other (NOT equal); None if none.
+
+    At a few points of the box all variables but one are fixed and the equation is
+    solved for the last one; where the variable may take every real value its real
+    solutions are enough (a real counterexample is one for the complex numbers too).
+    """
+    from grader.checks.algebra.sampling import _box_candidates
+
+    free = sorted(d_e.free_symbols | d_a.free_symbols, key=str)
+    for source, other, which in ((d_e, d_a, "expected"), (d_a, d_e, "answer's")):
+        for var in [s for s in free if s in source.free_symbols][:2]:
+            for seed in _box_candidates(setup)[:3]:
+                point = _root_off(source, other, var, seed, setup)
+                if point:
+                    shown = ", ".join(f"{s.name}={_display(point[s], 30)}" for s in free
+                                      if s in point)
+                    return Comparison(equal=False, message=f"not equivalent to the expected "
+                                      f"equation: {shown} solves the {which} equation but "
+                                      "not the other", hint="different solutions")
+    return None
+
+
+def _root_off(source: Any, other: Any, var: Any, seed: Mapping[Any, Any],
+              setup: _Setup) -> dict[Any, Any] | None:
+    """A root of ``source`` in ``var`` (others fixed at ``seed``) where ``other`` is not 0."""
+    fixed = {s: v for s, v in seed.items() if s != var and s in (
+        source.free_symbols | other.free_symbols)}
+    unrestricted = var.is_integer is None and var.is_nonnegative is None and (
+        var.is_nonpositive is None) and var.name not in dict(setup.domain)
+    solve_for = sp.Dummy("r", real=True) if unrestricted else var
+    found: list[Any] = []
+    with _budget(CAS_BUDGET):
+        try:
+            found.append(sp.solve(source.xreplace({**fixed, var: solve_for}), solve_for))
+        except (NotImplementedError, ValueError, TypeError, AttributeError,
+                sp.PolynomialError):
+            found.append(None)
+    roots = found[0] if found and isinstance(found[0], list) else []
+    for root in roots[:4]:
+        if not (isinstance(root, sp.Expr) and root.is_number) or root.has(sp.Float):
+            continue
+        point = {**fixed, var: root}
+        with _precision(60):
+            residual, sure_r = _evaluate_checked(source.xreplace(point), {})
+            value, sure_v = _evaluate_checked(other.xreplace(point), {})
+            ctx = _mp()
+            if (residual is not None and sure_r and abs(residual) < 1e-40 and value is not None
+                    and sure_v and ctx.isfinite(value) and abs(value) > 1e-20):
+                return point
+    return None
+
+
+def _solution_domain(var: Any, setup: _Setup) -> Any:
+    """Where a variable's solutions are sought: its assumptions and its domain."""
+    if var.is_integer:
+        domain = sp.S.Integers
+    elif var.is_extended_real:
+        domain = sp.S.Reals
+    else:
+        return sp.S.Complexes
+    if var.is_positive:
+        domain = domain.intersect(sp.Interval.open(0, sp.oo))
+    elif var.is_nonnegative:
+        domain = domain.intersect(sp.Interval(0, sp.oo))
+    elif var.is_negative:
+        domain = domain.intersect(sp.Interval.open(-sp.oo, 0))
+    elif var.is_nonpositive:
+        domain = domain.intersect(sp.Interval(-sp.oo, 0))
+    bounds = dict(setup.domain).get(var.name)
+    if bounds is not None:
+        low, high = (sp.nsimplify(b) for b in bounds)
+        domain = domain.intersect(sp.Interval(low, high))
+    return domain
+
+
+def _solution_set(d: Any, var: Any, domain: Any) -> Any:
+    found: list[Any] = []
+    with _budget(CAS_BUDGET):
+        try:
+            found.append(sp.solveset(d, var, domain))
+        except (NotImplementedError, ValueError, TypeError, AttributeError):
+            found.append(None)
+    result = found[0] if found else None
+    if not isinstance(result, sp.Set) or result.has(sp.ConditionSet):
+        return None
+    return result
+
+
+def _same_solutions(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
+    """Equations by their solution sets; None when sympy cannot find or compare them."""
+    free = sorted(d_e.free_symbols | d_a.free_symbols, key=str)
+    if len(free) != 1:
+        from grader.checks.algebra.systems import _compare_system
+
+        result = _compare_system([sp.Eq(d_e, 0)], [sp.Eq(d_a, 0)], setup)
+        if result.equal is None:
+            return _witness(d_e, d_a, setup)
+        if result.equal:
+            return Comparison(equal=True, message="an equivalent equation (the same "
+                              "solutions; " + result.message + ")")
+        return Comparison(equal=False, message=f"not equivalent to the expected equation: "
+                          f"{result.message}", hint=result.hint)
+    var = free[0]
+    domain = _solution_domain(var, setup)
+    e_set, a_set = _solution_set(d_e, var, domain), _solution_set(d_a, var, domain)
+    if e_set is None or a_set is None:
+        return _witness(d_e, d_a, setup)
+    if e_set == a_set:
+        return Comparison(equal=True, message=f"an equivalent equation (the same solutions "
+                          f"{_display(e_set)})")
+    if isinstance(e_set, sp.FiniteSet) and isinstance(a_set, sp.FiniteSet):
+        got = _compare_finite_sets(e_set, a_set, setup)
+    elif _pieces(e_set) is not None and _pieces(a_set) is not None:
+        got = _compare_real_sets(e_set, a_set, setup)
+    elif e_set.is_finite_set is not None and a_set.is_finite_set is not None and (
+            e_set.is_finite_set != a_set.is_finite_set):
+        got = Comparison(equal=False, message="one is finite", hint="different solutions")
+    else:
+        return _witness(d_e, d_a, setup)
+    if got.equal is None:
+        return None
+    if got.equal:
+        return Comparison(equal=True, message=f"an equivalent equation (the same solutions "
+                          f"{_display(e_set)})")
+    return Comparison(equal=False, message=f"not equivalent to the expected equation: the "
+                      f"solutions are {_display(a_set)}, expected {_display(e_set)}",
+                      hint=got.hint or "different solutions")
 
 
 def _free_names(obj: Any) -> set[str]:
@@ -158,7 +319,11 @@ def _compare_real_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
     for (e_lo, e_hi, e_lo_open, e_hi_open), (a_lo, a_hi, a_lo_open, a_hi_open) in zip(
             e_parts, a_parts, strict=True):
         for which, e_end, a_end in (("lower", e_lo, a_lo), ("upper", e_hi, a_hi)):
-            if not _same_number(e_end, a_end, setup):
+            same = _same_number(e_end, a_end, setup)
+            if same is None:
+                return Comparison(equal=None, message=f"could not decide whether the "
+                                  f"{which} end {_display(a_end)} equals {_display(e_end)}")
+            if not same:
                 return Comparison(equal=False, message=f"not the same set: {shown}",
                                   hint=f"the {which} end {_display(a_end)} should be "
                                   f"{_display(e_end)}")
@@ -198,9 +363,11 @@ def _pieces(s: Any) -> list[tuple[Any, Any, bool, bool]] | None:
     return None
 
 
-def _same_number(e: Any, a: Any, setup: _Setup) -> bool:
+def _same_number(e: Any, a: Any, setup: _Setup) -> bool | None:
     if e.is_infinite or a.is_infinite:
         return bool(e == a)
+    if exact_mode(setup, e, a):
+        return constants_equal(e, a)
     e_val, a_val = _evaluate(e, {}), _evaluate(a, {})
     return _agree(e_val, a_val, setup)
 
@@ -211,11 +378,15 @@ def _compare_finite_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
     if len(e_items) != len(a_items):
         return Comparison(equal=False, message=f"expected a set of {len(e_items)} elements, "
                           f"got {len(a_items)}")
-    table = [[(_compare_values(x, y, setup).equal is True
-               if isinstance(x, sp.Expr) and isinstance(y, sp.Expr) else x == y)
-              for y in a_items] for x in e_items]
-    match = max_matching(table)
+    verdicts = [[(_compare_values(x, y, setup).equal
+                  if isinstance(x, sp.Expr) and isinstance(y, sp.Expr) else x == y)
+                 for y in a_items] for x in e_items]
+    match = max_matching([[v is True for v in row] for row in verdicts])
     missing = [e_items[i] for i in range(len(e_items)) if match[i] is None]
+    if missing and None not in max_matching([[v is not False for v in row]
+                                             for row in verdicts]):
+        return Comparison(equal=None, message=f"could not decide whether the answer has an "
+                          f"element equal to {_display(missing[0])}")
     if missing:
         return Comparison(equal=False, message=f"not the same set: nothing in the answer "
                           f"equals {_display(missing[0])}")
@@ -259,12 +430,8 @@ def _inequality(rel: Any) -> tuple[Any, str] | None:
 
 def _ratio_sign(d_e: Any, d_a: Any, setup: _Setup) -> int | None:
     """+1 or -1 when ``d_a`` is a constant multiple of ``d_e`` of that sign; else None."""
-    sampled = _sample(d_e, d_a, setup, proportional=True)
-    if sampled.counterexample:
-        return None
-    proved = sampled.exact or sampled.distinct >= CONFIDENT_POINTS or _cas_constant_ratio(
-        d_a, d_e)
-    if not proved:
+    multiple, _ = _constant_multiple(d_e, d_a, setup)
+    if not multiple:
         return None
     ctx = _mp()
     for i, value in _expected_points(d_e, setup)[0] if d_e.free_symbols else ():

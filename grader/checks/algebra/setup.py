@@ -27,12 +27,15 @@ class _Setup:
     syntax: str = "python"
     form: tuple[str, ...] = ()
     mode: str | None = None
+    tolerant: bool = False  # the rubric gave rtol or atol: tolerances apply to exact values too
+    series_order: int | None = None  # compare answers with O(x**n) by their polynomial part
 
     @staticmethod
     def make(symbols: Mapping[str, sp.Symbol], functions: Mapping[str, sp.Lambda] | None,
              domain: Mapping[str, tuple[float, float]] | None, rtol: float | None,
              atol: float | None, samples: int, seed: int, *, syntax: str = "python",
-             form: tuple[str, ...] = (), mode: str | None = None) -> _Setup:
+             form: tuple[str, ...] = (), mode: str | None = None,
+             series_order: int | None = None) -> _Setup:
         from grader.checks.vocabulary import COMPARE_MODES, FORMS, INPUT_SYNTAXES
 
         if syntax not in INPUT_SYNTAXES:
@@ -53,6 +56,8 @@ class _Setup:
             syntax=syntax,
             form=tuple(form),
             mode=mode,
+            tolerant=rtol is not None or atol is not None,
+            series_order=None if series_order is None else int(series_order),
         )
 
     @property
