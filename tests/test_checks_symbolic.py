@@ -712,3 +712,142 @@ def test_rubric_reads_symbolic_options(tmp_path: Any) -> None:
     spec = rubric.questions[0].checks[0]
     assert spec.symbols == ("x", "n") and spec.assumptions == {"n": "positive integer"}
     assert (spec.compare, spec.form, spec.input_syntax) == ("system", ("no_derivative",), "math")
+
+
+# --------------------------------------------------------------------------- issue 13
+
+n_int = sp.Symbol("n", integer=True)
+xr13 = sp.Symbol("x", real=True)
+EXPANDED_13 = sp.expand((x + 10) ** 13)
+
+# (expected, received, symbols, options, equal): near misses on both sides of each rule.
+EXACT_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] = [
+    # 1. exact where both sides are exact
+    (sp.Integer(123456789), sp.Integer(123456790), {}, {}, False),
+    (sp.Integer(123456789), sp.Integer(123456789), {}, {}, True),
+    (sp.Integer(123456789), sp.Integer(123456790), {}, {"rtol": 1e-6}, True),  # asked for
+    (sp.Integer(123456789), sp.Float(123456789.0), {}, {}, True),  # a float: tolerance
+    ((x + 10) ** 13, EXPANDED_13 - 1, {"x": x}, {}, False),
+    ((x + 10) ** 13, EXPANDED_13, {"x": x}, {}, True),
+    (sp.Integer(1), 1 + x**2 / 10**13, {"x": x}, {}, False),
+    (sp.Integer(1), 1 + x**2 / 10**13, {"x": x}, {"atol": 1e-3, "domain": {"x": (-1, 1)}},
+     True),
+    (x**400 + 1, x**400 + 1 + x**399 / 10**30, {"x": x}, {}, False),
+    ((x + 1) ** 40, sp.expand((x + 1) ** 40), {"x": x}, {}, True),
+    ((x**50 - 1) / (x - 1), sum(x**k for k in range(50)), {"x": x}, {}, True),
+    ((x**50 - 1) / (x - 1), sum(x**k for k in range(49)), {"x": x}, {}, False),
+    (n_int**2 + n_int, n_int * (n_int + 1), {"n": n_int}, {}, True),
+    (n_int**2 + n_int, n_int * (n_int + 1) + 1, {"n": n_int}, {}, False),
+    (sp.pi, sp.Rational(355, 113), {}, {}, False),
+    (sp.sqrt(2) + sp.sqrt(3), sp.sqrt(5 + 2 * sp.sqrt(6)), {}, {}, True),
+    (sp.Eq(x, 100000), sp.Eq(x, 100001), {"x": x}, {}, False),
+    (sp.Eq(x, 100000), sp.Eq(2 * x, 200000), {"x": x}, {}, True),
+    (x > 10**9, x > 10**9 + 1, {"x": xr13}, {}, False),
+    (x > 10**9, 10**9 < x, {"x": xr13}, {}, True),
+    (sp.Interval(0, 10**12), sp.Interval(0, 10**12 + 1), {}, {}, False),
+    (sp.Interval(0, 10**12), sp.Interval(0, sp.Integer(10)**12), {}, {}, True),
+    (sp.FiniteSet(10**10, 1), sp.FiniteSet(1, 10**10 + 1), {}, {}, False),
+    (sp.FiniteSet(10**10, 1), sp.FiniteSet(1, 10**10), {}, {}, True),
+    # 2. sampling beyond the box
+    (sp.Abs(x - 3), 3 - x, {"x": x}, {}, False),
+    (sp.Abs(x - 3), 3 - x, {"x": x}, {"domain": {"x": (-2, 2)}}, True),
+    (sp.acos(sp.cos(x)), sp.Abs(x), {"x": x}, {"assumptions": {"x": "real"}}, False),
+    (sp.acos(sp.cos(x)), sp.Abs(x), {"x": x}, {"domain": {"x": (-3, 3)}}, True),
+    (x, x + sp.sin(1000 * sp.pi * x), {"x": x}, {}, False),
+    (x, x + sp.sin(1000 * sp.pi * x) ** 2 * 0, {"x": x}, {}, True),
+    (n_int, sp.Min(n_int, 5), {"n": n_int}, {}, False),
+    (n_int, sp.Min(n_int, 5), {"n": n_int}, {"domain": {"n": (-5, 5)}}, True),
+    (sp.cosh(1000 * x) ** 2 - sp.sinh(1000 * x) ** 2, sp.Integer(1), {"x": x}, {}, True),
+    (sp.cosh(1000 * x) ** 2 - sp.sinh(1000 * x) ** 2, sp.Integer(2), {"x": x}, {}, False),
+    (sp.Integer(0), sp.Float(1e-9) * x**40, {"x": x}, {}, False),
+    (sp.exp(x), sp.exp(x) * (1 + sp.Integer(10) ** -15), {"x": x}, {}, False),
+    # 4. equations by their solutions
+    (sp.Eq(x * y, 1), sp.Eq(y, 1 / x), {"x": x, "y": y}, {}, True),
+    (sp.Eq(x * y, 1), sp.Eq(y, 2 / x), {"x": x, "y": y}, {}, False),
+    (sp.Eq(sp.sqrt(x), 3), sp.Eq(x, 9), {"x": x}, {"assumptions": {"x": "real"}}, True),
+    (sp.Eq(sp.sqrt(x), 3), sp.Eq(x, 3), {"x": x}, {"assumptions": {"x": "real"}}, False),
+    (sp.Eq(x**2, 4), sp.Eq(x, 2), {"x": x}, {}, False),
+    (sp.Eq(x**2, 4), sp.Eq(x, 2), {"x": x}, {"assumptions": {"x": "positive"}}, True),
+    (sp.Eq(x**3, 1), sp.Eq(x, 1), {"x": x}, {"assumptions": {"x": "real"}}, True),
+    (sp.Eq(x**3, 1), sp.Eq(x, 1), {"x": x}, {}, False),  # complex cube roots of 1
+    (sp.Eq(x * y, 0), sp.Eq(y, 0), {"x": x, "y": y}, {}, False),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "symbols", "options", "equal"),
+                         EXACT_CASES)
+def test_exact_and_wide_verdicts(expected: Any, received: Any, symbols: dict[str, Any],
+                                 options: dict[str, Any], equal: bool | None) -> None:
+    result = compare(expected, received, symbols=symbols, **options)
+    assert result.equal is equal, result.message
+
+
+SYSTEM_CASES: list[tuple[list[Any], list[Any], bool | None]] = [
+    # 3. systems: sympy's "no solutions" is not a proof
+    ([sp.Eq(x**5 - x + 1, 0)], [sp.Eq(x**5 - x + 2, 0)], False),
+    ([sp.Eq(x**5 - x + 1, 0)], [sp.Eq(2 * x**5 - 2 * x + 2, 0)], True),
+    ([sp.Eq(x, sp.cos(x))], [sp.Eq(x, sp.sin(x))], None),
+    ([sp.Eq(x + y, sp.cos(x * y)), sp.Eq(x - y, 1)],
+     [sp.Eq(x + y, sp.sin(x * y)), sp.Eq(x - y, 1)], None),
+    ([sp.Eq(x + y, 1), sp.Eq(x - y, 0)], [sp.Eq(2 * x, 1), sp.Eq(y, x)], True),
+    ([sp.Eq(x + y, 1), sp.Eq(x - y, 0)], [sp.Eq(2 * x, 1), sp.Eq(y, -x)], False),
+    ([sp.Eq(x**2 + y**2, 1), sp.Eq(y, x**7 + x + 1)],
+     [sp.Eq(x**2 + y**2, 1), sp.Eq(y, x**7 + x + 2)], False),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "equal"), SYSTEM_CASES)
+def test_systems_sympy_cannot_solve_are_undecidable(expected: list[Any], received: list[Any],
+                                                    equal: bool | None) -> None:
+    result = compare(expected, received, symbols={"x": x, "y": y}, mode="system")
+    assert result.equal is equal, result.message
+
+
+SERIES = sp.sin(x).series(x, 0, 5)  # x - x**3/6 + O(x**5)
+ORDER_CASES: list[tuple[Any, Any, dict[str, Any], bool | None, str]] = [
+    # 5. order terms and polynomials
+    (x - x**3 / 6, SERIES, {"series_order": 5}, True, ""),
+    (SERIES, x - x**3 / 6, {"series_order": 5}, True, ""),
+    (x - x**3 / 6, x - x**3 / 3 + sp.O(x**5), {"series_order": 5}, False, ""),
+    (x - x**3 / 6, x - x**3 / 6 + x**5 / 120 + sp.O(x**7), {"series_order": 5}, True, ""),
+    (x - x**3 / 6, x - x**3 / 6 + x**5 / 120, {"series_order": 5}, False, ""),  # no O
+    (x - x**3 / 6, SERIES, {}, False, "order term"),
+    (SERIES, x - x**3 / 6 + sp.O(x**5), {}, True, ""),
+    (x + sp.O(x**2), x + sp.O(x**3), {}, False, "order term"),
+    (x**2 + 1, sp.Poly(x**2 + 1, x), {}, True, ""),
+    (x**2 + 1, sp.Poly(x**2 + 2, x), {}, False, ""),
+    (sp.Poly((x + 1) ** 2, x), (x + 1) ** 2, {}, True, ""),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "options", "equal", "words"), ORDER_CASES)
+def test_order_terms_and_polynomials(expected: Any, received: Any, options: dict[str, Any],
+                                     equal: bool | None, words: str) -> None:
+    result = compare(expected, received, symbols={"x": x}, **options)
+    assert result.equal is equal, result.message
+    assert words in result.message
+
+
+def test_an_order_term_is_reported_and_can_match_a_mistake() -> None:
+    mistake = Mistake(id="kept-O", feedback="Drop the order term.", credit=0.5,
+                      value="x - x**3/6 + O(x**5)")
+    spec = _spec("single", symbols=("x",), value="x - x**3/6", mistakes=(mistake,))
+    result = _grade(spec, SERIES)
+    assert (result.status, result.mistake) == ("partial", "kept-O")
+    plain = _grade(_spec("single", symbols=("x",), value="x - x**3/6"), SERIES)
+    assert plain.status == "failed" and "order term" in plain.message
+    assert "not allowed" not in plain.message
+    series = _grade(_spec("single", symbols=("x",), value="x - x**3/6", series_order=5),
+                    SERIES)
+    assert series.status == "passed"
+
+
+def test_rubric_reads_series_order(tmp_path: Any) -> None:
+    from grader.errors import RubricError
+
+    spec = _rubric(tmp_path, 'symbols = ["x"]\nseries_order = 5').questions[0].checks[0]
+    assert spec.series_order == 5
+    for bad in ("0", "true", '"5"'):
+        with pytest.raises(RubricError) as info:
+            _rubric(tmp_path, f'symbols = ["x"]\nseries_order = {bad}')
+        assert info.value.key == "series_order"

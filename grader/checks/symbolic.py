@@ -74,7 +74,8 @@ def setup_for(spec: CheckSpec, reference_value: Any) -> _Setup:
     symbols = declare(_declared(spec.symbols, reference_value), spec.assumptions, spec.domain)
     functions = _functions(tuple(sorted(spec.functions.items())), tuple(symbols.items()))
     return _Setup.make(symbols, functions, spec.domain, spec.rtol, spec.atol, 12, 0,
-                       syntax=spec.input_syntax, form=spec.form, mode=spec.compare)
+                       syntax=spec.input_syntax, form=spec.form, mode=spec.compare,
+                       series_order=spec.series_order)
 
 
 def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, received: Any,
@@ -161,6 +162,7 @@ class SymbolicOptions(Tolerances, Expectation):
     compare: str | None = None  # "system": lists of equations compared as solution sets
     form: tuple[str, ...] = ()  # "factored", "expanded", "no_derivative"
     input_syntax: str = "python"  # how text answers are read: "python" or "math"
+    series_order: int | None = None  # n: answers with O(x**n) compared by polynomial part
 
 
 class SymbolicKind(BaseKind):
@@ -169,7 +171,7 @@ class SymbolicKind(BaseKind):
     name = "symbolic"
     summary = "a sympy expression, equation, set or system, equal to the expected one"
     keys = (*EXPECTATION_KEYS, *TOLERANCE_KEYS, "symbols", "variables", "functions",
-            "domain", "assumptions", "compare", "form", "input_syntax")
+            "domain", "assumptions", "compare", "form", "input_syntax", "series_order")
     options_type = SymbolicOptions
     public_modes = ("format", "none")
 
@@ -185,6 +187,13 @@ class SymbolicKind(BaseKind):
             raise reader.error("a symbolic check declares its symbols", question=question,
                                key="symbols", allowed='e.g. symbols = ["w", "b", "x"]')
         read_symbolic_options(reader, spec, raw, question)
+        if "series_order" in raw:
+            order = raw["series_order"]
+            if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+                raise reader.error("must be a positive integer n: answers with O(x**n) are "
+                                   "compared by their polynomial part", question=question,
+                                   key="series_order", allowed="e.g. series_order = 5")
+            spec["series_order"] = order
         return SymbolicOptions(**spec)
 
     def grade(self, spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:

@@ -33,6 +33,7 @@ def compare(
     input_syntax: str = "python",
     form: tuple[str, ...] | list[str] = (),
     mode: str | None = None,
+    series_order: int | None = None,
 ) -> Comparison:
     """Decide whether ``received`` equals the ``expected`` expression (the package's rule).
 
@@ -44,7 +45,8 @@ def compare(
     try:
         declared = declare(symbols, assumptions, domain)
         setup = _Setup.make(declared, functions, domain, rtol, atol, samples, seed,
-                            syntax=input_syntax, form=tuple(form), mode=mode)
+                            syntax=input_syntax, form=tuple(form), mode=mode,
+                            series_order=series_order)
     except Exception as exc:  # a bad setup is the rubric's or our bug, never the student's
         return _grader_problem(exc)
     return _cached(expected, received, setup,

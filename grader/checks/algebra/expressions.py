@@ -37,7 +37,47 @@ def _compare_expression(e: Any, a: Any, setup: _Setup, *, text: str | None = Non
         a_n = _normalise(a, setup)
     except _Refused as exc:
         return Comparison(equal=False, message=f"the answer {exc}")
+    if e_n.has(sp.Order) or a_n.has(sp.Order):
+        parts = _without_order(e_n, a_n, setup)
+        if isinstance(parts, Comparison):
+            return parts
+        e_n, a_n = parts
     return _with_form(_compare_values(e_n, a_n, setup), a, setup, text)
+
+
+def _without_order(e_n: Any, a_n: Any, setup: _Setup) -> tuple[Any, Any] | Comparison:
+    """Both sides without their order terms ``O(...)``, or why they cannot be compared.
+
+    With ``series_order = n`` the polynomial parts are compared below ``x**n``. Without
+    it the order terms must be the same (a mistake value can hold one), and an answer
+    with an order term where the expected value has none is not accepted.
+    """
+    e_order, a_order = _order_term(e_n), _order_term(a_n)
+    if setup.series_order is not None:
+        variables = (a_order or e_order).variables if (a_order or e_order) else ()
+        e_p, a_p = e_n.removeO(), a_n.removeO()
+        if len(variables) == 1:
+            cut = sp.Order(variables[0] ** setup.series_order, variables[0])
+            e_p, a_p = (e_p + cut).removeO(), (a_p + cut).removeO()
+        return e_p, a_p
+    if a_order is not None and e_order is None:
+        return Comparison(equal=False, message=f"the answer has an order term "
+                          f"{_display(a_order)}: remove it (sympy's removeO()) and give the "
+                          "polynomial part", hint="remove the order term")
+    if a_order is not None and a_order != e_order:
+        return Comparison(equal=False, message=f"the order term {_display(a_order)} should be "
+                          f"{_display(e_order)}", hint="the order of the series")
+    return e_n.removeO(), a_n.removeO()
+
+
+def _order_term(expr: Any) -> Any:
+    """The ``O(...)`` of an expression, None when it has none."""
+    if isinstance(expr, sp.Order):
+        return expr
+    found = expr.getO() if expr.is_Add else None
+    if found is None and expr.has(sp.Order):
+        found = next(iter(expr.atoms(sp.Order)))
+    return found
 
 
 _NOT_FINITE = (sp.zoo, sp.nan, sp.oo, -sp.oo)

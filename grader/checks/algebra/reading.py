@@ -131,6 +131,8 @@ def _sympify_plain(value: Any) -> Any:
         return _sympify_plain(value[()])
     if isinstance(value, sp.MatrixBase):
         return sp.ImmutableMatrix(value)
+    if isinstance(value, sp.Poly):
+        return value.as_expr()  # a polynomial compares as its expression
     if isinstance(value, sp.Basic):
         return value
     if isinstance(value, int | np.integer):

@@ -62,8 +62,65 @@ def _compare_system(expected: Any, received: Any, setup: _Setup) -> Comparison:
         return Comparison(equal=None, message="no counterexample, but the equations are not "
                           "polynomial, so sympy's solutions may be incomplete; it needs a "
                           "human")
-    count = "no solutions" if not e_sols else f"{len(e_sols)} solution(s)"
-    return Comparison(equal=True, message=f"the same solutions ({count})")
+    same = _same_variety(e_eqs, a_eqs, unknowns)
+    complex_unknowns = all(u.is_extended_real is None and u.is_integer is None
+                           and u.name not in dict(setup.domain) for u in unknowns)
+    if same is False and complex_unknowns:
+        return Comparison(equal=False, message="not the same solutions: an exact test (the "
+                          "polynomials of one system do not vanish on all solutions of the "
+                          "other)", hint="different solutions")
+    if same is None and not (e_sols and a_sols):
+        # sympy's "no solutions" is not a proof (a quintic it cannot solve gives none too)
+        return Comparison(equal=None, message="sympy found no solutions of a system and the "
+                          "grader could not prove there are none; it needs a human")
+    if same is False:
+        return Comparison(equal=None, message="the complex solutions differ, and the grader "
+                          "could not tell whether the real ones do; it needs a human")
+    if same:
+        return Comparison(equal=True, message="the same solutions (an exact test)")
+    return Comparison(equal=True, message=f"the same solutions ({len(e_sols)} solution(s))")
+
+
+def _same_variety(e_eqs: list[Any], a_eqs: list[Any], unknowns: list[Any]) -> bool | None:
+    """Whether two polynomial systems have the same complex solutions (None: no verdict).
+
+    Exactly when every polynomial of each lies in the radical of the other's ideal:
+    ``f`` is in the radical of ``I`` when ``1`` is in ``I + (1 - t*f)`` (Rabinowitsch),
+    which a Groebner basis decides. Equations with a denominator are not compared here.
+    """
+    def numerators(eqs: list[Any]) -> list[Any] | None:
+        out = []
+        for d in eqs:
+            numerator, denominator = sp.together(d).as_numer_denom()
+            if denominator.free_symbols & set(unknowns) or not numerator.is_polynomial(
+                    *unknowns):
+                return None
+            out.append(sp.expand(numerator))
+        return out
+
+    e_polys, a_polys = numerators(e_eqs), numerators(a_eqs)
+    if e_polys is None or a_polys is None or not unknowns:
+        return None
+    for source, target in ((a_polys, e_polys), (e_polys, a_polys)):
+        for f in source:
+            inside = _in_radical(f, target, unknowns)
+            if inside is not True:
+                return inside
+    return True
+
+
+def _in_radical(f: Any, ideal: list[Any], unknowns: list[Any]) -> bool | None:
+    if f == 0:
+        return True
+    t = sp.Dummy("t")
+    found: list[Any] = []
+    with _budget(CAS_BUDGET):
+        try:
+            basis = sp.groebner([*ideal, 1 - t * f], *unknowns, t, order="grevlex")
+            found.append(list(basis.exprs) == [1])
+        except (NotImplementedError, ValueError, TypeError, sp.PolynomialError):
+            found.append(None)
+    return found[0] if found else None
 
 
 def _equations(value: Any, setup: _Setup) -> list[Any] | str:
