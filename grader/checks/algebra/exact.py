@@ -215,8 +215,9 @@ def constants_equal(e: Any, a: Any) -> bool | None:
     found: list[Any] = []  # the value; None: below the precision; False: no value
     with _budget(CAS_BUDGET):
         try:
-            found.append(difference.evalf(_CONSTANT_DIGITS, maxn=_CONSTANT_MAXN,
-                                          strict=True))
+            # Quadrature at 1000 digits is slow: an unevaluated integral gets fewer.
+            maxn = 60 if difference.has(sp.Integral, sp.Sum, sp.Product) else _CONSTANT_MAXN
+            found.append(difference.evalf(_CONSTANT_DIGITS, maxn=maxn, strict=True))
         except sp.core.evalf.PrecisionExhausted:
             found.append(None)
         except (ArithmeticError, ValueError, TypeError, AttributeError):
@@ -273,3 +274,27 @@ def _algebraic_zero(difference: Any) -> bool | None:
     if polynomial is None:
         return None
     return bool(polynomial == t)
+
+
+_CHECK_DIGITS = 120  # digits of the exact check of a sample point
+_CHECK_NOISE = 20  # digits of those allowed to be lost to rounding
+
+
+def differs_exactly(e: Any, a: Any, point: dict[Any, Any]) -> bool:
+    """Whether ``e`` and ``a`` differ at ``point``, evaluated to 120 digits.
+
+    A difference below what 30 digits show (``log(x - 1 + 10**-30)``) is caught here; a
+    value that lost its digits to cancellation is no evidence either way.
+    """
+    from grader.checks.common import _evaluate_checked, _mp, _precision
+
+    with _precision(_CHECK_DIGITS):
+        ctx = _mp()
+        e_val, e_sure = _evaluate_checked(e, point)
+        a_val, a_sure = _evaluate_checked(a, point)
+        if not (e_sure and a_sure) or e_val is None or a_val is None:
+            return False
+        if not (ctx.isfinite(e_val) and ctx.isfinite(a_val)):
+            return False
+        scale = max(abs(e_val), abs(a_val), ctx.mpf(1))
+        return bool(abs(e_val - a_val) > scale * ctx.mpf(10) ** (_CHECK_NOISE - _CHECK_DIGITS))

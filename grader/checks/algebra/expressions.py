@@ -14,15 +14,16 @@ from grader.checks.algebra.exact import (
     applicable,
     constants_equal,
     degree_bound,
+    differs_exactly,
     exact_mode,
     identical,
     tight,
 )
 from grader.checks.algebra.form import _with_form
 from grader.checks.algebra.reading import _normalise, _Refused
-from grader.checks.algebra.sampling import CONFIDENT_POINTS, _sample
+from grader.checks.algebra.sampling import CONFIDENT_POINTS, _box_candidates, _sample
 from grader.checks.algebra.setup import _Setup
-from grader.checks.common import _budget
+from grader.checks.common import _budget, _evaluate, _mp
 
 
 def _compare_expression(e: Any, a: Any, setup: _Setup, *, text: str | None = None) -> Comparison:
@@ -109,6 +110,16 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
         if same:
             return Comparison(equal=True, message="the same rational function (an exact "
                               "identity test)")
+    elif exact:
+        real = [p for p in _box_candidates(setup)[:6] if _real_value(e_n, p)]
+        for point in real[:2]:
+            if differs_exactly(e_n, a_n, point):
+                shown = ", ".join(f"{s.name}={_display(v)}" for s, v in sorted(
+                    point.items(), key=lambda item: item[0].name) if s in e_n.free_symbols
+                    | a_n.free_symbols)
+                return Comparison(equal=False, message=f"differs at {shown} by a tiny exact "
+                                  "amount (too small to see at 30 digits, but not zero)",
+                                  hint="a small exact difference")
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
         return Comparison(equal=True, message=sampled.agreement)
     if _cas_zero(e_n - a_n):
@@ -146,3 +157,10 @@ def _exact_difference_message(e_n: Any, a_n: Any) -> str:
                     "but not zero)")
     return ("not the same rational function as the expected answer (an exact identity "
             "test; the difference is too small to see at the sample points)")
+
+
+def _real_value(expr: Any, point: dict[Any, Any]) -> bool:
+    """Whether ``expr`` has a finite real value at ``point`` (30 digits)."""
+    ctx = _mp()
+    value = _evaluate(expr, point)
+    return bool(value is not None and ctx.isfinite(value) and not isinstance(value, ctx.mpc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ CONFIDENT_POINTS = 12  # agreeing distinct points that make the CAS unnecessary
 
 
 BOX = 2.0  # half of the points lie in [-BOX, BOX]; the others far beyond it
-_FAR_DECADES = (0.5, 6.0)  # far points: |x| = 10**u, u uniform in this range
-_FAR_INTEGER = 10**6  # far integer points: |n| up to this
+_FAR_DECADES = (0.5, 5.0)  # far points: |x| = 10**u, u uniform in this range
+_FAR_INTEGER = 10**4  # far integer points: |n| up to this (factorial stays cheap)
 _DENOMINATOR = (10**6, 10**7)  # random denominators of the rational coordinates
 
 
@@ -86,6 +87,11 @@ def _draw(rng: np.random.Generator, r: _Range, far: bool) -> Any:
     return sp.Rational(k, q)
 
 
+def _exhaustive(setup: _Setup) -> bool:
+    """Whether the candidates are every point of a small integer domain."""
+    return len(_candidates(setup)) != 3 * setup.samples
+
+
 @functools.lru_cache(maxsize=64)
 def _candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
     """Candidate points (symbol -> Rational), 3x samples of them, fixed by the seed.
@@ -97,6 +103,13 @@ def _candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
     domain = dict(setup.domain)
     ordered = sorted(setup.symbols, key=lambda item: item[0])
     ranges = [(sym, _range(sym, domain.get(name))) for name, sym in ordered]
+    if ranges and all(r.integer and r.given for _, r in ranges):
+        values = [[sp.Integer(k) for k in range(int(r.low), int(r.high) + 1)
+                   if k != 0 or not r.nonzero] for _, r in ranges]
+        if math.prod(len(v) for v in values) < 3 * setup.samples:
+            # Few enough integers to try them all: the sampling is exhaustive.
+            return tuple(dict(zip([sym for sym, _ in ranges], combo, strict=True))
+                         for combo in itertools.product(*values))
     return tuple({sym: _draw(rng, r, far=i % 2 == 1) for sym, r in ranges}
                  for i in range(3 * setup.samples))
 
@@ -278,14 +291,17 @@ def _expected_points(e_n: Any, setup: _Setup) -> tuple[_Points, _Points]:
     ctx = _mp()
     real: list[tuple[int, Any]] = []
     finite: list[tuple[int, Any]] = []
-    for i, point in enumerate(_candidates(setup)):
+    candidates = _candidates(setup)
+    # An exhaustive list of integer points is used whole.
+    wanted = len(candidates) if _exhaustive(setup) else setup.samples
+    for i, point in enumerate(candidates):
         value = _evaluate(e_n, point)
         if value is None or not ctx.isfinite(value):
             continue
         finite.append((i, value))
         if _is_real(value, setup):
             real.append((i, value))
-            if len(real) >= setup.samples:
+            if len(real) >= wanted:
                 break
     half = math.ceil(setup.samples / 2)
     if len(real) >= half:

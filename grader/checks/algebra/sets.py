@@ -151,6 +151,19 @@ def _root_off(source: Any, other: Any, var: Any, seed: Mapping[Any, Any],
     return None
 
 
+def _inclusions(e_set: Any, a_set: Any) -> bool | None:
+    """Whether two sets are equal by sympy's ``is_subset`` both ways (None: unknown)."""
+    found: list[Any] = []
+    with _budget(CAS_BUDGET):
+        found.append((e_set.is_subset(a_set), a_set.is_subset(e_set)))
+    if not found:
+        return None
+    forward, backward = found[0]
+    if forward is False or backward is False:
+        return False
+    return True if forward and backward else None
+
+
 def _solution_domain(var: Any, setup: _Setup) -> Any:
     """Where a variable's solutions are sought: its assumptions and its domain."""
     if var.is_integer:
@@ -217,7 +230,10 @@ def _same_solutions(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
             e_set.is_finite_set != a_set.is_finite_set):
         got = Comparison(equal=False, message="one is finite", hint="different solutions")
     else:
-        return _witness(d_e, d_a, setup)
+        inclusion = _inclusions(e_set, a_set)
+        if inclusion is None:
+            return _witness(d_e, d_a, setup)
+        got = Comparison(equal=inclusion, message="", hint="different solutions")
     if got.equal is None:
         return None
     if got.equal:
@@ -264,6 +280,14 @@ def _compare_sets(e: Any, a: Any, setup: _Setup) -> Comparison:
         return _compare_conditions(e_n, a_n, free, setup)
     var = free[0] if free else None
     e_set, a_set = _as_real_set(e_n, var), _as_real_set(a_n, var)
+    if var is not None and not var.is_integer:
+        # A condition holds on the declared values only: log(x) < 0 is 0 < x < 1 for x > 0.
+        allowed = _solution_domain(var, setup).intersect(sp.S.Reals)
+        if allowed != sp.S.Reals:
+            e_set = e_set if isinstance(e_n, sp.Set) or e_set is None else e_set.intersect(
+                allowed)
+            a_set = a_set if isinstance(a_n, sp.Set) or a_set is None else a_set.intersect(
+                allowed)
     if e_set is None:
         return Comparison(equal=None, message=f"the grader could not turn the expected "
                           f"{_display(e_n)} into a set of numbers")
