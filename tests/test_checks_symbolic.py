@@ -771,6 +771,15 @@ EXACT_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] 
     (sp.Eq(x**3, 1), sp.Eq(x, 1), {"x": x}, {"assumptions": {"x": "real"}}, True),
     (sp.Eq(x**3, 1), sp.Eq(x, 1), {"x": x}, {}, False),  # complex cube roots of 1
     (sp.Eq(x * y, 0), sp.Eq(y, 0), {"x": x, "y": y}, {}, False),
+    # exact values beyond 30 digits, conditions on the declared values, small domains
+    (sp.log(x - 1), sp.log(x - 1 + sp.Integer(10) ** -30), {"x": x},
+     {"domain": {"x": (1.5, 10)}}, False),
+    (sp.log(x - 1), sp.log(2 * x - 2) - sp.log(2), {"x": x}, {"domain": {"x": (1.5, 10)}},
+     True),
+    (sp.log(x) < 0, x < 1, {"x": x}, {"assumptions": {"x": "positive"}}, True),
+    (sp.log(x) < 0, x < 2, {"x": x}, {"assumptions": {"x": "positive"}}, False),
+    (sp.Min(n_int, 5), n_int, {"n": n_int}, {"domain": {"n": (-20, 5)}}, True),
+    (sp.Min(n_int, 5), n_int, {"n": n_int}, {"domain": {"n": (-20, 6)}}, False),
 ]
 
 

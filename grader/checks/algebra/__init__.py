@@ -78,11 +78,13 @@ Other kinds of expected value:
   compared by the set it denotes, as below.
 * **Inequalities, intervals and sets** are compared by the set of real numbers they
   denote. A relation (``<, <=, >, >=, !=``, ``Eq``, ``And``/``Or``/``Not`` of them) in one
-  free symbol is turned into a set by sympy (``as_set``); sets (``Interval``,
-  ``FiniteSet``, ``Union``, ``Intersection``, ``EmptySet``, ``Reals``) are taken as they
-  are. Two sets are equal when sympy's canonical forms break into the same intervals and
-  points, endpoints equal within the tolerance and each endpoint open or closed alike
-  (``x > 2``, ``2 < x`` and ``Interval.open(2, oo)`` are one set; ``x >= 2`` is not).
+  free symbol is turned into a set by sympy (``as_set``), cut to the values its
+  assumptions and domain allow (``log(x) < 0`` is ``0 < x < 1`` for a positive x);
+  sets (``Interval``, ``FiniteSet``, ``Union``, ``Intersection``, ``EmptySet``,
+  ``Reals``) are taken as they are. Two sets are equal when sympy's canonical forms
+  break into the same intervals and points, endpoints equal (exactly for exact values,
+  else within the tolerance) and each endpoint open or closed alike (``x > 2``, ``2 <
+  x`` and ``Interval.open(2, oo)`` are one set; ``x >= 2`` is not).
   Finite sets of expressions are matched element by element in any order. Relations in
   several variables are equal when both are the same kind of inequality (``>`` and
   ``<`` counted as one, after moving terms) with ``lhs - rhs`` a *positive* constant
@@ -96,8 +98,17 @@ Other kinds of expected value:
   points) must satisfy every equation of the other side within the tolerance; a
   solution that does not is a counterexample (NOT equal). With no counterexample the
   systems are equal when both are polynomial (sympy's solutions of those are complete)
-  and both could be solved; otherwise undecidable. Multiplicities do not count:
-  ``(x - 1)**2 = 0`` and ``x = 1`` have the same solutions.
+  and both could be solved; otherwise undecidable. Polynomial systems are also compared
+  exactly: the same complex solutions exactly when each polynomial of one lies in the
+  radical of the other's ideal (a Groebner basis decides it), so a quintic sympy cannot
+  solve is still decided; sympy's "no solutions" alone is never taken as proof, and
+  different complex solutions with real unknowns leave the verdict undecidable.
+  Multiplicities do not count: ``(x - 1)**2 = 0`` and ``x = 1`` have the same solutions.
+* **Order terms and polynomials**: with ``series_order = n`` both sides lose their
+  ``O(...)`` and are compared below ``x**n``; without it an answer with an order term
+  the expected value lacks is NOT equal (the message says to remove it), and two values
+  with the same order term compare by the rest (so a mistake can hold one). A
+  ``Poly`` compares as its expression.
 * **Matrices** are compared entry by entry after their shapes, which must match: a row
   where a column is expected is NOT equal (the hint says transposed); a flat Python
   list, which has no orientation, is read in the orientation of the expected vector.

@@ -55,10 +55,12 @@ def _without_order(e_n: Any, a_n: Any, setup: _Setup) -> tuple[Any, Any] | Compa
     """
     e_order, a_order = _order_term(e_n), _order_term(a_n)
     if setup.series_order is not None:
-        variables = (a_order or e_order).variables if (a_order or e_order) else ()
+        order = a_order or e_order
+        variables: tuple[Any, ...] = tuple(order.variables) if order is not None else ()
         e_p, a_p = e_n.removeO(), a_n.removeO()
         if len(variables) == 1:
-            cut = sp.Order(variables[0] ** setup.series_order, variables[0])
+            var = variables[0]
+            cut = sp.Order(var**setup.series_order, var)
             e_p, a_p = (e_p + cut).removeO(), (a_p + cut).removeO()
         return e_p, a_p
     if a_order is not None and e_order is None:

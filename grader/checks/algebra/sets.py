@@ -108,17 +108,27 @@ def _witness(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
     from grader.checks.algebra.sampling import _box_candidates
 
     free = sorted(d_e.free_symbols | d_a.free_symbols, key=str)
+    found: list[tuple[dict[Any, Any], str]] = []
+    with _budget(CAS_BUDGET):  # the whole search; each solve may also give up on its own
+        found.extend(_first_root_off(d_e, d_a, free, setup, _box_candidates(setup)[:3]))
+    if not found:
+        return None
+    point, which = found[0]
+    shown = ", ".join(f"{s.name}={_display(point[s], 30)}" for s in free if s in point)
+    return Comparison(equal=False, message=f"not equivalent to the expected equation: {shown} "
+                      f"solves the {which} equation but not the other",
+                      hint="different solutions")
+
+
+def _first_root_off(d_e: Any, d_a: Any, free: list[Any], setup: _Setup,
+                    seeds: tuple[dict[Any, Any], ...]) -> list[tuple[dict[Any, Any], str]]:
     for source, other, which in ((d_e, d_a, "expected"), (d_a, d_e, "answer's")):
         for var in [s for s in free if s in source.free_symbols][:2]:
-            for seed in _box_candidates(setup)[:3]:
+            for seed in seeds:
                 point = _root_off(source, other, var, seed, setup)
                 if point:
-                    shown = ", ".join(f"{s.name}={_display(point[s], 30)}" for s in free
-                                      if s in point)
-                    return Comparison(equal=False, message=f"not equivalent to the expected "
-                                      f"equation: {shown} solves the {which} equation but "
-                                      "not the other", hint="different solutions")
-    return None
+                    return [(point, which)]
+    return []
 
 
 def _root_off(source: Any, other: Any, var: Any, seed: Mapping[Any, Any],
