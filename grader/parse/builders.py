@@ -20,6 +20,7 @@ from grader.errors import ParseError
 from grader.parse.limits import (
     MAX_BOUND_VARIABLES,
     MAX_DERIVATIVE_ORDER,
+    MAX_EXPLICIT_TERMS,
     MAX_FACTORIAL_ARG,
     MAX_FLOAT_DIGITS,
     MAX_FLOAT_MAGNITUDE,
@@ -29,6 +30,7 @@ from grader.parse.limits import (
     MAX_PIECES,
     MAX_PIECES_TOTAL,
     MAX_POLY_GENERATORS,
+    MAX_POW_EXPONENT,
     MAX_ROUNDING_DIGITS,
     MAX_VARIADIC_ARGS,
     MAX_VARIADIC_TOTAL,
@@ -226,7 +228,11 @@ def _build_piecewise(call: _Call) -> Any:
 
 
 def _limits_check(call: _Call, args: list[Any]) -> None:
-    """Sum/Product/Integral(f, (k, a, b), ...): a few limits, each led by a symbol."""
+    """Sum/Product/Integral(f, (k, a, b), ...): a few limits, each led by a symbol.
+
+    A Sum or Product between two numbers is bounded too: sympy adds up, term by term,
+    one whose closed form it does not know, when anything carries it out.
+    """
     if not isinstance(args[0], sympy.Expr):
         call.fail(f"{call.name}() takes an expression first, not {_kind(args[0])}")
     limits = args[1:]
@@ -237,6 +243,73 @@ def _limits_check(call: _Call, args: list[Any]) -> None:
         if not isinstance(variable, sympy.Symbol) or (
                 isinstance(limit, sympy.Tuple) and len(limit.args) > 3):
             call.fail(f"{call.name}() takes limits such as (k, 1, n), (x, 0, 1) or x")
+        ends: tuple[Any, ...] = limit.args[1:] if isinstance(limit, sympy.Tuple) else ()
+        if (call.name in ("Sum", "Product") and len(ends) == 2
+                and all(isinstance(end, sympy.Rational) for end in ends)
+                and ends[1] - ends[0] >= MAX_EXPLICIT_TERMS):
+            call.fail(f"{call.name}() of more than {MAX_EXPLICIT_TERMS} terms between two "
+                      "numbers is not allowed; write its value, or the sum to n")
+        if call.name == "Integral" and len(ends) == 2 and _tower(args[0], variable) > 1:
+            call.fail("a definite Integral() of a tower of exponentials (exp(exp(x)), "
+                      "x**x**x) is not allowed; write its value instead")
+        if call.name in ("Sum", "Product") and not _tame_term(args[0], variable):
+            call.fail(f"{call.name}() of this term is not allowed: the grader reads sums and "
+                      "products of polynomial, rational, geometric (2**k, x**k) and factorial "
+                      "terms; write the value instead")
+
+
+# What a Sum/Product term may do with its index: anything else (k**k, factorial(k!),
+# sin(k) summed to oo) sympy may try to add up term by term, or to evaluate numerically
+# to no end, as soon as the value is printed or compared.
+_MAX_INDEX_FACTOR = 10
+_TAME_FUNCTIONS = (sympy.factorial, sympy.gamma, sympy.binomial, sympy.sin, sympy.cos,
+                   sympy.exp)
+
+
+def _tame_term(term: Any, index: Any) -> bool:
+    """Whether a Sum/Product term grows at most geometrically (or factorially) in ``index``."""
+    if not term.has(index) or term == index:
+        return True
+    if isinstance(term, sympy.Add | sympy.Mul):
+        return all(_tame_term(arg, index) for arg in term.args)
+    if isinstance(term, sympy.Pow):
+        base, exponent = term.args
+        if not exponent.has(index):
+            small = not isinstance(exponent, sympy.Number) or _within(exponent, MAX_POW_EXPONENT)
+            return small and _tame_term(base, index)
+        return not base.has(index) and _linear(exponent, index)
+    if isinstance(term, _TAME_FUNCTIONS):
+        return all(_linear(arg, index) for arg in term.args)
+    return False
+
+
+def _tower(expr: Any, variable: Any) -> int:
+    """How deep exponentials of ``variable`` nest in ``expr`` (``exp(exp(x))`` is 2).
+
+    Sympy evaluates a definite integral numerically whenever its value is printed or
+    sorted into a sum; the quadrature of a tower of exponentials does not end.
+    """
+    if not isinstance(expr, sympy.Basic) or not expr.has(variable):
+        return 0
+    inner = max((_tower(arg, variable) for arg in expr.args), default=0)
+    grows = isinstance(expr, sympy.exp | sympy.sinh | sympy.cosh) or (
+        isinstance(expr, sympy.Pow) and expr.exp.has(variable))
+    return inner + 1 if grows else inner
+
+
+def _linear(expr: Any, index: Any) -> bool:
+    """Whether ``expr`` is ``a*index + b``, ``a`` and ``b`` free of the index, a number
+    ``a`` at most ``_MAX_INDEX_FACTOR`` in size (``factorial(10**6*k)`` is not tame)."""
+    if not expr.has(index):
+        return True
+    _constant, rest = expr.as_independent(index, as_Add=True)
+    factor, tail = rest.as_independent(index, as_Add=False)
+    small = not isinstance(factor, sympy.Number) or _within(factor, _MAX_INDEX_FACTOR)
+    return bool(tail == index) and small
+
+
+def _within(number: Any, limit: int) -> bool:
+    return isinstance(number, sympy.Rational | sympy.Float) and not _exceeds(number, limit)
 
 
 def _build_order(call: _Call) -> Any:

@@ -23,6 +23,7 @@ MAX_VARIADIC_TOTAL = 100  # Max/Min/Union arguments in one text
 MAX_NAME_LENGTH = 200  # characters of a Symbol or Function name
 MAX_DERIVATIVE_ORDER = 10  # variables of one Derivative/diff in a typed expression
 MAX_BOUND_VARIABLES = 10  # limits of one Sum/Product/Integral, variables of one Order
+MAX_EXPLICIT_TERMS = 500  # terms of a Sum/Product between two numbers (sympy adds them up)
 MAX_PIECES = 20  # (expression, condition) pairs of one Piecewise
 MAX_PIECES_TOTAL = 100  # Piecewise pairs in one text (sympy folds nested ones together)
 MAX_ORDER_OPS = 200  # operations in the argument of one O(...) (sympy finds its leading term)

@@ -161,11 +161,13 @@ ENTRIES: tuple[Entry, ...] = (
     _custom("diff", _build_derivative(evaluate=True), 2, 11, family=_CALCULUS, srepr="",
             note="diff(f, x): the derivative, carried out"),
     _fn("Integral", sympy.Integral, 1, 11, _limits_check, family=_CALCULUS,
-        kind=sympy.Basic, note="Integral(f, (x, a, b)) or Integral(f, x): unevaluated"),
+        kind=sympy.Basic, note="Integral(f, (x, a, b)) or Integral(f, x): unevaluated; "
+             "no definite integral of a tower of exponentials such as exp(exp(x))"),
     _fn("Sum", sympy.Sum, 1, 11, _limits_check, family=_CALCULUS, kind=sympy.Basic,
-        note="Sum(f, (k, a, b)): unevaluated"),
+        note="Sum(f, (k, a, b)): unevaluated; terms polynomial, rational, geometric "
+             "(2**k, x**k) or factorial in k; at most 500 terms between two numbers"),
     _fn("Product", sympy.Product, 1, 11, _limits_check, family=_CALCULUS,
-        kind=sympy.Basic, note="Product(f, (k, a, b)): unevaluated"),
+        kind=sympy.Basic, note="Product(f, (k, a, b)): unevaluated; terms as for Sum"),
     _custom("O Order", _build_order, 1, 11, family=_CALCULUS, srepr="Order",
             note="O(x**5), O(x**5, (x, 0)), O(1/x, (x, oo)): an order term, as series leaves it"),
     _custom("Poly", _build_poly, 1, 11, family=_CALCULUS,
