@@ -776,6 +776,11 @@ EXACT_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] 
      {"domain": {"x": (1.5, 10)}}, False),
     (sp.log(x - 1), sp.log(2 * x - 2) - sp.log(2), {"x": x}, {"domain": {"x": (1.5, 10)}},
      True),
+    (sp.sin(x), sp.sin(x) + sp.exp(-10000), {"x": x}, {}, None),  # beyond 120 digits
+    (sp.sin(x), sp.sin(x) + sp.Integer(10) ** -200, {"x": x}, {}, False),
+    (sp.sqrt(1 + sp.exp(-10000)), sp.Integer(1), {}, {}, None),
+    (sp.pi, sp.pi + sp.exp(-3000), {}, {}, False),
+    (sp.exp(sp.pi * sp.sqrt(163)), sp.Integer(640320**3 + 744), {}, {}, False),
     (sp.log(x) < 0, x < 1, {"x": x}, {"assumptions": {"x": "positive"}}, True),
     (sp.log(x) < 0, x < 2, {"x": x}, {"assumptions": {"x": "positive"}}, False),
     (sp.Min(n_int, 5), n_int, {"n": n_int}, {"domain": {"n": (-20, 5)}}, True),

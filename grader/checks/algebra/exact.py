@@ -243,20 +243,25 @@ def constants_equal(e: Any, a: Any) -> bool | None:
 _EXTREME = 300  # decimal digits of size beyond which a part is astronomically small/large
 
 
-def _extreme_part(expr: Any) -> bool:
-    """Whether some part of a constant is below 10**-300 or above 10**300 in size."""
+def _extreme_part(expr: Any, digits: int = _EXTREME,
+                  point: dict[Any, Any] | None = None) -> bool:
+    """Whether some part of ``expr`` (at ``point``) is below ``10**-digits`` or above."""
     from grader.checks.common import _evaluate, _mp
 
     ctx = _mp()
     for node in sp.preorder_traversal(expr):
         if node.is_Atom:
-            if node.is_Rational and (abs(node.p) > 10**_EXTREME or node.q > 10**_EXTREME):
+            if node.is_Rational and (abs(node.p) > 10**digits or node.q > 10**digits):
                 return True
             continue
-        value = _evaluate(node, {})
-        if value is None or not ctx.isfinite(value):
+        if not isinstance(node, sp.Expr):
+            continue  # a condition of a Piecewise, a tuple: no size of its own
+        value = _evaluate(node, point or {})
+        if value is None:
+            continue  # undefined there (a branch not taken): no size
+        if not ctx.isfinite(value):
             return True
-        if value != 0 and abs(ctx.log10(abs(value))) > _EXTREME:
+        if value != 0 and abs(ctx.log10(abs(value))) > digits:
             return True
     return False
 
@@ -298,3 +303,12 @@ def differs_exactly(e: Any, a: Any, point: dict[Any, Any]) -> bool:
             return False
         scale = max(abs(e_val), abs(a_val), ctx.mpf(1))
         return bool(abs(e_val - a_val) > scale * ctx.mpf(10) ** (_CHECK_NOISE - _CHECK_DIGITS))
+
+
+def beyond_check(e: Any, a: Any, point: dict[Any, Any]) -> bool:
+    """Whether a part of ``e - a`` at ``point`` is too small or large for the 120-digit check.
+
+    Then agreement there is no evidence of equality (``sin(x) + exp(-10000)``).
+    """
+    # Evaluated at the point, not substituted: sympy would work out rational powers.
+    return _extreme_part(e - a, _CHECK_DIGITS - 2 * _CHECK_NOISE, point)
