@@ -274,7 +274,7 @@ _SPELLED_OTHERWISE = {
     "arccosh": "acosh(x)", "arctanh": "atanh(x)", "arctan2": "atan2(y, x)",
     "fact": "factorial(n)", "choose": "binomial(n, k)", "nCr": "binomial(n, k)",
     "Integrate": "Integral(f, (x, a, b))", "integrate": "Integral(f, (x, a, b))",
-    "summation": "Sum(f, (k, a, b))", "Abs2": "Abs(x)**2", "sgn": "sign(x)",
+    "summation": "Sum(f, (k, a, b))", "sgn": "sign(x)",
     "Equality": "Eq(a, b) or a == b", "Rational": "p/q", "Integer": "the number itself",
     "Symbol": "the name itself", "series": "the series with its O(...) term",
 }
@@ -287,16 +287,20 @@ def function_names(extra: tuple[str, ...] = ()) -> str:
 
 
 def unknown_function(name: str, extra: tuple[str, ...] = (), *, srepr: bool = False) -> str:
-    """The refusal of a call of ``name``: what it is, what to write instead, where to look."""
+    """The refusal of a call of ``name``: what it is, what to write instead, where to look.
+
+    A srepr text comes from a kernel value, so its refusal speaks of the answer to change,
+    not of a spelling.
+    """
+    if srepr:
+        return (f"the answer contains {name}(...), which the grader cannot read back; "
+                f"write the answer with the functions the grader knows: "
+                f"{function_names()} (see {DOCS})")
     if name in _SPELLED_OTHERWISE:
         instead = f"; write {_SPELLED_OTHERWISE[name]} instead"
     else:
         close = difflib.get_close_matches(name, [*extra, *EXPR_CALLS], n=1, cutoff=0.8)
         instead = f" (did you mean {close[0]}?)" if close else ""
-    if srepr:
-        return (f"the answer contains {name}(...), which the grader cannot read back; "
-                f"write the answer with the functions the grader knows: "
-                f"{function_names()} (see {DOCS})")
     return (f"{name}(...) is not a function the grader knows{instead}. The functions are: "
             f"{function_names(extra)} (see {DOCS})")
 
