@@ -760,6 +760,11 @@ EXACT_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] 
     (sp.cosh(1000 * x) ** 2 - sp.sinh(1000 * x) ** 2, sp.Integer(1), {"x": x}, {}, True),
     (sp.cosh(1000 * x) ** 2 - sp.sinh(1000 * x) ** 2, sp.Integer(2), {"x": x}, {}, False),
     (sp.Integer(0), sp.Float(1e-9) * x**40, {"x": x}, {}, False),
+    (n_int, sp.Min(n_int, 10**5), {"n": n_int}, {}, False),  # just past the constant
+    (n_int, sp.Min(n_int, 10**5), {"n": n_int}, {"domain": {"n": (-100, 10**5)}}, True),
+    (xr13, sp.Min(xr13, 10**7), {"x": xr13}, {}, False),
+    ((x + 1) ** 100, sp.expand((x + 1) ** 100), {"x": x}, {}, True),  # cancellation
+    ((x + 1) ** 100, sp.expand((x + 1) ** 100) + 1, {"x": x}, {}, False),
     (sp.exp(x), sp.exp(x) * (1 + sp.Integer(10) ** -15), {"x": x}, {}, False),
     # 4. equations by their solutions
     (sp.Eq(x * y, 1), sp.Eq(y, 1 / x), {"x": x, "y": y}, {}, True),

@@ -440,7 +440,7 @@ def _to_mp(value: Any) -> Any:
     return re_mp if im_mp == 0 else ctx.mpc(re_mp, im_mp)
 
 
-_SAFE_DIGITS = 8  # digits of a sum that may cancel before its value is in doubt
+_SAFE_DIGITS = 25  # digits a sum must keep after cancelling for its value to be sure
 _cancelled = [False]  # set by the evaluator when a sum cancelled beyond the precision
 
 

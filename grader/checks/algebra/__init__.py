@@ -30,8 +30,11 @@ entry by entry; shapes and keys must match):
    digits until the values agree or neither lost its digits to cancellation (so
    ``cosh(1000*x)**2 - sinh(1000*x)**2`` is 1); a point that still differs is a
    counterexample and the answer is NOT equal. Nothing overrules a counterexample, not
-   even the CAS. Far out, an overflow is no evidence. Identical normalised expressions are
-   equal without sampling.
+   even the CAS. Far out, an overflow is no evidence. Then each symbol takes values just
+   past the largest constants of the two sides (``c + 1``, ``2c + 1`` and their
+   negatives, within the domain and the assumptions), where ``Min(n, 10**5)`` and ``n``
+   part. A small integer domain (fewer points than ``3 * samples``) is sampled whole.
+   Identical normalised expressions are equal without sampling.
 
    **Exact values.** When neither side has a float and the rubric gave no ``rtol`` or
    ``atol``, the tolerance is what the precision resolves (``rtol=1e-20``,
@@ -41,7 +44,11 @@ entry by entry; shapes and keys must match):
    then the CAS decides or it is undecidable); two rational functions over the
    rationals (any degree and size) are decided by an identity test at random points
    modulo the prime ``2**61 - 1`` (:mod:`grader.checks.algebra.exact`), unless an integer
-   symbol has a finite domain. Interval ends, set elements, equations and relations use
+   symbol has a finite domain; its "identical" comes before sampling (which cancellation
+   could fool), its "different" after (for the message). Other expressions are also
+   evaluated at two points of the box to 120 digits (a difference of ``10**-30`` shows);
+   where a part of them is beyond ``10**80`` in size there, agreement is no evidence and
+   the verdict is the CAS's or undecidable. Interval ends, set elements, equations and relations use
    the same exact rules.
 3. **No counterexample.** When at least 12 distinct points agree (or neither side has a
    free symbol, so the one evaluation is exact enough) the answer is equal ("equal at N

@@ -22,7 +22,12 @@ from grader.checks.algebra.exact import (
 )
 from grader.checks.algebra.form import _with_form
 from grader.checks.algebra.reading import _normalise, _Refused
-from grader.checks.algebra.sampling import CONFIDENT_POINTS, _box_candidates, _sample
+from grader.checks.algebra.sampling import (
+    CONFIDENT_POINTS,
+    _box_candidates,
+    _probe_constants,
+    _sample,
+)
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _budget, _evaluate, _mp
 
@@ -103,18 +108,21 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
         if not (e_n.free_symbols or a_n.free_symbols or e_n in _NOT_FINITE
                 or a_n in _NOT_FINITE or e_n.has(sp.zoo, sp.nan) or a_n.has(sp.zoo, sp.nan)):
             return _compare_constants(e_n, a_n, setup)
+    same = identical(e_n, a_n, setup.seed) if exact and applicable(e_n, a_n, setup) else None
+    if same:
+        # the identity test is a proof; sampling could only be fooled by cancellation
+        return Comparison(equal=True, message="the same rational function (an exact "
+                          "identity test)")
     sampled = _sample(e_n, a_n, setup)
     if sampled.counterexample:
         return Comparison(equal=False, message=sampled.counterexample, hint=sampled.hint)
-    if exact and applicable(e_n, a_n, setup):
-        same = identical(e_n, a_n, setup.seed)
-        if same is False:
-            return Comparison(equal=False, message=_exact_difference_message(e_n, a_n),
-                              hint="a small exact difference")
-        if same:
-            return Comparison(equal=True, message="the same rational function (an exact "
-                              "identity test)")
-    elif exact and (e_n.free_symbols or a_n.free_symbols):
+    if same is False:
+        return Comparison(equal=False, message=_exact_difference_message(e_n, a_n),
+                          hint="a small exact difference")
+    probe = _probe_constants(e_n, a_n, setup)
+    if probe:
+        return Comparison(equal=False, message=probe, hint=probe.split(":", 1)[0])
+    if exact and not applicable(e_n, a_n, setup) and (e_n.free_symbols or a_n.free_symbols):
         difference = e_n - a_n
         if difference.is_Rational and difference != 0 and sampled.distinct:
             # sympy cancelled the rest: sin(x) and sin(x) + 10**-200 differ by a number

@@ -350,3 +350,52 @@ def _pair(e: Any, a: Any) -> tuple[str, str]:
         if e_text != a_text:
             return e_text, a_text
     return e_text, a_text
+
+
+_PROBE_CONSTANTS = 4  # the largest constants of the expressions probed around
+_PROBE_MIN = 5  # constants this small are inside the sampled ranges anyway
+
+
+def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> str:
+    """A counterexample beyond the largest constants of the two sides; "" if none.
+
+    ``Min(n, 10**5)`` equals ``n`` wherever the sampling goes; just beyond ``10**5`` it
+    does not. Each free symbol takes values just past each large constant (and its
+    negative), the others staying at a point of the box; the domain and the symbol's
+    assumptions are kept.
+    """
+    free = sorted(e_n.free_symbols | a_n.free_symbols, key=str)
+    if not free:
+        return ""
+    sizes = sorted({abs(c) for c in (e_n.atoms(sp.Rational) | a_n.atoms(sp.Rational))
+                    if abs(c) >= _PROBE_MIN}, reverse=True)[:_PROBE_CONSTANTS]
+    boxed = _box_candidates(setup)
+    if not sizes or not boxed:
+        return ""
+    base = boxed[0]
+    domain = dict(setup.domain)
+    for s in free:
+        for c in sizes:
+            for value in (c + 1, 2 * c + 1, -c - 1, -2 * c - 1):
+                value = sp.Integer(math.floor(value)) if s.is_integer else sp.Rational(value)
+                if not _allowed(s, value, domain.get(s.name)):
+                    continue
+                point = {**base, s: value}
+                e_val, a_val = _evaluate(e_n, point), _evaluate(a_n, point)
+                ctx = _mp()
+                if e_val is None or a_val is None or not (
+                        ctx.isfinite(e_val) and ctx.isfinite(a_val)) or _agree(
+                        e_val, a_val, setup):
+                    continue  # undefined or overflowing out there: no evidence
+                verdict, e2, a2 = _confirm(e_n, a_n, point, setup, None, e_val, a_val)
+                if verdict == "differ" and a2 is not None:
+                    return _differs(free, point, e2, a2)
+    return ""
+
+
+def _allowed(symbol: Any, value: Any, bounds: tuple[float, float] | None) -> bool:
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        return False
+    if (symbol.is_positive and value <= 0) or (symbol.is_negative and value >= 0):
+        return False
+    return not ((symbol.is_nonnegative and value < 0) or (symbol.is_nonpositive and value > 0))
