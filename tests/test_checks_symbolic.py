@@ -763,6 +763,8 @@ EXACT_CASES: list[tuple[Any, Any, dict[str, Any], dict[str, Any], bool | None]] 
     (n_int, sp.Min(n_int, 10**5), {"n": n_int}, {}, False),  # just past the constant
     (n_int, sp.Min(n_int, 10**5), {"n": n_int}, {"domain": {"n": (-100, 10**5)}}, True),
     (xr13, sp.Min(xr13, 10**7), {"x": xr13}, {}, False),
+    (x, sp.Abs(x), {"x": x}, {"domain": {"x": (-1e-6, 5)}}, False),  # the domain's end
+    (x, sp.Abs(x), {"x": x}, {"domain": {"x": (0, 5)}}, True),
     ((x + 1) ** 100, sp.expand((x + 1) ** 100), {"x": x}, {}, True),  # cancellation
     ((x + 1) ** 100, sp.expand((x + 1) ** 100) + 1, {"x": x}, {}, False),
     (sp.exp(x), sp.exp(x) * (1 + sp.Integer(10) ** -15), {"x": x}, {}, False),

@@ -32,9 +32,10 @@ entry by entry; shapes and keys must match):
    counterexample and the answer is NOT equal. Nothing overrules a counterexample, not
    even the CAS. Far out, an overflow is no evidence. Then each symbol takes values just
    past the largest constants of the two sides (``c + 1``, ``2c + 1`` and their
-   negatives, within the domain and the assumptions), where ``Min(n, 10**5)`` and ``n``
-   part. A small integer domain (fewer points than ``3 * samples``) is sampled whole.
-   Identical normalised expressions are equal without sampling.
+   negatives, within the domain and the assumptions; a domain's ends and halfway to
+   them), where ``Min(n, 10**5)`` and ``n`` part. A small integer domain (fewer points
+   than ``3 * samples``) is sampled whole. Identical normalised expressions are equal
+   without sampling.
 
    **Exact values.** When neither side has a float and the rubric gave no ``rtol`` or
    ``atol``, the tolerance is what the precision resolves (``rtol=1e-20``,

@@ -369,28 +369,37 @@ def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> str:
         return ""
     sizes = sorted({abs(c) for c in (e_n.atoms(sp.Rational) | a_n.atoms(sp.Rational))
                     if abs(c) >= _PROBE_MIN}, reverse=True)[:_PROBE_CONSTANTS]
-    boxed = _box_candidates(setup)
-    if not sizes or not boxed:
+    boxed = _box_candidates(setup) or _candidates(setup)
+    domain = dict(setup.domain)
+    if not (sizes or any(s.name in domain for s in free)) or not boxed:
         return ""
     base = boxed[0]
-    domain = dict(setup.domain)
     for s in free:
-        for c in sizes:
-            for value in (c + 1, 2 * c + 1, -c - 1, -2 * c - 1):
-                value = sp.Integer(math.floor(value)) if s.is_integer else sp.Rational(value)
-                if not _allowed(s, value, domain.get(s.name)):
-                    continue
-                point = {**base, s: value}
-                e_val, a_val = _evaluate(e_n, point), _evaluate(a_n, point)
-                ctx = _mp()
-                if e_val is None or a_val is None or not (
-                        ctx.isfinite(e_val) and ctx.isfinite(a_val)) or _agree(
-                        e_val, a_val, setup):
-                    continue  # undefined or overflowing out there: no evidence
-                verdict, e2, a2 = _confirm(e_n, a_n, point, setup, None, e_val, a_val)
-                if verdict == "differ" and a2 is not None:
-                    return _differs(free, point, e2, a2)
+        tried = [v for c in sizes for v in (c + 1, 2 * c + 1, -c - 1, -2 * c - 1)]
+        if s.name in domain:  # the ends of a domain, and halfway to them from 0
+            low, high = (sp.nsimplify(v) for v in domain[s.name])
+            tried += [low, high, low / 2, high / 2]
+        for value in tried:
+            value = sp.Integer(math.floor(value)) if s.is_integer else sp.Rational(value)
+            found = _probe_at(e_n, a_n, {**base, s: value}, s, domain.get(s.name), setup)
+            if found:
+                return _differs(free, {**base, s: value}, *found)
     return ""
+
+
+def _probe_at(e_n: Any, a_n: Any, point: dict[Any, Any], symbol: Any,
+              bounds: tuple[float, float] | None, setup: _Setup) -> tuple[Any, Any] | None:
+    """The two values at a probe point where they differ for sure; None otherwise."""
+    if not _allowed(symbol, point[symbol], bounds):
+        return None
+    ctx = _mp()
+    e_val, a_val = _evaluate(e_n, point), _evaluate(a_n, point)
+    if e_val is None or a_val is None or not (ctx.isfinite(e_val) and ctx.isfinite(a_val)):
+        return None  # undefined or overflowing out there: no evidence
+    if _agree(e_val, a_val, setup):
+        return None
+    verdict, e2, a2 = _confirm(e_n, a_n, point, setup, None, e_val, a_val)
+    return (e2, a2) if verdict == "differ" and a2 is not None else None
 
 
 def _allowed(symbol: Any, value: Any, bounds: tuple[float, float] | None) -> bool:
