@@ -16,6 +16,7 @@ submissions that repeat those answers, as a class does, where repeated identical
 come from the comparison cache ("batch"). Target: under 50 ms per comparison.
 
     python benchmarks/bench_symbolic.py --compare cases.json
+    python benchmarks/bench_symbolic.py --compare benchmarks/data/compare_mixed200.json
 
 times each case of a ``grader compare`` file alone instead (median, slowest, total).
 """
