@@ -56,6 +56,7 @@ SALT = "00112233445566778899aabbccddeeff"
     (1.005, 1.0, {"decimals": 2}, False),
     (float("nan"), float("nan"), {"sigfigs": 3}, None),
     (float("inf"), float("inf"), {"sigfigs": 3}, None),
+    (Fraction(10**5000), Fraction(10**5000), {"decimals": 3}, None),  # beyond rounding
     (sp.Symbol("x"), sp.Symbol("x"), {}, None),  # an expression has no canonical form here
 ])
 def test_canonical_forms_agree_exactly_when_the_values_do(a: Any, b: Any,

@@ -34,13 +34,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
 HASH_ITERATIONS = 20_000  # pbkdf2 rounds: about 10 ms per check, per try of a guesser
 PUBLIC_SIGFIGS = 6
-_DECIMALS = Context(prec=420, rounding=ROUND_HALF_UP, Emax=10**6, Emin=-(10**6))
 _MAX_ITEMS = 100_000  # entries of one canonical form (a bound on what a student sends)
 
 
@@ -136,17 +134,17 @@ def _exact(value: Any) -> Fraction | None:
 
 
 def _round(x: Fraction | float, sigfigs: int | None, decimals: int | None) -> str:
-    """``x`` rounded half-up, as the numeric check's sigfigs and decimals round."""
-    with localcontext(_DECIMALS):
-        d = (Decimal(x.numerator) / Decimal(x.denominator) if isinstance(x, Fraction)
-             else Decimal(repr(x)))
-        if d == 0:
-            return "0"
-        if sigfigs is not None:
-            quantum = Decimal(1).scaleb(d.adjusted() - sigfigs + 1)
-        else:
-            quantum = Decimal(1).scaleb(-(decimals or 0))
-        return format(d.quantize(quantum).normalize(), "f")
+    """``x`` rounded by the numeric check's own rule, so that both sides round alike."""
+    from decimal import InvalidOperation
+
+    from grader.checks.numbers.rule import _Tol
+    from grader.checks.numbers.scalars import _rounded
+
+    try:
+        d = _rounded(x, _Tol(sigfigs=sigfigs, decimals=decimals))
+    except (InvalidOperation, OverflowError, ValueError) as exc:
+        raise Inexact(f"too large to round ({type(exc).__name__})") from None
+    return "0" if d == 0 else format(d.normalize(), "f")
 
 
 # --------------------------------------------------------------------------- forms
