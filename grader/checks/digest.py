@@ -17,7 +17,7 @@ from typing import Any
 
 from grader.answers import CallableAnswer
 from grader.calls import Call
-from grader.checks.options import MAX_ROUNDING, read_inputs, with_arrays
+from grader.checks.options import MAX_ROUNDING, read_literal_calls
 from grader.checks.protocol import (
     BaseKind,
     CallPlan,
@@ -68,8 +68,7 @@ class DigestKind(BaseKind):
         if not all(isinstance(h, str) and _HEX.match(h) for h in hexes):
             raise reader.error("salt and digests are lower-case hex text", question=question,
                                key="digest")
-        inputs = read_inputs(reader, raw.get("inputs", []), question)
-        array_args = tuple(reader.get(raw, "array_args", list, question=question, default=[]))
+        inputs, array_args = read_literal_calls(reader, raw, question)
         digests = tuple(raw.get("digests", []))
         if ("digest" in raw) == bool(inputs) or len(digests) != len(inputs):
             raise reader.error("give digest, or inputs with one digest per input",
@@ -83,7 +82,7 @@ class DigestKind(BaseKind):
                                        question=question, key=key)
                 rounding[key] = value
         return DigestOptions(salt=salt, digest=raw.get("digest"),
-                             inputs=with_arrays(inputs, array_args), array_args=array_args,
+                             inputs=inputs, array_args=array_args,
                              digests=digests, **rounding)
 
     def plan(self, spec: CheckSpec, reference: ModuleType) -> CallPlan | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from grader.answers import CallableAnswer
 from grader.calls import Call
-from grader.checks.options import read_inputs, with_arrays
+from grader.checks.options import read_literal_calls
 from grader.checks.protocol import (
     BaseKind,
     CallPlan,
@@ -57,16 +57,14 @@ class FormatKind(BaseKind):
         form = _form(reader, reader.get(raw, "form", dict, question=question, required=True,
                                         describe='a table such as { type = "number" }'),
                      question, "form")
-        inputs = read_inputs(reader, raw.get("inputs", []), question)
-        array_args = tuple(reader.get(raw, "array_args", list, question=question, default=[]))
+        inputs, array_args = read_literal_calls(reader, raw, question)
         outputs = tuple(_form(reader, o, question, "outputs")
                         for o in reader.get(raw, "outputs", list, question=question,
                                             default=[]))
         if len(outputs) != len(inputs):
             raise reader.error(f"{len(outputs)} output forms for {len(inputs)} inputs",
                                question=question, key="outputs")
-        return FormatOptions(form=form, inputs=with_arrays(inputs, array_args),
-                             array_args=array_args, outputs=outputs)
+        return FormatOptions(form=form, inputs=inputs, array_args=array_args, outputs=outputs)
 
     def plan(self, spec: CheckSpec, reference: ModuleType) -> CallPlan | None:
         """The public inputs, when the answer is a function that has some."""

@@ -146,17 +146,29 @@ def read_call_options(reader: Reader, raw: Mapping[str, Any], qid: str) -> dict[
         "partial": reader.get(raw, "partial", bool, question=qid, default=False),
         "inputs_from": reader.name(raw, "inputs_from", question=qid),
         "inputs": read_inputs(reader, raw.get("inputs", []), qid)}
-    array_args = reader.get(raw, "array_args", list, question=qid, default=[])
-    for a in array_args:
-        if isinstance(a, bool) or not isinstance(a, int | str):
-            raise reader.error("entries must be argument positions or keyword names",
-                               question=qid, key="array_args")
-    spec["array_args"] = tuple(array_args)
+    spec["array_args"] = read_array_args(reader, raw, qid)
     if "random" in raw:
         spec["random"] = read_random_inputs(reader, raw["random"], qid)
     spec["call_timeout"] = reader.positive(raw, "call_timeout", question=qid,
                                            what="a positive number of seconds")
     return spec
+
+
+def read_array_args(reader: Reader, raw: Mapping[str, Any], qid: str) -> tuple[int | str, ...]:
+    """``array_args``: the argument positions and keyword names read as float arrays."""
+    array_args = reader.get(raw, "array_args", list, question=qid, default=[])
+    for a in array_args:
+        if isinstance(a, bool) or not isinstance(a, int | str):
+            raise reader.error("entries must be argument positions or keyword names",
+                               question=qid, key="array_args")
+    return tuple(array_args)
+
+
+def read_literal_calls(reader: Reader, raw: Mapping[str, Any], qid: str
+                       ) -> tuple[tuple[Call, ...], tuple[int | str, ...]]:
+    """Literal ``inputs`` with ``array_args`` applied, and the ``array_args``."""
+    array_args = read_array_args(reader, raw, qid)
+    return with_arrays(read_inputs(reader, raw.get("inputs", []), qid), array_args), array_args
 
 
 def with_arrays(calls: tuple[Call, ...], array_args: tuple[int | str, ...]) -> tuple[Call, ...]:
