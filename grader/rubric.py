@@ -26,6 +26,7 @@ from grader.checks.protocol import (
     COMMON_KEYS,
     FEEDBACK,
     FEEDBACK_WHEN,
+    OLD_VISIBILITY,
     PUBLIC,
     VISIBILITIES,
     CheckKind,
@@ -295,15 +296,6 @@ class Defaults:
     public: str | None = None
 
 
-# The deprecated keys, and what each of their values now says: (feedback, when, public).
-_OLD_VISIBILITY = {
-    "visible": ("full", "visible", None),
-    "hidden": ("verdict", "hidden", "none"),
-    "after_due_date": ("full", "after_due_date", "none"),
-    "after_published": ("full", "after_published", "none"),
-}
-
-
 def _showing(reader: Reader, raw: Mapping[str, Any], qid: str, kind: CheckKind,
              defaults: Defaults) -> tuple[str, str, str]:
     """A check's ``feedback``, Gradescope ``visibility`` and ``public``, validated."""
@@ -322,7 +314,7 @@ def _showing(reader: Reader, raw: Mapping[str, Any], qid: str, kind: CheckKind,
             raise reader.error(f"visibility {visibility!r} is unknown or contradicts visible",
                                question=qid, key="visibility",
                                allowed=", ".join(VISIBILITIES))
-        feedback, when, public = _OLD_VISIBILITY[visibility]
+        feedback, when, public = OLD_VISIBILITY[visibility]
         replacement = f'feedback = "{feedback}"' + (
             f', feedback_when = "{_WHEN_OF[when]}"' if when in _WHEN_OF else "") + (
             f', public = "{public}"' if public else "")

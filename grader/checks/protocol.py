@@ -39,6 +39,14 @@ FEEDBACK_WHEN = {"graded": "visible", "due_date": "after_due_date",
                  "published": "after_published"}
 # What the student bundle can check before the deadline (see grader.checks.public).
 PUBLIC = ("format", "hash", "property", "inputs", "none")
+# The deprecated `visibility` values, and what each now says: (feedback, Gradescope
+# visibility, public; None: the kind's default).
+OLD_VISIBILITY: dict[str, tuple[str, str, str | None]] = {
+    "visible": ("full", "visible", None),
+    "hidden": ("verdict", "hidden", "none"),
+    "after_due_date": ("full", "after_due_date", "none"),
+    "after_published": ("full", "after_published", "none"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.checks import digest, format, function, manual, numeric, property, symbolic
-from grader.checks.protocol import VISIBILITIES, CheckKind, CheckSpec
+from grader.checks.protocol import OLD_VISIBILITY, VISIBILITIES, CheckKind, CheckSpec
 
 KINDS: dict[str, CheckKind] = {
     "numeric": numeric.KIND,
@@ -45,10 +45,10 @@ def make_check(kind: str, *, answer: str, weight: float = 1.0, visible: bool | N
     found = kind_of(kind)
     if visibility is None:
         visibility = "visible" if visible in (None, True) else "hidden"
-    if visibility not in VISIBILITIES:
+    if visibility not in OLD_VISIBILITY:
         raise ValueError(f"visibility {visibility!r}: one of {', '.join(VISIBILITIES)}")
-    if feedback is None:
-        feedback = "full" if visibility == "visible" else "verdict"
-    return CheckSpec(answer=answer, kind=kind, weight=weight, feedback=feedback,
-                     visibility=visibility, public=public or found.public_modes[0],
+    old_feedback, _, old_public = OLD_VISIBILITY[visibility]
+    return CheckSpec(answer=answer, kind=kind, weight=weight,
+                     feedback=feedback or old_feedback, visibility=visibility,
+                     public=public or old_public or found.public_modes[0],
                      options=found.options_type(**options))
