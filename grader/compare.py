@@ -163,20 +163,23 @@ def _names_in(expected: str, options: dict[str, Any]) -> list[str] | str:
     """The symbol names of a text (when the case declares none), or why it is unreadable."""
     import sympy
 
-    from grader.parse import parse_expression
+    from grader.parse import expression_names, parse_expression
 
     functions = options.get("functions", {})
     placeholders = ({name: sympy.Function(name) for name in functions}
                     if isinstance(functions, dict) else {})
     syntax = options.get("input_syntax", "python")
+    syntax = syntax if syntax in ("python", "math") else "python"
     try:
-        value = parse_expression(expected, functions=placeholders,
-                                 syntax=syntax if syntax in ("python", "math") else "python")
+        value = parse_expression(expected, functions=placeholders, syntax=syntax)
     except GraderError as exc:
         return str(exc)
     items = value if isinstance(value, list) else [value]
     names = {s.name for item in items for s in getattr(item, "free_symbols", ())
              if isinstance(s, sympy.Symbol)}
+    # The names the text is written with too: sympy cancels x - x, 0*y and x/x + 1 to
+    # numbers while building, but declaring their names is what lets the text parse.
+    names.update(expression_names(expected, syntax=syntax, functions=tuple(placeholders)))
     return sorted(names)
 
 

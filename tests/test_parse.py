@@ -42,6 +42,7 @@ from grader.parse import (
     EXPR_MAX_NODES,
     MAX_DEPTH,
     MAX_INT_DIGITS,
+    expression_names,
     parse_expression,
     parse_srepr,
     vocabulary,
@@ -840,3 +841,23 @@ def test_the_docs_list_the_table():
     section = text.split("### The expression vocabulary", 1)[1].split("\n#", 1)[0]
     for line in vocabulary_lines():
         assert line in section, line
+
+
+@pytest.mark.parametrize(("text", "syntax", "functions", "names"), [
+    ("x - x", "python", (), ("x",)),  # sympy builds 0: the text still uses x
+    ("x/x + 1", "python", (), ("x",)),
+    ("0*y", "python", (), ("y",)),
+    ("x**2 - x*x + z", "python", (), ("x", "z")),
+    ("sin(pi*x) + E + I", "python", (), ("x",)),  # constants and called names are not symbols
+    ("Sum(k**2, (k, 1, n))", "python", (), ("n",)),  # k is bound by the limits
+    ("Sum(k, (k, 1, n)) + k", "python", (), ("k", "n")),  # ... and also used outside them
+    ("Integral(x, x)", "python", (), ("x",)),  # an indefinite integral leaves x free
+    ("Integral(t, (t, 0, y))", "python", (), ("y",)),
+    ("Interval.open(a, b)", "python", (), ("a", "b")),
+    ("Piecewise((x, x > 0), (0, True))", "python", (), ("x",)),
+    ("f(x) - f(x)", "python", ("f",), ("x",)),
+    ("2x y^2 - 2x y^2", "math", (), ("x", "y")),
+    ("[a - a, b]", "python", (), ("a", "b")),
+])
+def test_expression_names_are_read_from_the_text(text, syntax, functions, names):
+    assert expression_names(text, syntax=syntax, functions=functions) == names

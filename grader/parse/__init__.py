@@ -24,12 +24,13 @@ The modules, each importing only those above it:
 - :mod:`~grader.parse.vocabulary`: the table of every function and constant, for both parsers;
 - :mod:`~grader.parse.srepr`: :func:`parse_srepr`;
 - :mod:`~grader.parse.math_syntax`: ``^`` and implicit products rewritten as Python;
-- :mod:`~grader.parse.expression`: :func:`parse_expression`, :func:`expression_syntax`.
+- :mod:`~grader.parse.expression`: :func:`parse_expression`, :func:`expression_syntax`,
+  :func:`expression_names`.
 """
 
 from __future__ import annotations
 
-from grader.parse.expression import expression_syntax, parse_expression
+from grader.parse.expression import expression_names, expression_syntax, parse_expression
 from grader.parse.limits import (
     EXPR_MAX_NODES,
     EXPR_MAX_NUMBER_CHARS,
@@ -83,6 +84,7 @@ __all__ = [
     "MAX_ROUNDING_DIGITS",
     "MAX_VARIADIC_ARGS",
     "MAX_VARIADIC_TOTAL",
+    "expression_names",
     "expression_syntax",
     "parse_expression",
     "parse_srepr",

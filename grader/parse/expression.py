@@ -147,6 +147,54 @@ def expression_syntax(text: str, *, syntax: str = "python") -> tuple[ast.expr, s
     return ast.parse(stripped, mode="eval").body, stripped
 
 
+def expression_names(text: str, *, syntax: str = "python",
+                     functions: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The symbol names a typed answer is written with, sorted, read from its syntax tree.
+
+    These are the names the text uses, whatever sympy makes of them while building:
+    ``x - x`` and ``0*y`` use ``x`` and ``y`` although their values have no free symbol.
+    Called names, the vocabulary's constants, the caller's ``functions`` and the
+    variables bound by the limits of a ``Sum``/``Product``/``Integral`` (``k`` in
+    ``Sum(k, (k, 1, n))``, unless also used outside it) are not symbols. Only
+    :func:`ast.parse` runs; for text :func:`parse_expression` has accepted (raises
+    ``SyntaxError`` or ``ValueError`` otherwise).
+    """
+    body, _ = expression_syntax(text, syntax=syntax)
+    used: set[str] = set()
+
+    def visit(node: ast.AST, inside: frozenset[str]) -> None:
+        # iterative over siblings, recursive only into calls that bind (bounded by MAX_DEPTH)
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, ast.Name):
+                if current.id not in inside:
+                    used.add(current.id)
+                continue
+            if isinstance(current, ast.Call) and isinstance(current.func, ast.Name):
+                limits = _bound_names(current) if current.func.id in BINDING else frozenset()
+                for child in [*current.args, *(k.value for k in current.keywords)]:
+                    visit(child, inside | limits)
+                continue
+            if isinstance(current, ast.Attribute):
+                continue  # Interval.open: the only attribute a parsed text can hold
+            stack.extend(ast.iter_child_nodes(current))
+
+    visit(body, frozenset())
+    skip = set(EXPR_CONSTANTS) | set(functions)
+    return tuple(sorted(name for name in used if name not in skip))
+
+
+def _bound_names(node: ast.Call) -> frozenset[str]:
+    """The variables of a binding call's limits with both ends: ``k`` of ``(k, 1, n)``.
+
+    An indefinite ``Integral(f, x)`` leaves ``x`` free, so it binds nothing.
+    """
+    return frozenset(arg.elts[0].id for arg in node.args[1:]
+                     if isinstance(arg, ast.Tuple) and len(arg.elts) == 3
+                     and isinstance(arg.elts[0], ast.Name))
+
+
 def _syntax_hint(message: str, text: str) -> str:
     """Add a hint to a syntax error for the mistakes students make most."""
     if not message.startswith("invalid syntax"):
