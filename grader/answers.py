@@ -49,9 +49,13 @@ class CallOutcome:
     """What one call of a student function in the kernel gave back.
 
     Exactly one of: ``value`` (decoded, may be :class:`Rejected`), ``error`` (the
-    exception the call raised, as text), or ``timed_out``.
+    exception the call raised, as text), or ``timed_out``. A timed-out outcome carries
+    the per-call ``limit`` that applied (seconds, the grader's own figure) and whether it
+    was ``not_run``: skipped because an earlier call of the same check timed out.
     """
 
     value: Any = None
     error: str | None = None
     timed_out: bool = False
+    not_run: bool = False
+    limit: float | None = None

@@ -151,8 +151,7 @@ def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
     from grader.checks.numbers import compare
 
     if outcome.timed_out:
-        limit = f" (limit {spec.call_timeout:g} s)" if spec.call_timeout else ""
-        return Comparison(equal=False, message=f"the call did not finish in time{limit}")
+        return Comparison(equal=False, message=timeout_text(outcome, spec))
     if outcome.error:
         return Comparison(equal=False, message=f"the call raised {outcome.error}")
     try:
@@ -161,9 +160,22 @@ def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
         return Comparison(equal=None, message=f"grader error while comparing: {exc}")
 
 
+def timeout_text(outcome: Any, spec: CheckSpec) -> str:
+    """What a timed-out call says: its limit, or that an earlier call's timeout skipped it."""
+    limit = outcome.limit or spec.call_timeout
+    if outcome.not_run:
+        # The kernel stops calling a function once a call of the check hangs (one limit
+        # per check, not one per input): the rest are failed without being tried.
+        return ("not run: an earlier call timed out" +
+                (f" after {limit:g} s" if limit else ""))
+    return "the call did not finish in time" + (f" (limit {limit:g} s)" if limit else "")
+
+
 def _failure_kind(outcome: Any, verdict: Comparison) -> str:
+    if outcome.not_run:
+        return verdict.message
     if outcome.timed_out:
-        return "timed out"
+        return "timed out" + (f" (limit {outcome.limit:g} s)" if outcome.limit else "")
     if outcome.error:
         return "raised " + outcome.error.split(":", 1)[0]
     return "wrong value"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from grader.checks.function import function_stub, not_callable
+from grader.checks.function import function_stub, not_callable, timeout_text
 from grader.checks.options import INPUT_KEYS, Inputs, input_needs, read_call_options, with_arrays
 from grader.checks.protocol import (
     BaseKind,
@@ -51,7 +51,7 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     results = []
     for call, outcome in zip(evidence.calls, evidence.outcomes, strict=True):
         if outcome.timed_out:
-            results.append((False, "the call did not finish in time"))
+            results.append((False, timeout_text(outcome, spec)))
         elif outcome.error:
             results.append((False, f"the call raised {outcome.error}"))
         else:

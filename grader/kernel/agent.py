@@ -414,7 +414,9 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
 
     A call is stopped once it has used ``timeout`` seconds of this process's CPU time, or
     when it has not returned after ``WALL_FACTOR`` times that on the clock, whichever
-    comes first; all the calls together get ``total`` seconds on the clock.
+    comes first; all the calls together get ``total`` seconds on the clock. Once one call
+    is stopped the function is not called again: a function that hangs on every input
+    costs one limit, not one per input, and the calls after it are reported not run.
     """
     _reserve.clear()
     import signal
@@ -435,8 +437,13 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
         signal.setitimer(signal.ITIMER_REAL, 0)
 
     previous = {sig: signal.signal(sig, on_timer) for sig in (signal.SIGPROF, signal.SIGALRM)}
+    hung = False
     try:
         for call in calls:
+            if hung:
+                results.append({"timeout": True, "not_run": True, "message":
+                                f"not run: an earlier call timed out after {timeout:g} s"})
+                continue
             if not _has_call(_type(func)):
                 results.append({"error": f"{name} is not a function"})
                 continue
@@ -458,6 +465,7 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
                     stop_timers()
                 results.append({"value": encode(value)})
             except _CallTimeout as exc:
+                hung = True
                 results.append(
                     {"timeout": True, "limit": "cpu", "message":
                      f"the call used more than {timeout:g} s of CPU time"}

@@ -143,16 +143,18 @@ class Harvester:
             reason = {"timeout": "the calls ran past the time limit",
                       "dead": "the kernel died during the calls"}.get(
                 status, "the kernel did not return the results")
-            return tuple(CallOutcome(error=reason, timed_out=status == "timeout")
-                         for _ in calls)
-        return tuple(_outcome(item, self.budget) for item in payload)
+            return tuple(CallOutcome(error=reason, timed_out=status == "timeout",
+                                     limit=per_call) for _ in calls)
+        return tuple(_outcome(item, self.budget, per_call) for item in payload)
 
 
-def _outcome(item: Any, budget: DecodeBudget | None = None) -> CallOutcome:
+def _outcome(item: Any, budget: DecodeBudget | None = None,
+             limit: float | None = None) -> CallOutcome:
     if not isinstance(item, dict):
         return CallOutcome(error="malformed result from the kernel")
     if item.get("timeout") is True:
-        return CallOutcome(timed_out=True)
+        # The limit is the grader's own figure, not the kernel's words about it.
+        return CallOutcome(timed_out=True, not_run=item.get("not_run") is True, limit=limit)
     if "error" in item:
         return CallOutcome(error=str(item["error"])[:2000])
     value = decode_answer(item.get("value"), budget)
