@@ -872,3 +872,46 @@ def test_rubric_reads_series_order(tmp_path: Any) -> None:
         with pytest.raises(RubricError) as info:
             _rubric(tmp_path, f'symbols = ["x"]\nseries_order = {bad}')
         assert info.value.key == "series_order"
+
+
+def test_complex_symbols_are_sampled_on_the_plane_and_its_axes() -> None:
+    from grader.checks.algebra.sampling import _candidates
+    from grader.checks.algebra.setup import _Setup, declare
+
+    declared = declare({"z": "z"}, {"z": "complex"})
+    points = [p[declared["z"]] for p in _candidates(_Setup.make(declared, None, None, None,
+                                                                None, 12, 0))]
+    parts = [v.as_real_imag() for v in points]
+    assert all(re.is_Rational and im.is_Rational for re, im in parts)  # Gaussian rationals
+    on_real = sum(im == 0 for _, im in parts)
+    on_imaginary = sum(re == 0 and im != 0 for re, im in parts)
+    assert len(points) == 36 and on_real >= 4 and on_imaginary >= 2
+    assert len(points) - on_real - on_imaginary >= 18
+    assert max(abs(im) for _, im in parts) > 100  # far beyond the box, like a real symbol
+    plain = declare({"z": "z"})["z"]
+    assert all(p[plain].is_Rational for p in _candidates(_Setup.make(
+        {"z": plain}, None, None, None, None, 12, 0)))  # no assumption: the reals
+
+
+zc, wc = sp.symbols("z w", complex=True)
+COMPLEX_CASES: list[tuple[Any, Any, dict[str, Any], bool]] = [
+    (sp.re(zc), zc, {}, False),
+    (sp.re(z), z, {"assumptions": {"z": "complex"}}, False),  # the rubric's assumption
+    (sp.re(z), z, {"assumptions": {"z": "real"}}, True),
+    (sp.conjugate(zc), zc, {}, False),
+    (sp.log(sp.exp(zc)), zc, {}, False),
+    (sp.sqrt(zc**2), zc, {}, False),
+    (sp.Abs(zc) ** 2, zc * sp.conjugate(zc), {}, True),
+    (sp.exp(sp.I * zc), sp.cos(zc) + sp.I * sp.sin(zc), {}, True),
+    (sp.sqrt(zc * wc), sp.sqrt(zc) * sp.sqrt(wc), {}, False),
+    (sp.sqrt(1 / zc), 1 / sp.sqrt(zc), {}, False),  # differs on the negative real axis only
+    (1 / (zc - sp.I) - 1 / (zc + sp.I), 2 * sp.I / (zc**2 + 1), {}, True),
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "options", "equal"), COMPLEX_CASES)
+def test_complex_symbols_take_complex_values(expected: Any, received: Any,
+                                             options: dict[str, Any], equal: bool) -> None:
+    result = compare(expected, received, symbols={"z": zc if expected.has(zc) else z, "w": wc},
+                     **options)
+    assert result.equal is equal, result.message

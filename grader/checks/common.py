@@ -458,7 +458,7 @@ def _evaluate_checked(expr: Any, point: Mapping[Any, Any]) -> tuple[Any, bool]:
 def _evaluate(expr: Any, point: Mapping[Any, Any]) -> Any:
     """``expr`` at ``point`` to 30 digits; None where it is undefined or not a number."""
     ctx = _mp()
-    env = {s: ctx.mpf(int(v.p)) / int(v.q) for s, v in point.items()}
+    env = {s: _exact_number(ctx, v) for s, v in point.items()}
     memo: dict[Any, Any] = {}
     try:
         return _walk(expr, env, point, memo)
@@ -466,6 +466,15 @@ def _evaluate(expr: Any, point: Mapping[Any, Any]) -> Any:
         return None  # undefined here; evalf would answer 0/0 with junk like "0.e+6"
     except (ArithmeticError, ValueError, TypeError, KeyError, _Unknown):
         return _evalf(expr, point)
+
+
+def _exact_number(ctx: Any, value: Any) -> Any:
+    """A rational coordinate, or a Gaussian rational ``a + b*I`` (a complex symbol's)."""
+    if value.is_Rational:
+        return ctx.mpf(int(value.p)) / int(value.q)
+    re_part, im_part = value.as_real_imag()
+    return ctx.mpc(ctx.mpf(int(re_part.p)) / int(re_part.q),
+                   ctx.mpf(int(im_part.p)) / int(im_part.q))
 
 
 class _Unknown(Exception):

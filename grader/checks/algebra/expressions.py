@@ -27,6 +27,7 @@ from grader.checks.algebra.sampling import (
     _box_candidates,
     _probe_constants,
     _sample,
+    complex_symbol,
 )
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _budget, _evaluate, _mp
@@ -129,7 +130,7 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
             return Comparison(equal=False, message=f"differs from the expected answer by "
                               f"exactly {_display(-difference, 200)}",
                               hint="a small exact difference")
-        real = [p for p in _box_candidates(setup)[:6] if _real_value(e_n, p)]
+        real = [p for p in _box_candidates(setup)[:6] if _real_value(e_n, p, setup)]
         for point in real[:2]:
             if differs_exactly(e_n, a_n, point):
                 shown = ", ".join(f"{s.name}={_display(v)}" for s, v in sorted(
@@ -182,8 +183,13 @@ def _exact_difference_message(e_n: Any, a_n: Any) -> str:
             "test; the difference is too small to see at the sample points)")
 
 
-def _real_value(expr: Any, point: dict[Any, Any]) -> bool:
-    """Whether ``expr`` has a finite real value at ``point`` (30 digits)."""
+def _real_value(expr: Any, point: dict[Any, Any], setup: _Setup) -> bool:
+    """Whether ``expr`` has a finite real value at ``point`` (30 digits).
+
+    Where a symbol is complex, a finite complex value will do: the point itself is complex.
+    """
     ctx = _mp()
     value = _evaluate(expr, point)
-    return bool(value is not None and ctx.isfinite(value) and not isinstance(value, ctx.mpc))
+    if value is None or not ctx.isfinite(value):
+        return False
+    return not isinstance(value, ctx.mpc) or any(complex_symbol(s) for _, s in setup.symbols)

@@ -6,7 +6,7 @@ import functools
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,17 @@ class _Range:
     nonzero: bool
     given: bool = False  # an explicit domain: sampled in it only
     sign: int = 0  # +1 positive or nonnegative, -1 negative or nonpositive, 0 either
+    complex: bool = False  # a complex symbol: real and imaginary parts drawn alike
+
+
+def complex_symbol(symbol: Any) -> bool:
+    """Whether a symbol ranges over the complex numbers (the ``complex`` assumption).
+
+    A symbol with no assumption is sampled on the reals: that is the grader's default,
+    and the rubric says ``complex`` where complex values are meant. ``integer``,
+    ``positive`` and the other signs make a symbol real.
+    """
+    return bool(symbol.is_complex) and symbol.is_extended_real is None
 
 
 def _range(symbol: Any, given: tuple[float, float] | None) -> _Range:
@@ -60,11 +71,24 @@ def _range(symbol: Any, given: tuple[float, float] | None) -> _Range:
     elif low >= high:
         (low, high), given = default, None
     return _Range(float(low), float(high), bool(symbol.is_integer), nonzero,
-                  given=given is not None, sign=sign)
+                  given=given is not None, sign=sign, complex=complex_symbol(symbol))
 
 
 def _draw(rng: np.random.Generator, r: _Range, far: bool) -> Any:
-    """One coordinate: an integer, or a rational with a random denominator (not a grid)."""
+    """One coordinate: an integer, or a rational with a random denominator (not a grid).
+
+    A complex symbol's is a Gaussian rational whose real and imaginary parts are drawn
+    as a real coordinate is (box or far), so exact arithmetic stays exact. One in four
+    lies on the real axis and one in eight on the imaginary axis: the branch cuts of
+    roots and logarithms lie there, and random complex points never meet a line.
+    """
+    if r.complex:
+        real = replace(r, complex=False)
+        re_part, im_part = _draw(rng, real, far), _draw(rng, real, far)
+        axis = float(rng.random())
+        if axis < 0.25:
+            return re_part
+        return sp.I * im_part if axis < 0.375 else re_part + sp.I * im_part
     if r.integer:
         if far and not r.given:
             size = int(10 ** float(rng.uniform(1.0, math.log10(_FAR_INTEGER))))
@@ -115,7 +139,9 @@ def _candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
 
 
 def _in_box(point: Mapping[Any, Any]) -> bool:
-    return all(abs(v) <= (10 if v.is_Integer else BOX) for v in point.values())
+    return all(abs(part) <= (10 if v.is_Integer else BOX)
+               for v in point.values() for part in (v.as_real_imag() if not v.is_Rational
+                                                    else (v,)))
 
 
 def _box_candidates(setup: _Setup) -> tuple[dict[Any, Any], ...]:
@@ -285,8 +311,9 @@ _Points = tuple[tuple[int, Any], ...]
 def _expected_points(e_n: Any, setup: _Setup) -> tuple[_Points, _Points]:
     """(index, value) of the candidate points kept, and of the complex ones passed by.
 
-    The kept points are the real ones, see step 2 of the rule. The second tuple holds the
-    points met on the way where the expected value is finite but complex (not kept).
+    The kept points are the real ones, see step 2 of the rule (every finite one where a
+    symbol is complex). The second tuple holds the points met on the way where the
+    expected value is finite but complex (not kept).
     """
     ctx = _mp()
     real: list[tuple[int, Any]] = []
@@ -294,12 +321,13 @@ def _expected_points(e_n: Any, setup: _Setup) -> tuple[_Points, _Points]:
     candidates = _candidates(setup)
     # An exhaustive list of integer points is used whole.
     wanted = len(candidates) if _exhaustive(setup) else setup.samples
+    complex_values = any(complex_symbol(symbol) for _, symbol in setup.symbols)
     for i, point in enumerate(candidates):
         value = _evaluate(e_n, point)
         if value is None or not ctx.isfinite(value):
             continue
         finite.append((i, value))
-        if _is_real(value, setup):
+        if complex_values or _is_real(value, setup):
             real.append((i, value))
             if len(real) >= wanted:
                 break
@@ -327,6 +355,10 @@ def _agree(e: Any, a: Any, setup: _Setup) -> bool:
 def _coordinate(r: Any) -> str:
     if r.is_Integer:
         return str(int(r))
+    if not r.is_Rational:  # a complex symbol's Gaussian rational
+        re_part, im_part = r.as_real_imag()
+        sign = "-" if im_part < 0 else "+"
+        return f"({float(re_part):.6g}{sign}{abs(float(im_part)):.6g}j)"
     return f"{float(r):.6g}"
 
 
