@@ -35,6 +35,18 @@ decided by this rule, in order, and every choice among several files is reported
    (``hw2.ipynb``, ``hw2-1.ipynb``, ``hw2-2.ipynb``), the highest number (the latest);
 4. anything else is reported as ambiguous and not graded: never guessed, and never by
    modification time (an archive's times are the LMS's, not the student's).
+
+**What is not graded is reported once**: a file beside the submissions that is not a
+notebook, module or archive (``notes.pdf: not a notebook or module``); a student with no
+gradable file (a :class:`Problem` with its ``student``, listing what they handed in); and
+a file a student handed in beside the graded one that is neither (a ``note``: it stays
+beside the graded file). Paths inside an archive are shown as ``canvas.zip!member``, and
+a submission from one keeps its members (:class:`~grader.submission.Origin`), so it can
+be named and unpacked again after the scratch folder is gone.
+
+A submission also carries what its LMS says of when it came: Canvas's ``_LATE_`` mark,
+and for a GitHub Classroom repository the commit time of the graded file
+(:func:`grader.layouts.commit_time`).
 """
 
 from __future__ import annotations
@@ -55,8 +67,8 @@ from pathlib import Path, PurePosixPath
 
 from grader.errors import GraderError
 from grader.kernel.notebook import SUFFIXES
-from grader.layouts import AUTO, LAYOUTS, Entry, Layout
-from grader.submission import Submission
+from grader.layouts import AUTO, LAYOUTS, Entry, Layout, commit_time
+from grader.submission import Origin, Submission
 
 _SAFE = re.compile(r"[^\w.@-]+")
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "__MACOSX", "node_modules",
@@ -109,6 +121,7 @@ class Problem:
     reason: str
     graded: bool = False
     also: tuple[Path, ...] = ()
+    student: str = ""  # the student left without a graded file, when it is one's
 
     @property
     def where(self) -> str:
@@ -179,6 +192,7 @@ class _Finder:
         self.entries: list[Entry] = []
         self.problems: list[Problem] = []
         self._archives = 0
+        self._roots: list[tuple[Path, Path]] = []  # (unpacked into, archive)
 
     @property
     def scratch(self) -> Path:
@@ -207,6 +221,7 @@ class _Finder:
     def _archive(self, path: Path) -> None:
         self._archives += 1
         dest = self.scratch / f"zip{self._archives}" / student_id(path.stem)
+        self._roots.append((dest, path))
         try:
             self.problems += safe_extract(path, dest, limits=self.zip_limits)
         except GraderError as exc:
@@ -226,6 +241,26 @@ class _Finder:
             root = children[0]
         self._folder(_children(root), given=False)
 
+    def shown(self, path: Path) -> Path:
+        """``path`` as the TA gave it: ``canvas.zip!member`` for a file unpacked from one."""
+        for root, archive in self._roots:
+            if path.is_relative_to(root):
+                return Path(f"{archive}!{path.relative_to(root).as_posix()}")
+        return path
+
+    def _origin(self, graded: Path, entries: list[Entry]) -> Origin | None:
+        """Where in an archive a submission's files are, when they came from one."""
+        for root, archive in self._roots:
+            if graded.is_relative_to(root):
+                parent = entries[0].path.parent.relative_to(root).as_posix()
+                return Origin(archive=str(archive),
+                              graded=graded.relative_to(root).as_posix(),
+                              folder="" if parent == "." else parent,
+                              members=tuple(e.path.relative_to(root).as_posix()
+                                            + ("/*" if e.path.is_dir() else "")
+                                            for e in entries))
+        return None
+
     def _lms_named(self, path: Path) -> bool:
         if self.pattern is not None:
             return self.pattern.search(path.name) is not None
@@ -244,6 +279,9 @@ class _Finder:
                 self.problems.append(entry)
             elif entry is not None:
                 self.entries.append(entry)
+            elif child.is_file():
+                self.problems.append(Problem(path=self.shown(child),
+                                             reason="not a notebook or module"))
 
     def _identify(self, path: Path, repository: Entry | None, *,
                   given: bool) -> Entry | Problem | None:
@@ -309,44 +347,82 @@ class _Finder:
         path = entry.path
         if path.is_file():
             if path.suffix not in SUFFIXES:
-                self.problems.append(Problem(path=path, reason="not a .ipynb or .py file"))
+                self.problems.append(Problem(path=self.shown(path), student=sid,
+                                             reason="not a .ipynb or .py file; "
+                                                    f"{sid} handed in no gradable file"))
                 return None
-            return Submission(student=sid, path=path)
-        return self._in_folder(sid, path, entry)
+            return Submission(student=sid, path=path, origin=self._origin(path, [entry]),
+                              marked_late=entry.late)
+        return self._in_folder(sid, path, [entry], {})
 
     def _gathered(self, sid: str, entries: list[Entry]) -> Submission | None:
         clash = _clash(entries)
         if clash is not None:
             name, paths = clash
             self.problems.append(Problem(
-                path=paths[0], also=tuple(paths[1:]),
-                reason=f"both would be {name} among the files of student {sid!r}, one "
-                       "replacing the other; rename one"))
+                path=self.shown(paths[0]), also=tuple(self.shown(p) for p in paths[1:]),
+                student=sid, reason=f"both would be {name} among the files of student "
+                                    f"{sid!r}, one replacing the other; rename one"))
             return None
         folder = self.scratch / "students" / sid
         folder.mkdir(parents=True, exist_ok=True)
+        copied: dict[Path, Path] = {}  # a file of the gathered folder -> where it came from
         for e in entries:
             if e.path.is_dir():
                 shutil.copytree(e.path, folder, symlinks=True, dirs_exist_ok=True)
+                copied.update({folder / p.relative_to(e.path): p for p in e.path.rglob("*")})
             else:
-                shutil.copy2(e.path, folder / _safe_name(e.inner or e.path.name))
-        return self._in_folder(sid, folder, entries[0])
+                target = folder / _safe_name(e.inner or e.path.name)
+                shutil.copy2(e.path, target)
+                copied[target] = e.path
+        return self._in_folder(sid, folder, entries, copied)
 
-    def _in_folder(self, sid: str, folder: Path, entry: Entry) -> Submission | None:
+    def _in_folder(self, sid: str, folder: Path, entries: list[Entry],
+                   copied: dict[Path, Path]) -> Submission | None:
+        entry = entries[0]
         picked, note = choose(folder, self.names, recursive=entry.repository)
+        where = self.shown(entry.path)
         if picked is None:
-            self.problems.append(Problem(path=entry.path, reason=note))
+            files = [] if entry.repository else _files(folder)
+            handed = f" (handed in: {_listed(folder, files)})" if files else ""
+            self.problems.append(Problem(path=where, reason=note + handed, student=sid))
             return None
         if note:
-            self.problems.append(Problem(path=entry.path, reason=note, graded=True))
+            self.problems.append(Problem(path=where, reason=note, graded=True))
+        if not entry.repository:  # a repository's other files are its own business
+            for other in _files(folder):
+                if other.suffix not in SUFFIXES:
+                    self.problems.append(Problem(
+                        path=self.shown(copied.get(other, other)), graded=True,
+                        reason=f"not a notebook or module; kept beside {picked.name}"))
+        source = copied.get(picked, picked)
+        owner = next((e for e in entries if source == e.path or source.is_relative_to(e.path)),
+                     entry)
         # A repository's notebook runs where it lies, as Jupyter would run it.
         return Submission(student=sid, path=picked,
-                          folder=picked.parent if entry.repository else folder)
+                          folder=picked.parent if entry.repository else folder,
+                          origin=self._origin(source, entries), marked_late=owner.late,
+                          submitted_at=commit_time(entry.path, picked)
+                          if entry.repository else "")
 
 
 def _children(folder: Path) -> list[Path]:
     return [c for c in sorted(folder.iterdir())
             if not c.name.startswith(".") and c.name not in _SKIP_DIRS]
+
+
+def _files(folder: Path) -> list[Path]:
+    """The files under a student's folder, as :func:`choose` would look at them."""
+    return [p for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+            and not any(part.startswith(".") or part in _SKIP_DIRS
+                        for part in p.relative_to(folder).parts)]
+
+
+def _listed(folder: Path, paths: list[Path], limit: int = 10) -> str:
+    names = [p.relative_to(folder).as_posix() for p in paths]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _same_file(sid: str) -> str:

@@ -7,16 +7,20 @@ layouts, in the order ``auto`` tries them:
 
 Moodle (``Full Name_123456_assignsubmission_file_``)
     A folder per student and submission plugin, or (without "download in folders") files
-    ``Full Name_123456_assignsubmission_file_hw2.ipynb``: the id is the full name.
+    ``Full Name_123456_assignsubmission_file_hw2.ipynb``: the id is the full name. The
+    download carries no submission time or late flag (its grading worksheet does: give
+    those times with ``--submitted-at``).
 Canvas (``lastfirst_12345_678901_hw2.ipynb``, also ``lastfirst_LATE_12345_678901_...``)
     The id is the name part before the two numeric ids (Canvas writes it as lower-case
     letters, last name first); the real file name follows the numbers. A resubmitted file
-    gets a suffix ``-1``, ``-2``, ... from Canvas.
+    gets a suffix ``-1``, ``-2``, ... from Canvas. ``_LATE`` marks a late submission
+    (:attr:`Entry.late`), without saying when it came.
 GitHub Classroom (``hw2-username/``, a cloned repository per student)
     A folder holding ``.git`` (or any folder with ``--layout github``). The id is the
     folder name without the assignment's prefix: the prefix ending in ``-`` that all such
     folders share, or, for a lone repository, the rubric's assignment id and ``-``. The
-    notebook may be anywhere inside; the kernel runs in the folder that holds it.
+    notebook may be anywhere inside; the kernel runs in the folder that holds it. The
+    commit time of the graded file is its submission time (:func:`commit_time`).
 Plain
     No LMS names: a file is a student (``alice.ipynb`` -> ``alice``), a folder is a
     student's folder (``dave/hw2.ipynb`` -> ``dave``).
@@ -27,7 +31,9 @@ tries it too, after those before it in the table.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +49,7 @@ class Entry:
     inner: str = ""  # the file's real name (LMS prefixes removed)
     repository: bool = False  # a student's clone: the notebook may be anywhere inside
     gather: bool = False  # several entries of one student are merged, not refused
+    late: bool = False  # the LMS marked it late (Canvas's _LATE_ in the name)
 
 
 class Layout:
@@ -66,7 +73,7 @@ class Layout:
 
 MOODLE = re.compile(r"^(?P<id>.+?)_(?P<num>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
                     r"(?P<file>.*)$")
-CANVAS = re.compile(r"^(?P<id>[A-Za-z0-9]+?)(?:_LATE)?_(?P<num>\d+)_(?P<sub>\d+)_"
+CANVAS = re.compile(r"^(?P<id>[A-Za-z0-9]+?)(?P<late>_LATE)?_(?P<num>\d+)_(?P<sub>\d+)_"
                     r"(?P<file>.+)$")
 
 
@@ -97,7 +104,7 @@ class Canvas(Layout):
         if m is None:
             return None
         return Entry(path=path, student=m.group("id"), number=m.group("num"),
-                     inner=m.group("file"), gather=True)
+                     inner=m.group("file"), gather=True, late=bool(m.group("late")))
 
 
 class GitHubClassroom(Layout):
@@ -170,3 +177,34 @@ def _common_prefix(names: list[str], assignment: str) -> str:
             len(names[0]) > len(assignment) + 1:
         return assignment + "-"
     return ""
+
+
+# A student's repository is theirs to configure: its .git/config could name programs for
+# git to run (a pager, gpg for signatures, an fsmonitor hook). These settings, given on
+# the command line, win over the repository's; no system or global config is read.
+_GIT_SAFE = ("-c", "core.pager=cat", "-c", "core.fsmonitor=false", "-c", "gpg.program=false",
+             "-c", "core.hooksPath=/dev/null", "-c", "log.showSignature=false",
+             "-c", "diff.external=", "-c", "log.mailmap=false")
+
+
+def commit_time(repository: Path, file: Path) -> str:
+    """When the last commit that touched ``file`` was made, as git records it (ISO 8601).
+
+    ``""`` when git is missing, the folder is not a repository or the file was never
+    committed. Run on the cloned repository, no network; the time is the committer's
+    clock, which a student could set: GitHub Classroom's push times are authoritative.
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repository),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0",
+           "GIT_DIR": str(repository / ".git"), "GIT_WORK_TREE": str(repository),
+           "GIT_CEILING_DIRECTORIES": str(repository.parent)}
+    try:
+        done = subprocess.run(
+            ["git", *_GIT_SAFE, "--no-pager", "log", "-1", "--no-show-signature",
+             "--format=%cI", "--", str(file.relative_to(repository))],
+            capture_output=True, text=True, timeout=20, env=env, cwd=repository, check=False)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return ""
+    line = done.stdout.strip() if done.returncode == 0 else ""
+    return line if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]+(?:[+-]\d\d:\d\d|Z)", line) else ""

@@ -137,7 +137,10 @@ class Figure:
 
 
 OUTCOMES = ("ok", "timeout", "kernel_died", "resource_limit", "unreadable", "not_run",
-            "grader_error")
+            "grader_error", "missing", "no_gradable_file")
+# Rows of students with nothing graded: on the roster without a submission, or who handed
+# in no notebook or module. They score 0 and are kept out of the course's statistics.
+ABSENT = ("missing", "no_gradable_file")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +156,27 @@ class RunLog:
     figures: tuple[Figure, ...] = ()
     skipped_cells: tuple[int, ...] = ()  # cells left out of a re-run after a kernel died
     bounds: tuple[str, ...] = ()  # the isolation that applied: sandbox, filter, cgroups
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatePenalty:
+    """What the rubric's ``[late]`` policy did to a late submission's score.
+
+    ``reason`` is ``penalty`` (so much per started day or hour), ``cutoff`` (past the
+    cut-off: score 0) or ``no_time`` (marked late by the LMS, but no time says how late:
+    nothing taken).
+    """
+
+    score_before: float
+    penalty: float
+    hours_late: float
+    deadline: str
+    per: str
+    rate: float
+    floor: float
+    grace_minutes: float
+    cutoff: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +197,19 @@ class SubmissionResult:
     submission_sha256: str = ""
     rubric_digest: str = ""
     command: str = ""  # the exact command that reproduces this result
+    submitted_at: str = ""  # ISO 8601, when the LMS, git or the TA's times say
+    late: bool = False
+    late_penalty: LatePenalty | None = None  # None: on time, or no penalty policy
+
+    @property
+    def cell_errors(self) -> int:
+        """How many cells of the submission raised."""
+        return len(self.run.errors)
+
+    @property
+    def score_before_late(self) -> float:
+        """The score before any late penalty."""
+        return self.late_penalty.score_before if self.late_penalty else self.score
 
     @property
     def pending_manual(self) -> int:
@@ -195,4 +232,6 @@ class SubmissionResult:
         questions = tuple(
             QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"])})
             for q in data["questions"])
-        return cls(**{**data, "questions": questions, "run": RunLog(**run)})
+        late = data.get("late_penalty")
+        return cls(**{**data, "questions": questions, "run": RunLog(**run),
+                      "late_penalty": LatePenalty(**late) if late else None})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import math
 import re
 import sys
@@ -34,6 +35,7 @@ from grader.checks.protocol import (
 )
 from grader.checks.registry import KINDS, kind_of
 from grader.errors import ReferenceModuleError, RubricError, RubricWarning
+from grader.late import LatePolicy, read_policy
 from grader.settings import SANDBOX_MODES, ExecutionSettings
 from grader.tables import IDENT, Reader
 
@@ -70,6 +72,7 @@ class Rubric:
     questions: tuple[Question, ...]
     submission_names: tuple[str, ...] = ()
     digest: str = ""
+    late: LatePolicy | None = None  # the [late] table: deadline and penalty
 
     @property
     def max_score(self) -> float:
@@ -122,6 +125,16 @@ def load_reference(path: Path) -> ModuleType:
 # --------------------------------------------------------------------------- loading
 
 
+def rubric_digest(data: Mapping[str, Any]) -> str:
+    """SHA-256 of what a rubric grades by: every table but ``[late]``.
+
+    The late policy is applied to graded results, so changing it must not make
+    ``--resume`` run the notebooks again; comments and layout do not count either.
+    """
+    graded = {k: v for k, v in data.items() if k != "late"}
+    return hashlib.sha256(json.dumps(graded, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def load_rubric(path: str | Path, *, check_reference: bool = True) -> Rubric:
     """Read and validate a rubric file; with ``check_reference`` also resolve its names."""
     path = Path(path)
@@ -134,7 +147,7 @@ def load_rubric(path: str | Path, *, check_reference: bool = True) -> Rubric:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"not valid TOML: {exc}", path=str(path)) from exc
     loader = _Loader(Reader(path))
-    rubric = loader.rubric(data, hashlib.sha256(raw_bytes).hexdigest())
+    rubric = loader.rubric(data, rubric_digest(data))
     if check_reference:
         _check_reference(rubric)
     return rubric
@@ -148,7 +161,7 @@ class _Loader:
         self.defaults = Defaults()
 
     def rubric(self, data: Mapping[str, Any], digest: str) -> Rubric:
-        self.r.keys(data, ("assignment", "execution", "questions"), where="the rubric")
+        self.r.keys(data, ("assignment", "execution", "questions", "late"), where="the rubric")
         assignment = self.r.get(data, "assignment", dict, required=True,
                               describe="a table [assignment] with id, title, reference")
         self.r.keys(assignment, ("id", "title", "reference", "submission_names", "feedback",
@@ -187,9 +200,12 @@ class _Loader:
                 self.reference_free(q)
             seen.add(q.id)
             questions.append(q)
+        late_table = self.r.get(data, "late", dict, default=None,
+                                describe="a table [late] with deadline and a penalty")
+        late = None if late_table is None else read_policy(self.r, late_table)
         return Rubric(path=self.r.path, id=rid, title=title, reference_path=reference_path,
                       execution=execution, questions=tuple(questions),
-                      submission_names=tuple(names), digest=digest)
+                      submission_names=tuple(names), digest=digest, late=late)
 
     def execution(self, table: Mapping[str, Any]) -> ExecutionSettings:
         numbers = {"cell_timeout": float, "timeout": float, "call_timeout": float,

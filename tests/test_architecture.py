@@ -20,7 +20,8 @@ MAX_LINES = 800
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("grader.errors", "grader.version", "grader.settings", "grader.answers",
      "grader.submission", "grader.results", "grader.literals", "grader.tables",
-     "grader.calls", "grader.parse", "grader.atomic", "grader.points", "grader.layouts"),
+     "grader.calls", "grader.parse", "grader.atomic", "grader.points", "grader.layouts",
+     "grader.late"),
     ("grader.kernel",),
     ("grader.checks",),
     ("grader.rubric",),

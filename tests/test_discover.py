@@ -35,7 +35,9 @@ def test_files_and_folders(tmp_path):
     subs, problems = discover([tmp_path])
     assert [(s.student, s.path.name, s.folder) for s in subs] == [
         ("alice", "alice.ipynb", None), ("bob", "bob.py", None), ("dave", "hw2.ipynb", dave)]
-    assert problems == []
+    # A stray file is reported; a module beside a notebook is a helper, not news.
+    assert [(p.path, p.reason, p.graded) for p in problems] == [
+        (tmp_path / "notes.txt", "not a notebook or module", False)]
 
 
 def test_ambiguous_folder_is_reported_not_guessed(tmp_path):
@@ -121,7 +123,8 @@ def test_moodle_folders_and_flat_files(tmp_path):
                           ("Bob_Tehrani", "Bob Tehrani_401101456_assignsubmission_file_hw2.py")]
     assert sorted(p.name for p in subs[0].folder.iterdir()) == [
         "helpers.py", "hw2.ipynb", "onlinetext.html"]
-    assert problems == []
+    assert [(p.path, p.reason, p.graded) for p in problems] == [
+        (t / "onlinetext.html", "not a notebook or module; kept beside hw2.ipynb", True)]
 
 
 def test_students_of_the_same_name_are_told_apart_by_the_lms_number(tmp_path):
@@ -269,3 +272,68 @@ def test_a_damaged_zip_is_reported(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really")
     subs, problems = discover([bad], scratch=tmp_path / "s")
     assert subs == [] and "not a readable zip" in problems[0].reason
+
+
+def _canvas_zip(tmp_path: Path) -> Path:
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("submissions/smithann_101_9001_hw3.ipynb", "{}")
+        zf.writestr("submissions/smithann_101_9001_data.csv", "1,2")
+        zf.writestr("submissions/leeben_LATE_102_9002_hw3.ipynb", "{}")
+        zf.writestr("submissions/kimcat_103_9003_hw3.pdf", "%PDF")
+        zf.writestr("submissions/README.txt", "export notes")
+    return archive
+
+
+def test_an_archive_names_members_marks_late_and_reports_what_is_not_graded(tmp_path):
+    subs, problems = discover([_canvas_zip(tmp_path)], scratch=tmp_path / "s")
+    got = [(s.student, s.shown, s.marked_late, s.origin.folder, s.origin.members)
+           for s in subs]
+    zipped = f"{tmp_path / 'canvas.zip'}!submissions/"
+    assert got == [
+        ("leeben", zipped + "leeben_LATE_102_9002_hw3.ipynb", True, "submissions",
+         ("submissions/leeben_LATE_102_9002_hw3.ipynb",)),
+        ("smithann", zipped + "smithann_101_9001_hw3.ipynb", False, "submissions",
+         ("submissions/smithann_101_9001_data.csv", "submissions/smithann_101_9001_hw3.ipynb")),
+    ]
+    assert sorted((str(p.path), p.reason, p.graded, p.student) for p in problems) == [
+        (zipped + "README.txt", "not a notebook or module", False, ""),
+        (zipped + "kimcat_103_9003_hw3.pdf",
+         "not a .ipynb or .py file; kimcat handed in no gradable file", False, "kimcat"),
+        (zipped + "smithann_101_9001_data.csv", "not a notebook or module; kept beside hw3.ipynb",
+         True, ""),
+    ]
+
+
+def test_a_folder_without_a_notebook_lists_what_was_handed_in(tmp_path):
+    (tmp_path / "dave").mkdir()
+    (tmp_path / "dave" / "report.pdf").write_text("%PDF")
+    subs, problems = discover([tmp_path])
+    assert subs == []
+    assert [(p.student, p.reason) for p in problems] == [
+        ("dave", "no .ipynb or .py file in the folder (handed in: report.pdf)")]
+
+
+def _git(repo: Path, *args: str, **env: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.name=s", "-c", "user.email=s@x", *args], cwd=repo,
+                   check=True, capture_output=True, env={**os.environ, **env})
+
+
+def test_a_repository_submission_has_its_commit_time(tmp_path):
+    repo = tmp_path / "hw3-ann"
+    repo.mkdir()
+    (repo / "hw3.ipynb").write_text("{}")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "hw3.ipynb")
+    _git(repo, "commit", "-qm", "done", GIT_COMMITTER_DATE="2026-03-02T10:00:00+01:00")
+    (repo / "notes.py").write_text("")  # never committed: no time of its own
+    # A repository may name programs for git to run: none of them runs.
+    _git(repo, "config", "core.pager", f"touch {tmp_path / 'ran'}")
+    _git(repo, "config", "gpg.program", f"touch {tmp_path / 'ran'}")
+    _git(repo, "config", "log.showSignature", "true")
+    subs, _ = discover([tmp_path], assignment="hw3", layout="github")
+    assert [(s.student, s.submitted_at) for s in subs] == [
+        ("ann", "2026-03-02T10:00:00+01:00")]
+    assert not (tmp_path / "ran").exists()
