@@ -22,12 +22,7 @@ from typing import IO, Any
 from grader.atomic import atomic_write
 from grader.executors import BatchOptions, Finished, Task, executor
 from grader.export import grades_csv
-from grader.gradebook import (
-    RETRY_OUTCOMES,
-    Gradebook,
-    ManualGrade,
-    apply_manual,
-)
+from grader.gradebook import RETRY_OUTCOMES, Gradebook
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
 from grader.report import student_file, write_student
@@ -191,7 +186,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     with Gradebook.in_folder(out) as book:
         book.claim(rubric)
         before = book.graded()
-        manual = book.manual()
+        staff = book.staff()
         current = {r.student: r for r in book.merged()}
         by_student = {s.student: s for s in subs}
         todo, kept = [], []
@@ -206,7 +201,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 # A result file from a grader without a gradebook: take it in.
                 book.record(legacy, started=legacy.graded_at, finished=legacy.graded_at,
                             executor="imported")
-                current[sub.student] = apply_manual(legacy, manual.get(sub.student, {}))
+                current[sub.student] = staff.apply(legacy)
                 kept.append(sub.student)
             else:
                 todo.append(sub)
@@ -231,7 +226,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                                  command=reproduce_command(sub, rubric))
                 book.record(result, started=done.started, finished=done.finished,
                             executor=options.executor)
-                merged = apply_manual(result, manual.get(sub.student, {}))
+                merged = staff.apply(result)
                 # Figures are on the student's page; the summary and the CSV do without,
                 # and keeping them would grow the coordinator with the course.
                 current[sub.student] = replace(merged, run=replace(merged.run, figures=()))
@@ -295,21 +290,40 @@ def write_summary_safely(out: Path, rubric: Rubric, results: Iterable[Submission
 # --------------------------------------------------------------------------- manual grades
 
 
+@dataclass(frozen=True, kw_only=True)
+class Merged:
+    """What ``grader manual`` merged: grades of text answers, overrides, logged changes."""
+
+    grades: int
+    overrides: int
+    withdrawn: int
+    changes: int
+
+
 def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
-                 write_page: Callable[[SubmissionResult], None] | None = None) -> int:
-    """Merge a TA's grades CSV into the gradebook of ``out`` and redo what shows them."""
-    from grader.gradebook import read_manual_csv
+                 write_page: Callable[[SubmissionResult], None] | None = None, *,
+                 by: str = "") -> Merged:
+    """Merge a TA's grades CSV into the gradebook of ``out`` and redo what shows them.
+
+    ``by`` is who the regrade log names (default: the login of whoever runs it).
+    """
+    import getpass
+
+    from grader.gradebook import read_grades_csv
 
     write = write_page or (lambda r: write_student(r, rubric, out))
+    who = by or getpass.getuser()
     with Gradebook.existing(out) as book:
         book.claim(rubric)
-        grades: list[ManualGrade] = read_manual_csv(csv_path, rubric, book.results())
-        book.set_manual(grades)
+        rows = read_grades_csv(csv_path, rubric, book.results(), by=who)
+        changes = book.set_staff(rows.manual, rows.overrides, withdrawn=rows.withdrawn, by=who)
         results = book.merged()
-        touched = {g.student for g in grades}
+        touched = {g.student for g in (*rows.manual, *rows.overrides)} | \
+            {s for s, _, _ in rows.withdrawn}
         for r in results:
             if r.student in touched:
                 write(r)
         atomic_write(out / "grades.csv", grades_csv(results, rubric))
         write_summary_safely(out, rubric, results)
-    return len(grades)
+    return Merged(grades=len(rows.manual), overrides=len(rows.overrides),
+                  withdrawn=len(rows.withdrawn), changes=changes)

@@ -176,8 +176,8 @@ def _grade(args: argparse.Namespace) -> int:
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
                              options=options, write_page=write)
     if args.manual is not None:
-        merged = merge_manual(out, args.manual, rubric, write_page=write)
-        print(printable(f"Merged {merged} manual grade(s) from {args.manual}"))
+        merged = merge_manual(out, args.manual, rubric, write_page=write, by=args.by)
+        print(printable(f"Merged {_merged_words(merged)} from {args.manual}"))
     print(printable(f"Reports for {len(report.results)} submission(s) in {out}/ "
                     f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, "
                     f"{STUDENTS}/ with a .html and .json per student, grades.csv, "
@@ -215,17 +215,26 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
                         + "; ".join(f"{name}: {layout.description}"
                                     for name, layout in LAYOUTS.items()))
     g.add_argument("--manual", type=Path, metavar="CSV",
-                   help="merge a TA's grades of text answers after grading (see grader manual)")
+                   help="merge a TA's grades and overrides after grading (see grader manual)")
+    _by_argument(g)
+
+
+def _by_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", metavar="NAME", default="",
+                        help="who the regrade log names for these grades (default: your login)")
 
 
 def _batch_commands(sub: Any) -> None:
     """The ``manual`` and ``export`` commands, which work on a graded --out folder."""
     from grader.export import FORMATS
 
-    m = sub.add_parser("manual", help="merge a TA's grades of text answers into the gradebook")
+    m = sub.add_parser("manual", help="merge a TA's grades of text answers, and overrides of "
+                                      "any check or question, into the gradebook")
     m.add_argument("out", type=Path, metavar="REPORTS", help="the folder graded into (--out)")
     m.add_argument("csv", type=Path, metavar="CSV",
-                   help="student,question,points,comment[,group] rows")
+                   help="student,question,points,comment[,answer][,group] rows (points auto: "
+                        "take an override back)")
+    _by_argument(m)
     m.add_argument("--rubric", type=Path, help="the rubric (default: the one graded with)")
     m.add_argument("--lang", choices=languages(), default="en",
                    help="language of the feedback pages (default: en)")
@@ -267,10 +276,19 @@ def _manual(args: argparse.Namespace) -> int:
     check_templates(args.templates)
     write = functools.partial(write_student, rubric=rubric, out=args.out, lang=args.lang,
                               templates=args.templates)
-    merged = merge_manual(args.out, args.csv, rubric, write_page=write)
-    print(printable(f"Merged {merged} manual grade(s) from {args.csv} into {args.out}/ "
+    merged = merge_manual(args.out, args.csv, rubric, write_page=write, by=args.by)
+    print(printable(f"Merged {_merged_words(merged)} from {args.csv} into {args.out}/ "
                     "(pages, grades.csv and index.html updated)"))
     return 0
+
+
+def _merged_words(merged: Any) -> str:
+    words = f"{merged.grades} manual grade(s)"
+    if merged.overrides:
+        words += f", {merged.overrides} override(s)"
+    if merged.withdrawn:
+        words += f", {merged.withdrawn} override(s) taken back"
+    return words + f" ({merged.changes} change(s) logged)"
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -14,6 +14,14 @@
     A TA's points and comment for a text answer, keyed by student and answer name. They
     live apart from the automatic results, so re-grading never touches them; they are
     merged into what is shown and exported (:func:`apply_manual`).
+``overrides``
+    A TA's points and comment for an automatic check (``answer``) or a whole question
+    (``answer`` empty), with who entered them and when: kept apart from the results in
+    the same way and applied after the text grades (:mod:`grader.overrides`).
+``changes``
+    The regrade log, one row per change staff made to a student's points or comment:
+    question, answer, old and new points, comment, who, when and from where. Never
+    updated; shown on the student's page and in their JSON (``changes``).
 
 Only the coordinating process writes; workers hand results back as plain data.
 """
@@ -33,7 +41,15 @@ from pathlib import Path
 
 from grader.checks.registry import kind_of
 from grader.errors import GraderError
-from grader.results import CheckResult, Status, SubmissionResult, question_status
+from grader.overrides import (
+    GRADED_BY_TA,
+    WHOLE_QUESTION,
+    Given,
+    StaffOverride,
+    apply_overrides,
+    log_changes,
+)
+from grader.results import Change, CheckResult, SubmissionResult, points_status, question_status
 from grader.rubric import Rubric
 
 FILENAME = "gradebook.sqlite"
@@ -86,6 +102,29 @@ CREATE TABLE IF NOT EXISTS manual_grades (
     answer_sha256 TEXT NOT NULL DEFAULT '',
     entered TEXT NOT NULL,
     PRIMARY KEY (student, answer)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    student TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    points REAL NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    entered_by TEXT NOT NULL DEFAULT '',
+    entered TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (student, question, answer)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    old_points REAL,
+    new_points REAL,
+    comment TEXT NOT NULL DEFAULT '',
+    entered_by TEXT NOT NULL DEFAULT '',
+    entered TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT ''
 );
 CREATE VIEW IF NOT EXISTS latest AS
     SELECT * FROM results r WHERE r.id = (SELECT MAX(id) FROM results WHERE student = r.student);
@@ -267,10 +306,97 @@ class Gradebook:
                 rows)
         return len(rows)
 
+    # ----------------------------------------------------------------- overrides and the log
+
+    def overrides(self) -> dict[str, dict[tuple[str, str], StaffOverride]]:
+        """The TA's overrides: student -> (question, answer) -> override."""
+        out: dict[str, dict[tuple[str, str], StaffOverride]] = {}
+        for row in self.db.execute(
+                "SELECT student, question, answer, points, comment, entered_by, entered, "
+                "source FROM overrides"):
+            o = StaffOverride(student=row[0], question=row[1], answer=row[2],
+                              points=float(row[3]), comment=row[4], by=row[5], at=row[6],
+                              source=row[7])
+            out.setdefault(o.student, {})[o.key] = o
+        return out
+
+    def changes(self) -> dict[str, tuple[Change, ...]]:
+        """The regrade log: student -> their changes, oldest first."""
+        out: dict[str, list[Change]] = {}
+        for row in self.db.execute(
+                "SELECT student, question, answer, old_points, new_points, comment, "
+                "entered_by, entered, source FROM changes ORDER BY id"):
+            out.setdefault(row[0], []).append(Change(
+                question=row[1], answer=row[2], old_points=row[3], new_points=row[4],
+                comment=row[5], by=row[6], at=row[7], source=row[8]))
+        return {student: tuple(lines) for student, lines in out.items()}
+
+    def set_staff(self, grades: Iterable[ManualGrade] = (),
+                  overrides: Iterable[StaffOverride] = (), *, by: str,
+                  withdrawn: Iterable[tuple[str, str, str]] = ()) -> int:
+        """Store a TA's grades and overrides, and log each change, all or none.
+
+        ``withdrawn`` are (student, question, answer) overrides taken back: the automatic
+        verdict counts again. A later grade or override of the same target replaces one.
+        Returns how many changes were logged.
+        """
+        grades, overrides, withdrawn = list(grades), list(overrides), list(withdrawn)
+        at = now()
+        before = {r.student: r for r in self.merged()}
+        given = [Given(student=g.student, question=g.question, answer=g.answer,
+                       points=g.points, comment=g.comment, source=g.source) for g in grades]
+        given += [Given(student=o.student, question=o.question, answer=o.answer,
+                        points=o.points, comment=o.comment, source=o.source) for o in overrides]
+        given += [Given(student=s, question=q, answer=a, points=None) for s, q, a in withdrawn]
+        lines = log_changes(before, given, by=by, at=at)
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO manual_grades (student, answer, question, points, "
+                "comment, source, answer_sha256, entered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(g.student, g.answer, g.question, g.points, g.comment, g.source,
+                  g.answer_sha256, at) for g in grades])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO overrides (student, question, answer, points, comment, "
+                "entered_by, entered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(o.student, o.question, o.answer, o.points, o.comment, by, at, o.source)
+                 for o in overrides])
+            self.db.executemany(
+                "DELETE FROM overrides WHERE student = ? AND question = ? AND answer = ?",
+                withdrawn)
+            self.db.executemany(
+                "INSERT INTO changes (student, question, answer, old_points, new_points, "
+                "comment, entered_by, entered, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s, c.question, c.answer, c.old_points, c.new_points, c.comment, c.by, c.at,
+                  c.source) for s, c in lines])
+        return len(lines)
+
     def merged(self, students: Iterable[str] | None = None) -> list[SubmissionResult]:
-        """The latest results with the TA's grades merged in: what pages and exports show."""
-        manual = self.manual()
-        return [apply_manual(r, manual.get(r.student, {})) for r in self.results(students)]
+        """The latest results with staff's work merged in: what pages and exports show.
+
+        The TA's grades of text answers first, then the overrides, then the regrade log.
+        """
+        staff = self.staff()
+        return [staff.apply(r) for r in self.results(students)]
+
+    def staff(self) -> Staff:
+        """Everything staff entered, to merge into results as they are graded."""
+        return Staff(manual=self.manual(), overrides=self.overrides(), changes=self.changes())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Staff:
+    """What staff entered in a gradebook: text grades, overrides and the regrade log."""
+
+    manual: Mapping[str, Mapping[str, ManualGrade]]
+    overrides: Mapping[str, Mapping[tuple[str, str], StaffOverride]]
+    changes: Mapping[str, tuple[Change, ...]]
+
+    def apply(self, result: SubmissionResult) -> SubmissionResult:
+        """``result`` as pages show it: with this student's grades, overrides and log."""
+        sid = result.student
+        return replace(apply_overrides(apply_manual(result, self.manual.get(sid, {})),
+                                       self.overrides.get(sid, {})),
+                       changes=self.changes.get(sid, ()))
 
 
 class _Transaction:
@@ -325,14 +451,9 @@ def apply_manual(result: SubmissionResult,
 
 def _graded_check(check: CheckResult, grade: ManualGrade) -> CheckResult:
     points = min(check.max_score, max(0.0, grade.points))
-    if math.isclose(points, check.max_score, abs_tol=1e-9):
-        status: Status = "passed"
-    elif points <= 1e-9:
-        status = "failed"
-    else:
-        status = "partial"
-    message = grade.comment or "Graded by a TA."
-    return replace(check, status=status, score=round(points, 6), message=message)
+    message = grade.comment or GRADED_BY_TA
+    return replace(check, status=points_status(points, check.max_score),
+                   score=round(points, 6), message=message)
 
 
 # --------------------------------------------------------------------------- answer groups
@@ -360,20 +481,54 @@ def text_sha256(text: str) -> str:
 # --------------------------------------------------------------------------- the CSV
 
 
-MANUAL_COLUMNS = ("student", "group", "question", "points", "comment")
+MANUAL_COLUMNS = ("student", "group", "question", "answer", "points", "comment")
+WITHDRAW = "auto"  # the points that take an override back
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaffRows:
+    """What a TA's CSV holds: grades of text answers, overrides, and overrides taken back."""
+
+    manual: tuple[ManualGrade, ...] = ()
+    overrides: tuple[StaffOverride, ...] = ()
+    withdrawn: tuple[tuple[str, str, str], ...] = ()  # (student, question, answer)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a row gives points to: a check (text or automatic) or a whole question."""
+
+    question: str
+    answer: str  # WHOLE_QUESTION for the question
+    max_points: float
+    text: bool
 
 
 def read_manual_csv(path: Path, rubric: Rubric,
                     results: Iterable[SubmissionResult]) -> list[ManualGrade]:
-    """The grades in a TA's CSV, checked against the rubric and the graded answers.
+    """The grades of text answers in a TA's CSV (:func:`read_grades_csv` reads it all)."""
+    return list(read_grades_csv(path, rubric, results).manual)
 
-    Columns: ``student``, ``question``, ``points``, ``comment`` (optional), and
-    ``group`` (optional). ``question`` is a text answer's name (``q1_1_explanation``)
-    or the id of a question with exactly one text answer (``q1_1``). A row with a
-    ``group`` id from an answers page, and no student, grades every student whose answer
-    is in that group; a row for one student overrides their group's. Points run from 0
-    to the answer's share of the question's points. Any bad row is an error naming its
-    line, and nothing is merged.
+
+def read_grades_csv(path: Path, rubric: Rubric, results: Iterable[SubmissionResult], *,
+                    by: str = "") -> StaffRows:
+    """The grades and overrides in a TA's CSV, checked against the rubric and the results.
+
+    Columns: ``student``, ``question``, ``points``, and optionally ``answer``,
+    ``comment`` and ``group``. A row gives points to one of:
+
+    - a check, text or automatic: ``question`` is its answer name (``q1_4_params``), or
+      with an ``answer`` column, ``question`` its question id and ``answer`` the name;
+    - a whole question: with an ``answer`` column, ``question`` the id and ``answer``
+      empty; without one, ``question`` the id of a question that does not have exactly
+      one text answer (the id of one that does means that text answer, as it always has).
+
+    A text answer takes a TA's grade (:func:`apply_manual`); an automatic check or a
+    question an override (:mod:`grader.overrides`), and ``points`` = ``auto`` takes the
+    override back. A row with a ``group`` id from an answers page, and no student, grades
+    every student whose text answer is in that group; a row for one student overrides
+    their group's. Points run from 0 to the target's share of the question's points. Any
+    bad row is an error naming its line, and nothing is merged.
     """
     try:
         text = Path(path).read_text("utf-8-sig")
@@ -386,7 +541,8 @@ def read_manual_csv(path: Path, rubric: Rubric,
     if rows and not ({"question", "points"} <= header and header & {"student", "group"}):
         raise GraderError(f"{path}: the header needs question, points and student or group "
                           f"(got {', '.join(sorted(k for k in header if k))})")
-    checks = _manual_checks(rubric)
+    with_answer = "answer" in header
+    index = _targets(rubric)
     by_student = {r.student: r for r in results}
     groups: dict[str, list[tuple[str, str]]] = {}
     for r in by_student.values():
@@ -398,82 +554,133 @@ def read_manual_csv(path: Path, rubric: Rubric,
     errors: list[str] = []
     from_groups: dict[tuple[str, str], ManualGrade] = {}
     single: dict[tuple[str, str], ManualGrade] = {}
+    overrides: dict[tuple[str, str, str], StaffOverride | None] = {}
     for line, row in rows:
         where = f"{path} line {line}"
         student = (row.get("student") or "").strip()
         group = (row.get("group") or "").strip()
         question = (row.get("question") or "").strip()
+        answer = (row.get("answer") or "").strip()
         comment = (row.get("comment") or "").strip()
         raw_points = (row.get("points") or "").strip()
-        if not (student or group or question or raw_points):
+        if not (student or group or question or answer or raw_points):
             continue  # a blank line a spreadsheet left
-        if group and not question:
+        if group and not question and not answer:
             question = group.rsplit("-", 1)[0]
-        target = _resolve_question(question, checks)
+        target = _resolve(question, answer, with_answer=with_answer, index=index)
         if isinstance(target, str):
             errors.append(f"{where}: {target}")
             continue
-        qid, answer, max_points = target
+        source = f"{Path(path).name} line {line}"
+        if raw_points.casefold() == WITHDRAW and student and not target.text:
+            if student not in by_student:
+                errors.append(f"{where}: no graded student {student!r}")
+                continue
+            overrides[(student, target.question, target.answer)] = None
+            continue
         try:
             points = float(raw_points)
         except ValueError:
-            errors.append(f"{where}: points {raw_points!r} is not a number")
+            errors.append(f"{where}: points {raw_points!r} is not a number"
+                          + ("" if target.text else f" (or {WITHDRAW}, to take an override "
+                                                    "back)"))
             continue
-        if not (math.isfinite(points) and 0 <= points <= max_points + 1e-9):
-            errors.append(f"{where}: points {points:g} outside 0..{max_points:g} for "
-                          f"{answer}")
+        named = target.answer or f"question {target.question}"
+        if not (math.isfinite(points) and 0 <= points <= target.max_points + 1e-9):
+            errors.append(f"{where}: points {points:g} outside 0..{target.max_points:g} for "
+                          f"{named}")
             continue
         if student:
             result = by_student.get(student)
             if result is None:
                 errors.append(f"{where}: no graded student {student!r}")
                 continue
-            received = _received(result, qid, answer)
-            single[(student, answer)] = ManualGrade(
-                student=student, answer=answer, question=qid, points=points, comment=comment,
-                source=f"{Path(path).name} line {line}",
+            if not target.text:
+                overrides[(student, target.question, target.answer)] = StaffOverride(
+                    student=student, question=target.question, answer=target.answer,
+                    points=points, comment=comment, by=by, source=source)
+                continue
+            received = _received(result, target.question, target.answer)
+            single[(student, target.answer)] = ManualGrade(
+                student=student, answer=target.answer, question=target.question,
+                points=points, comment=comment, source=source,
                 answer_sha256=text_sha256(received) if received else "")
         else:
             members = groups.get(group)
-            if members is None or not group.startswith(answer + "-"):
-                errors.append(f"{where}: no answer group {group!r} for {answer}")
+            if not target.text:
+                errors.append(f"{where}: a group row grades a text answer; {named} is not one "
+                              "(give a student)")
+                continue
+            if members is None or not group.startswith(target.answer + "-"):
+                errors.append(f"{where}: no answer group {group!r} for {target.answer}")
                 continue
             for sid, received in members:
-                from_groups[(sid, answer)] = ManualGrade(
-                    student=sid, answer=answer, question=qid, points=points, comment=comment,
-                    source=f"group {group}", answer_sha256=text_sha256(received))
+                from_groups[(sid, target.answer)] = ManualGrade(
+                    student=sid, answer=target.answer, question=target.question,
+                    points=points, comment=comment, source=f"group {group}",
+                    answer_sha256=text_sha256(received))
     if errors:
         shown = errors[:20] + ([f"... and {len(errors) - 20} more"] if len(errors) > 20 else [])
         raise GraderError("manual grades not merged:\n  " + "\n  ".join(shown))
-    return list({**from_groups, **single}.values())
+    return StaffRows(manual=tuple({**from_groups, **single}.values()),
+                     overrides=tuple(o for o in overrides.values() if o is not None),
+                     withdrawn=tuple(k for k, o in overrides.items() if o is None))
 
 
-def _manual_checks(rubric: Rubric) -> dict[str, tuple[str, str, float]]:
-    """Text answers by answer name and by question id: (question, answer, max points)."""
-    out: dict[str, tuple[str, str, float]] = {}
-    per_question: dict[str, list[tuple[str, str, float]]] = {}
+@dataclass(frozen=True)
+class _Index:
+    by_answer: dict[str, list[_Target]]  # answer name -> its checks, in every question
+    by_question: dict[str, list[_Target]]  # question id -> its checks
+    whole: dict[str, _Target]  # question id -> the question
+
+
+def _targets(rubric: Rubric) -> _Index:
+    index = _Index(by_answer={}, by_question={}, whole={})
     for q in rubric.questions:
         total = sum(c.weight for c in q.checks)
+        index.whole[q.id] = _Target(q.id, WHOLE_QUESTION, float(q.points), text=False)
         for c in q.checks:
-            if not kind_of(c).auto:
-                entry = (q.id, c.answer, q.points * c.weight / total if total else 0.0)
-                out[c.answer] = entry
-                per_question.setdefault(q.id, []).append(entry)
-    for qid, entries in per_question.items():
-        if len(entries) == 1 and qid not in out:
-            out[qid] = entries[0]
-    return out
+            target = _Target(q.id, c.answer, q.points * c.weight / total if total else 0.0,
+                             text=not kind_of(c).auto)
+            index.by_answer.setdefault(c.answer, []).append(target)
+            index.by_question.setdefault(q.id, []).append(target)
+    return index
 
 
-def _resolve_question(name: str, checks: Mapping[str, tuple[str, str, float]]
-                      ) -> tuple[str, str, float] | str:
-    if not name:
+def _resolve(question: str, answer: str, *, with_answer: bool, index: _Index
+             ) -> _Target | str:
+    """The target of a row, or what is wrong with it."""
+    if not question and not answer:
         return "no question"
-    found = checks.get(name)
-    if found is None:
-        known = ", ".join(sorted({a for _, a, _ in checks.values()})) or "none"
-        return f"{name!r} is not a text answer of the rubric (text answers: {known})"
-    return found
+    if answer:
+        if question and question not in index.whole:
+            return f"no question {question!r} in the rubric"
+        found = [t for t in index.by_answer.get(answer, ())
+                 if not question or t.question == question]
+        where = f"question {question}" if question else "the rubric"
+        return _one(found, answer, where, index)
+    if question in index.by_answer:
+        return _one(index.by_answer[question], question, "the rubric", index)
+    if question in index.whole:
+        texts = [t for t in index.by_question.get(question, ()) if t.text]
+        if len(texts) == 1 and not with_answer:
+            return texts[0]  # the old spelling of a question's one text answer
+        return index.whole[question]
+    return (f"{question!r} is not a question or check of the rubric (questions: "
+            f"{', '.join(index.whole) or 'none'})")
+
+
+def _one(found: list[_Target], answer: str, where: str, index: _Index) -> _Target | str:
+    if not found:
+        known = ", ".join(sorted(index.by_answer)) or "none"
+        return f"{answer!r} is not a check of {where} (checks: {known})"
+    if len({t.question for t in found}) > 1:
+        return (f"{answer!r} is checked in questions {', '.join(t.question for t in found)}: "
+                "add an answer column and name the question")
+    if len(found) > 1:
+        return (f"{answer!r} has {len(found)} checks in question {found[0].question}: "
+                "give the whole question's points instead (answer empty)")
+    return found[0]
 
 
 def _received(result: SubmissionResult, qid: str, answer: str) -> str | None:

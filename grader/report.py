@@ -38,6 +38,7 @@ STATUS_SYMBOLS = {
     "error": "!",
     "missing": "∅",
     "manual": "✎",
+    "overridden": "✍",
 }
 DEFAULT_LANG = "en"
 PAGE_TEMPLATE = "student.html.j2"

@@ -3,6 +3,10 @@
 Also the one rule that reads results: what a question's checks add up to
 (:func:`question_status`), and what a text answer is (a check of kind ``manual``, graded
 by a TA: :attr:`CheckResult.manual`). Every renderer asks these instead of deciding anew.
+
+A TA may override an automatic check or a whole question (:class:`Override`): its status
+becomes ``overridden``, its score the TA's points, and the automatic verdict is kept in
+the override beside them. Every change staff made is a :class:`Change` of the result.
 """
 
 from __future__ import annotations
@@ -11,10 +15,53 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["passed", "failed", "partial", "error", "missing", "manual"]
-STATUSES: tuple[str, ...] = ("passed", "failed", "partial", "error", "missing", "manual")
+Status = Literal["passed", "failed", "partial", "error", "missing", "manual", "overridden"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "partial", "error", "missing", "manual",
+                             "overridden")
 # A text answer's statuses once a TA has given it points.
 STAFF_GRADED: tuple[Status, ...] = ("passed", "partial", "failed")
+
+
+def points_status(points: float, max_score: float) -> Status:
+    """What a score given by staff reads as: passed at full points, failed at none."""
+    if abs(points - max_score) <= 1e-9:
+        return "passed"
+    return "failed" if points <= 1e-9 else "partial"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    """A TA's points for an automatically graded check or a whole question.
+
+    ``auto_status`` and ``auto_score`` are what the grader gave; the check's (or the
+    question's) own ``status`` is ``overridden`` and its ``score`` is ``points``.
+    """
+
+    points: float
+    comment: str = ""
+    by: str = ""
+    at: str = ""  # UTC, ISO 8601
+    auto_status: Status = "missing"
+    auto_score: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """One line of the regrade log: who changed which points, when, from what to what.
+
+    ``answer`` is empty for a whole question; ``old_points`` is ``None`` where nothing
+    was given before (a text answer not yet graded), ``new_points`` where an override
+    was withdrawn.
+    """
+
+    question: str
+    answer: str
+    old_points: float | None
+    new_points: float | None
+    comment: str = ""
+    by: str = ""
+    at: str = ""
+    source: str = ""  # "grades.csv line 3"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +89,14 @@ class CheckResult:
     received_math: str | None = None
     # Arrays: {"expected": rows, "received": rows, "mismatch": [[i, j], ...]} of display text.
     diff: dict[str, Any] | None = None
+    override: Override | None = None  # a TA's points in place of the automatic verdict
+
+    @property
+    def verdict(self) -> Status:
+        """The status it counts as: an override's by its points, others their own."""
+        if self.status == "overridden":
+            return points_status(self.score, self.max_score)
+        return self.status
 
     @property
     def manual(self) -> bool:
@@ -61,7 +116,7 @@ class CheckResult:
     @property
     def settled(self) -> bool:
         """Whether its verdict counts in its question's: automatic, or graded by a TA."""
-        return not self.manual or self.staff_graded
+        return not self.manual or self.staff_graded or self.status == "overridden"
 
     @property
     def complete(self) -> bool:
@@ -85,19 +140,20 @@ def question_status(checks: Iterable[CheckResult]) -> Status:
 
     Only settled checks count (automatic ones, and text answers a TA graded); a question
     of text answers waiting for a TA is ``manual`` (or ``missing`` when none was found).
+    An overridden check counts by its points (:attr:`CheckResult.verdict`).
     """
     checks = list(checks)
     counted = [c for c in checks if c.settled]
+    verdicts = [c.verdict for c in counted]
     if not counted:
         return "manual" if any(c.awaits_staff for c in checks) else "missing"
-    if all(c.status == "passed" for c in counted):
+    if all(v == "passed" for v in verdicts):
         return "passed"
     if sum(c.score for c in counted) > 0:
         return "partial"
-    if all(c.status == "missing" for c in counted):
+    if all(v == "missing" for v in verdicts):
         return "missing"
-    if any(c.status == "error" for c in counted) and \
-            not any(c.status == "failed" for c in counted):
+    if "error" in verdicts and "failed" not in verdicts:
         return "error"
     return "failed"
 
@@ -113,6 +169,14 @@ class QuestionResult:
     status: Status
     checks: tuple[CheckResult, ...]
     manual_points: float = 0.0
+    override: Override | None = None  # a TA's points for the whole question
+
+    @property
+    def verdict(self) -> Status:
+        """The status it counts as: an override's by its points, others their own."""
+        if self.status == "overridden":
+            return points_status(self.score, self.max_score)
+        return self.status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,6 +261,7 @@ class SubmissionResult:
     submission_sha256: str = ""
     rubric_digest: str = ""
     command: str = ""  # the exact command that reproduces this result
+    changes: tuple[Change, ...] = ()  # the regrade log: what staff changed, oldest first
     submitted_at: str = ""  # ISO 8601, when the LMS, git or the TA's times say
     late: bool = False
     late_penalty: LatePenalty | None = None  # None: on time, or no penalty policy
@@ -213,8 +278,9 @@ class SubmissionResult:
 
     @property
     def pending_manual(self) -> int:
-        """How many text answers wait for a TA's points."""
-        return sum(1 for q in self.questions for c in q.checks if c.awaits_staff)
+        """How many text answers wait for a TA's points (none under a question override)."""
+        return sum(1 for q in self.questions if q.override is None
+                   for c in q.checks if c.awaits_staff)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form documented in docs/grading-a-course.md."""
@@ -230,8 +296,15 @@ class SubmissionResult:
         run["skipped_cells"] = tuple(run.get("skipped_cells", ()))
         run["bounds"] = tuple(run.get("bounds", ()))
         questions = tuple(
-            QuestionResult(**{**q, "checks": tuple(CheckResult(**c) for c in q["checks"])})
+            QuestionResult(**{**q, "override": _override(q.get("override")),
+                              "checks": tuple(CheckResult(**{**c, "override": _override(
+                                  c.get("override"))}) for c in q["checks"])})
             for q in data["questions"])
+        changes = tuple(Change(**c) for c in data.get("changes", ()))
         late = data.get("late_penalty")
         return cls(**{**data, "questions": questions, "run": RunLog(**run),
-                      "late_penalty": LatePenalty(**late) if late else None})
+                      "changes": changes, "late_penalty": LatePenalty(**late) if late else None})
+
+
+def _override(data: dict[str, Any] | None) -> Override | None:
+    return None if data is None else Override(**data)

@@ -151,7 +151,9 @@ def test_manual_csv_by_student_by_question_id_and_by_group(tmp_path, rubric):
 
 @pytest.mark.parametrize(("rows", "error"), [
     ("mallory,why,1,,\n", "no graded student 'mallory'"),
-    ("alice,k,1,,\n", "'k' is not a text answer"),
+    ("alice,nope,1,,\n", "'nope' is not a question or check of the rubric"),
+    ("alice,k,3,,\n", "outside 0..2 for k"),  # an automatic check: an override
+    (",k,1,,k-00000000\n", "k is not one (give a student)"),
     ("alice,why,2,,\n", "outside 0..1"),
     ("alice,why,lots,,\n", "not a number"),
     (",why,1,,why-00000000\n", "no answer group"),
