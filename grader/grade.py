@@ -26,6 +26,7 @@ from grader.kernel import sandbox
 from grader.kernel.execute import KernelSession
 from grader.kernel.notebook import load_notebook
 from grader.kernel.sandbox import Isolation
+from grader.messages import say
 from grader.results import (
     CellError,
     CheckResult,
@@ -259,8 +260,8 @@ def _check(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult
         return kind_of(spec).grade(spec, evidence, max_score)
     except Exception as exc:  # a bug of ours in one check must not sink the submission
         return make_result(spec, max_score, fraction=0.0, status="error",
-                           message=f"grader error in this check ({type(exc).__name__}: {exc}); "
-                                   "please report it")
+                           message=say("check.grader_error",
+                                       error=f"{type(exc).__name__}: {exc}"))
 
 
 def failed_result(sub: Submission, rubric: Rubric, message: str) -> SubmissionResult:

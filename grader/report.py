@@ -18,8 +18,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from markupsafe import Markup, escape
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError
+from grader.messages import DEFAULT_LANG, load_catalogue, render
+from grader.messages import languages as languages  # the CLI's --lang choices come from here
 from grader.points import format_points
 from grader.results import CheckResult, Figure, SubmissionResult
 from grader.rubric import Rubric
@@ -40,7 +41,6 @@ STATUS_SYMBOLS = {
     "manual": "✎",
     "overridden": "✍",
 }
-DEFAULT_LANG = "en"
 PAGE_TEMPLATE = "student.html.j2"
 
 # What the page shows at most: it must stay a small file a student can read.
@@ -82,23 +82,6 @@ def write_student(result: SubmissionResult, rubric: Rubric, out: Path, *,
 # --------------------------------------------------------------------------- messages
 
 
-def languages() -> tuple[str, ...]:
-    """The language codes a catalogue ships for, e.g. ``("en", "fa")``."""
-    folder = resources.files("grader").joinpath("locales")
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir()
-                        if p.name.endswith(".json")))
-
-
-@functools.cache
-def _load_messages(lang: str) -> dict[str, Any]:
-    if lang not in languages():
-        raise GraderError(f"no message catalogue for language {lang!r} "
-                          f"(available: {', '.join(languages())})")
-    text = resources.files("grader").joinpath("locales", f"{lang}.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
 @dataclass(frozen=True)
 class Catalogue:
     """The page's own words in one language, with English for any key a catalogue lacks.
@@ -124,14 +107,30 @@ class Catalogue:
             values.setdefault("n", count)
         return Markup(escape(message)).format(**values)
 
+    def check_text(self, text: str, parts: tuple[dict[str, Any], ...]) -> str:
+        """A check's message or hint in this language: its parts, else ``text`` as written.
+
+        Text without parts (a rubric's feedback, a TA's comment) stays as written, and so
+        does text whose parts no longer say it in English: a message changed after the
+        check wrote it, or parts with a key this version's catalogues lack.
+        """
+        if not parts or self.lang == DEFAULT_LANG:
+            return text
+        try:
+            if render(parts, self.fallback) != text:
+                return text
+            return render(parts, self.messages, self.fallback)
+        except (KeyError, IndexError, ValueError, TypeError):
+            return text
+
 
 def catalogue(lang: str = DEFAULT_LANG) -> Catalogue:
     """The message catalogue of ``lang`` (``GraderError`` when none ships)."""
-    messages = _load_messages(lang)
+    messages = load_catalogue(lang)
     meta = messages.get("_meta", {})
     direction = meta.get("dir", "ltr")
     return Catalogue(lang=lang, dir="rtl" if direction == "rtl" else "ltr",
-                     messages=messages, fallback=_load_messages(DEFAULT_LANG))
+                     messages=messages, fallback=load_catalogue(DEFAULT_LANG))
 
 
 # --------------------------------------------------------------------------- templates
@@ -198,10 +197,26 @@ def render_html(result: SubmissionResult, rubric: Rubric, *, lang: str = DEFAULT
     env = _environment(None if templates is None else str(templates))
     template = env.get_template(PAGE_TEMPLATE)
     by_question, loose = place_figures(result)
+    result = in_language(result, t)
     return str(template.render(result=result, rubric=rubric, t=t, lang=t.lang, dir=t.dir,
                                pending_manual=result.pending_manual,
                                figures_by_question=by_question,
                                loose_figures=loose))
+
+
+def in_language(result: SubmissionResult, t: Catalogue) -> SubmissionResult:
+    """``result`` with its checks' messages and hints in ``t``'s language, for its page.
+
+    The page's templates (ours or a TA's) read ``c.message`` and ``c.hint`` as before.
+    """
+    if t.lang == DEFAULT_LANG:
+        return result
+    questions = tuple(
+        replace(q, checks=tuple(replace(c, message=t.check_text(c.message, c.message_parts),
+                                        hint=t.check_text(c.hint, c.hint_parts))
+                                for c in q.checks))
+        for q in result.questions)
+    return replace(result, questions=questions)
 
 
 # --------------------------------------------------------------------------- numbers

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from grader.messages import Message
+
 Status = Literal["passed", "failed", "partial", "error", "missing", "manual", "overridden"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "partial", "error", "missing", "manual",
                              "overridden")
@@ -89,7 +91,22 @@ class CheckResult:
     received_math: str | None = None
     # Arrays: {"expected": rows, "received": rows, "mismatch": [[i, j], ...]} of display text.
     diff: dict[str, Any] | None = None
+    # The message and hint as catalogue parts (grader.messages), for a page in another
+    # language; empty where the text is as written (a rubric's feedback, a TA's comment).
+    message_parts: tuple[dict[str, Any], ...] = ()
+    hint_parts: tuple[dict[str, Any], ...] = ()
     override: Override | None = None  # a TA's points in place of the automatic verdict
+
+    def __post_init__(self) -> None:
+        # A check hands in a Message (English text with its parts): the result keeps plain
+        # text and the parts beside it. Read back from JSON, the parts are tuples again.
+        for text, parts in (("message", "message_parts"), ("hint", "hint_parts")):
+            value = getattr(self, text)
+            if isinstance(value, Message):
+                object.__setattr__(self, text, str(value))
+                object.__setattr__(self, parts, value.parts)
+            else:
+                object.__setattr__(self, parts, tuple(getattr(self, parts)))
 
     @property
     def verdict(self) -> Status:

@@ -18,7 +18,7 @@ MAX_LINES = 800
 
 # From the bottom up; a module may import its own layer and the ones below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("grader.errors", "grader.version", "grader.settings", "grader.answers",
+    ("grader.errors", "grader.messages", "grader.version", "grader.settings", "grader.answers",
      "grader.submission", "grader.results", "grader.literals", "grader.tables",
      "grader.calls", "grader.parse", "grader.atomic", "grader.points", "grader.layouts",
      "grader.late"),

@@ -55,6 +55,7 @@ from grader.checks.protocol import (
 )
 from grader.checks.public import PUBLIC_SIGFIGS
 from grader.errors import ReleaseError
+from grader.messages import say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -66,8 +67,8 @@ def not_callable(spec: CheckSpec, received: Any, max_score: float) -> CheckResul
     if isinstance(received, CallableAnswer):
         return None
     return make_result(spec, max_score, fraction=0.0, status="failed",
-                       message=f"`{spec.answer}` should be a function, but it is "
-                               f"{format_value(received)} ({type(received).__name__}).",
+                       message=say("check.not_a_function", answer=spec.answer,
+                                   value=format_value(received), type=type(received).__name__),
                        received=format_value(received))
 
 
@@ -87,14 +88,14 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
                     reference_outputs(getattr(evidence.reference, spec.reference_name), calls))
     except Exception as exc:
         return make_result(spec, max_score, fraction=0.0, status="error",
-                           message=f"grader error: the reference {spec.reference_name} raised "
-                                   f"{type(exc).__name__}: {exc}")
+                           message=say("check.reference_raised", name=spec.reference_name,
+                                       error=f"{type(exc).__name__}: {exc}"))
     verdicts = [_verdict(e, o, spec) for e, o in zip(expected, outcomes, strict=True)]
     passed = sum(1 for v in verdicts if v.equal)
     n = len(verdicts)
     if passed == n:
         return make_result(spec, max_score, fraction=1.0, status="passed",
-                           message=f"correct on all {n} test inputs.")
+                           message=say("check.correct_on_all", n=n))
     share = passed / n if spec.partial and n else 0.0
     for mistake in spec.mistakes:
         try:
@@ -112,14 +113,16 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     first = next(i for i, v in enumerate(verdicts) if not v.equal)
     exp_text: str | None
     rec_text: str | None
-    summary = f"wrong on {n - passed} of {n} test inputs"
+    summary = say("check.wrong_on", wrong=n - passed, n=n)
     hint = ""
     diff = None
     if spec.visible:
         verdict = verdicts[first]
-        detail = (f"{spec.answer}{calls[first].display()}: {verdict.message}"
-                  + (f" ({verdict.hint})" if verdict.hint else ""))
-        message = f"{summary}; first: {detail}"
+        call = f"{spec.answer}{calls[first].display()}"
+        detail = (say("check.call_detail_hint", call=call, detail=verdict.message,
+                      hint=verdict.hint) if verdict.hint else
+                  say("check.call_detail", call=call, detail=verdict.message))
+        message = say("check.first_wrong", summary=summary, detail=detail)
         exp_text = format_value(expected[first])
         got = outcomes[first]
         rec_text = ("timed out" if got.timed_out else f"raised {got.error}" if got.error
@@ -130,7 +133,7 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     else:
         kinds = sorted({_failure_kind(outcomes[i], v) for i, v in enumerate(verdicts)
                         if not v.equal})
-        message = f"{summary} (hidden): {', '.join(kinds)}"
+        message = say("check.wrong_hidden", summary=summary, kinds=", ".join(kinds))
         exp_text = rec_text = None
     result = make_result(spec, max_score, fraction=share,
                          status="partial" if share > 0 else "failed",
@@ -153,11 +156,11 @@ def _verdict(expected: Any, outcome: Any, spec: CheckSpec) -> Comparison:
     if outcome.timed_out:
         return Comparison(equal=False, message=timeout_text(outcome, spec))
     if outcome.error:
-        return Comparison(equal=False, message=f"the call raised {outcome.error}")
+        return Comparison(equal=False, message=say("check.call_raised", error=outcome.error))
     try:
         return compare(expected, outcome.value, **spec_options(spec))
     except Exception as exc:  # a comparator bug must not end the batch
-        return Comparison(equal=None, message=f"grader error while comparing: {exc}")
+        return Comparison(equal=None, message=say("check.compare_error", error=exc))
 
 
 def timeout_text(outcome: Any, spec: CheckSpec) -> str:

@@ -16,6 +16,7 @@ from grader.checks.protocol import (
     Stub,
     make_result,
 )
+from grader.messages import say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -38,17 +39,16 @@ class ManualKind(BaseKind):
         text = evidence.received
         if text is MISSING or (isinstance(text, str) and not text.strip()):
             return make_result(spec, max_score, fraction=0.0, status="missing",
-                               message=f"No answer: define `{spec.answer}` as a string or tag "
-                                       f"a markdown cell with `{spec.answer}`.")
+                               message=say("check.manual.no_answer", answer=spec.answer))
         if isinstance(text, Rejected):
             return make_result(spec, max_score, fraction=0.0, status="error",
-                               message=f"`{spec.answer}` could not be read: {text.reason}")
+                               message=say("check.unreadable", answer=spec.answer,
+                                           reason=text.reason))
         if not isinstance(text, str):
             return make_result(spec, max_score, fraction=0.0, status="missing",
-                               message=f"`{spec.answer}` should be text (a str or a tagged "
-                                       "markdown cell).")
+                               message=say("check.manual.not_text", answer=spec.answer))
         return make_result(spec, max_score, fraction=0.0, status="manual",
-                           message="Collected; a TA will grade this answer.", received=text)
+                           message=say("check.manual.collected"), received=text)
 
     def publish(self, spec: CheckSpec, raw: Mapping[str, Any], reference: ModuleType,
                 where: str) -> Frozen | None:

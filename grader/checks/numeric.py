@@ -34,6 +34,7 @@ from grader.checks.protocol import (
     absent_result,
     make_result,
 )
+from grader.messages import say, sentence
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -60,8 +61,7 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     except Exception as exc:  # grading must never raise; this is our bug
         return make_result(
             spec, max_score, fraction=0.0, status="error",
-            message=f"The grader failed on this check (a grader problem, not your answer): "
-            f"{type(exc).__name__}: {exc}",
+            message=say("check.grader_failed", error=f"{type(exc).__name__}: {exc}"),
             received=received_text)
 
 
@@ -91,7 +91,7 @@ def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, expected: Any,
         return dataclasses.replace(out, hint=comparison.hint, diff=diff)
 
     if comparison.equal:
-        return result(1.0, "Correct.")
+        return result(1.0, say("check.correct"))
     if comparison.equal is None:
         return result(0.0, comparison.message, status="error")
 
@@ -130,8 +130,7 @@ def _matched_mistake(mistakes: tuple[Mistake, ...], evidence: Evidence, received
 
 
 def _sentence(message: str) -> str:
-    message = message or "not equal to the expected value"
-    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return sentence(message or say("check.not_equal_value"))
 
 
 def _is_container(value: Any) -> bool:

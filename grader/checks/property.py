@@ -27,6 +27,7 @@ from grader.checks.protocol import (
     make_result,
 )
 from grader.errors import ReleaseError
+from grader.messages import say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -43,7 +44,8 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
         ok, message = _judge(prop, evidence.received)
         return make_result(spec, max_score, fraction=1.0 if ok else 0.0,
                            status="passed" if ok else "failed",
-                           message=message or ("correct." if ok else "incorrect."),
+                           message=message or say("check.property.correct" if ok else
+                                                  "check.property.incorrect"),
                            received=format_value(evidence.received))
     early = not_callable(spec, evidence.received, max_score)
     if early is not None:
@@ -53,29 +55,31 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
         if outcome.timed_out:
             results.append((False, timeout_text(outcome, spec)))
         elif outcome.error:
-            results.append((False, f"the call raised {outcome.error}"))
+            results.append((False, say("check.call_raised", error=outcome.error)))
         else:
             results.append(_judge(prop, tuple(call.args), outcome.value))
     n = len(results)
     passed = sum(1 for ok, _ in results if ok)
     if passed == n:
         return make_result(spec, max_score, fraction=1.0, status="passed",
-                           message=f"correct on all {n} test inputs.")
+                           message=say("check.correct_on_all", n=n))
     first = next(i for i, (ok, _) in enumerate(results) if not ok)
-    where = (f"{spec.answer}{evidence.calls[first].display()}: " if spec.visible
-             else "on a hidden input: ")
+    summary = say("check.wrong_on", wrong=n - passed, n=n)
+    detail = results[first][1]
+    message = (say("check.property.first_at", summary=summary, detail=detail,
+                   call=f"{spec.answer}{evidence.calls[first].display()}") if spec.visible
+               else say("check.property.first_hidden", summary=summary, detail=detail))
     fraction = passed / n if spec.partial else 0.0
     return make_result(spec, max_score, fraction=fraction,
                        status="partial" if fraction > 0 else "failed",
-                       message=f"wrong on {n - passed} of {n} test inputs; first {where}"
-                               f"{results[first][1]}")
+                       message=message)
 
 
 def _judge(prop: Any, *args: Any) -> tuple[bool, str]:
     try:
         verdict = prop(*args)
     except Exception as exc:  # the rubric's check function failed: our error, not the student's
-        return False, f"grader error in the property check: {type(exc).__name__}: {exc}"
+        return False, say("check.property.raised", error=f"{type(exc).__name__}: {exc}")
     if isinstance(verdict, tuple) and len(verdict) == 2:
         return bool(verdict[0]), str(verdict[1])
     return bool(verdict), ""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from grader.answers import MISSING, CallOutcome, Rejected
 from grader.calls import Call
+from grader.messages import say
 from grader.results import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -307,8 +308,9 @@ def absent_result(spec: CheckSpec, received: Any, max_score: float) -> CheckResu
     """The result for a missing or rejected answer, or ``None`` when there is an answer."""
     if received is MISSING:
         return make_result(spec, max_score, fraction=0.0, status="missing",
-                           message=f"`{spec.answer}` is not defined in the submission.")
+                           message=say("check.not_defined", answer=spec.answer))
     if isinstance(received, Rejected):
         return make_result(spec, max_score, fraction=0.0, status="error",
-                           message=f"`{spec.answer}` could not be read: {received.reason}")
+                           message=say("check.unreadable", answer=spec.answer,
+                                       reason=received.reason))
     return None

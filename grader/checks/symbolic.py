@@ -42,6 +42,7 @@ from grader.checks.vocabulary import (
     INPUT_SYNTAXES,
     assumptions_problem,
 )
+from grader.messages import say, sentence
 from grader.results import CheckResult
 from grader.tables import IDENT, Reader
 
@@ -63,8 +64,7 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     except Exception as exc:  # grading must never raise; reaching here is our bug
         return make_result(
             spec, max_score, fraction=0.0, status="error", received=received_text,
-            message=f"The grader failed on this check (a grader problem, not your answer): "
-            f"{type(exc).__name__}: {exc}")
+            message=say("check.grader_failed", error=f"{type(exc).__name__}: {exc}"))
 
 
 def setup_for(spec: CheckSpec, reference_value: Any) -> _Setup:
@@ -104,7 +104,7 @@ def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, received: Any,
                        hint="" if comparison.equal else comparison.hint)
 
     if comparison.equal:
-        return result(1.0, "Correct.")
+        return result(1.0, say("check.correct"))
 
     share = 0.0
     if spec.partial and isinstance(expected, Mapping) and per_key:
@@ -119,8 +119,7 @@ def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, received: Any,
         return result(min(max(share, mistake.credit), _BELOW_ONE), mistake.feedback,
                       mistake=mistake.id)
     if comparison.equal is None and share == 0:
-        return result(0.0, "Could not decide automatically whether this is right: "
-                      f"{comparison.message}", status="error")
+        return result(0.0, say("check.undecided", detail=comparison.message), status="error")
     return result(min(share, _BELOW_ONE), _capitalise(comparison.message))
 
 
@@ -128,8 +127,7 @@ _BELOW_ONE = 0.999999  # a failed comparison never earns full marks (e.g. extra 
 
 
 def _capitalise(message: str) -> str:
-    message = message or "Not equal to the expected answer."
-    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return sentence(message or say("check.not_equal_answer"))
 
 
 def _matched_mistake(mistakes: tuple[Mistake, ...], evidence: Evidence, received: Any,
