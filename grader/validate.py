@@ -66,12 +66,19 @@ def check_mistakes(rubric: Rubric, reference: ModuleType | None = None) -> list[
 # --------------------------------------------------------------------------- one check
 
 
-def _wire(value: Any) -> Any:
+def wire(value: Any) -> Any:
     """A value as the kernel would send it back to the grader."""
     from grader.kernel.agent import encode
     from grader.kernel.codec import decode_answer
 
     return decode_answer(encode(value))
+
+
+def called_evidence(answer: str, reference: ModuleType, calls: tuple[Call, ...],
+                    outcomes: Sequence[CallOutcome]) -> Evidence:
+    """What a check that calls the student's function ``answer`` sees of its calls."""
+    return Evidence(received=CallableAnswer(name=answer), reference=reference, calls=calls,
+                    outcomes=tuple(outcomes))
 
 
 class _Check:
@@ -154,7 +161,7 @@ class _Check:
         if self.called:
             return self._outcomes(m)
         try:
-            return self.kind.reference_evidence(self._expecting(m), self.reference, _wire,
+            return self.kind.reference_evidence(self._expecting(m), self.reference, wire,
                                                 ()), ""
         except Exception as exc:  # staff text that does not parse is the rubric's problem
             what = "does not parse" if isinstance(m.value, str) else "cannot be read"
@@ -182,9 +189,8 @@ class _Check:
                         if len(failed) > 1 else "")
                 return None, (f"mistake `{m.id}` raised {_one_line(_error(error))} on "
                               f"{self.spec.answer}{first.display()}{more}")
-        outcomes = tuple(CallOutcome(value=_wire(o)) for o in outputs)
-        return Evidence(received=CallableAnswer(name=self.spec.answer),
-                        reference=self.reference, calls=self.calls, outcomes=outcomes), ""
+        return called_evidence(self.spec.answer, self.reference, self.calls,
+                               [CallOutcome(value=wire(o)) for o in outputs]), ""
 
 
 def _error(exc: BaseException) -> str:
