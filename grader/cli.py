@@ -3,11 +3,13 @@
 Also ``check`` (one submission, as a table), ``release`` (the student bundle),
 ``gradescope`` (grade inside Gradescope's autograder), ``manual`` (merge a TA's grades of
 text answers), ``export`` (the gradebook as csv, json or Gradescope results) and
-``compare`` (equivalence of answer pairs, for rubric authors).
+``compare`` (equivalence of answer pairs, for rubric authors) and ``audit`` (mutation
+testing of a rubric against its reference).
 
 Exit status: 0 when grading ran (whatever the scores), 1 when ``validate`` finds the
 reference short of full marks or a known mistake it could never tell or name, or
-``check`` a visible check failing, 2 with a one-line reason when the command could not
+``check`` a visible check failing, or ``audit`` a question's mutation score below
+``--min-score``, 2 with a one-line reason when the command could not
 run.
 """
 
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="where to write (default: /autograder/results/results.json)")
     gs.set_defaults(handler=_gradescope)
     _batch_commands(sub)
+    _audit_command(sub)
     # Each further command adds its parser here, with set_defaults(handler=...).
     return parser
 
@@ -337,6 +340,58 @@ def _validate(path: Path) -> int:
           f"{format_points(auto)} "
           f"auto-graded points and answers all {sum(len(q.checks) for q in rubric.questions)} "
           f"checks")
+    return 0
+
+
+def _audit_command(sub: Any) -> None:
+    """``audit``: mutation testing of the rubric against its reference."""
+    a = sub.add_parser("audit", help="mutate the reference's code and report the mutants "
+                                     "each check cannot tell from the right answer")
+    a.add_argument("rubric", type=Path, help="the assignment's full rubric (with its reference)")
+    a.add_argument("--out", type=Path, default=Path("reports"),
+                   help="folder for audit.html (default: reports/)")
+    a.add_argument("--min-score", type=float, default=0.0, metavar="S",
+                   help="exit with status 1 when a question's mutation score is below S "
+                        "(a fraction, 0 to 1; default 0)")
+    a.add_argument("--max-mutants", type=int, default=0, metavar="N",
+                   help="at most N mutants per answer, spread over its code (default: all)")
+    a.add_argument("--budget", type=float, default=10.0, metavar="S",
+                   help="seconds per mutant; one that runs longer is a timeout, counted as "
+                        "killed (default: 10)")
+    a.add_argument("--total-budget", type=float, default=900.0, metavar="S",
+                   help="seconds for all mutants; those not run by then are left out of the "
+                        "scores (default: 900)")
+    a.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="mutants run at once (default: the number of cores)")
+    a.add_argument("--questions", default="", metavar="Q1,Q2",
+                   help="audit only these questions (default: all)")
+    a.set_defaults(handler=_audit)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from grader.audit.report import progress_for, terminal, write_page
+    from grader.audit.run import Settings, audit
+    from grader.batch import printable
+
+    if not 0.0 <= args.min_score <= 1.0:
+        raise GraderError(f"--min-score {args.min_score:g}: a fraction from 0 to 1 (0.9 for "
+                          "90%)")
+    rubric = load_rubric(args.rubric)
+    settings = Settings(budget=args.budget, total_budget=args.total_budget,
+                        max_mutants=args.max_mutants, jobs=args.jobs,
+                        questions=tuple(q for q in args.questions.split(",") if q))
+    with progress_for(sys.stdout) as progress:
+        result = audit(rubric, settings, progress=progress)
+    print(printable(terminal(result), lines=True))
+    page = write_page(result, args.out)
+    print(printable(f"Page: {page}"))
+    low = [(qid, score) for qid, score, _ in result.questions()
+           if score is not None and score < args.min_score]
+    if low:
+        print(printable(f"grader: mutation score below {args.min_score:g} in "
+                        + ", ".join(f"{qid} ({score:.2f})" for qid, score in low)),
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -96,6 +96,9 @@ def _mul_div(node: ast.AST, parent: ast.AST | None, scope: Scope) -> Iterator[as
 
 
 def _constant(node: ast.AST, parent: ast.AST | None, scope: Scope) -> Iterator[ast.AST]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        yield ast.Constant(value=not node.value)
+        return
     c = _number(node)
     if c is None:
         return
@@ -255,8 +258,8 @@ OPERATORS: tuple[Operator, ...] = (
              "same function one character apart (beta1 for beta2)", mutate=_swap_names),
     Operator(name="drop-term", description="one term of a sum or difference dropped",
              mutate=_drop_term),
-    Operator(name="constant", description="a number c replaced by c + 1, c - 1, 2c or c/2",
-             mutate=_constant),
+    Operator(name="constant", description="a number c replaced by c + 1, c - 1, 2c or c/2 "
+             "(a bool by its negation)", mutate=_constant),
 )
 
 
