@@ -15,11 +15,12 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from grader.atomic import atomic_write
+from grader.course import CourseRecord, Intake, dated
 from grader.executors import BatchOptions, Finished, Task, executor
 from grader.export import grades_csv
 from grader.gradebook import RETRY_OUTCOMES, Gradebook
@@ -27,6 +28,7 @@ from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
 from grader.report import student_file, write_student
 from grader.results import SubmissionResult
+from grader.roster import Roster
 from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
 
@@ -170,7 +172,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 settings: ExecutionSettings, isolation: Isolation,
                 options: BatchOptions = _DEFAULT_OPTIONS,
                 write_page: Callable[[SubmissionResult], None] | None = None,
-                progress: Progress | None = None) -> BatchReport:
+                progress: Progress | None = None,
+                intake: Intake | None = None) -> BatchReport:
     """Grade ``subs`` into ``out``: gradebook rows, student pages, CSV and summary.
 
     Each result is committed to the gradebook and its page written as soon as it
@@ -185,6 +188,9 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     write = write_page or (lambda r: write_student(r, rubric, out))
     with Gradebook.in_folder(out) as book:
         book.claim(rubric)
+        if intake is not None:  # the roster, times and what was not graded, for every view
+            with book.transaction():
+                intake.record(book.db, subs, rubric.late)
         before = book.graded()
         staff = book.staff()
         current = {r.student: r for r in book.merged()}
@@ -209,8 +215,9 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         graded: list[str] = []
         try:
             for sid in kept:
-                if not student_file(out, sid, ".html").exists():
-                    # Kept from a grader that put pages beside the summary: write them here.
+                if _stale(out, current[sid]):
+                    # Kept from a grader that put pages beside the summary, or shown with
+                    # another late penalty (the policy or the times changed): write it.
                     try:
                         write(current[sid])
                     except Exception as exc:
@@ -222,11 +229,11 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
             def commit(done: Finished) -> None:
                 sub = by_student[done.student]
                 # The coordinator's view of where the files are (a cluster saw a copy).
-                result = replace(done.result, submission=str(sub.path),
+                result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
                 book.record(result, started=done.started, finished=done.finished,
                             executor=options.executor)
-                merged = staff.apply(result)
+                merged = dated(book.db, staff.apply(result))
                 # Figures are on the student's page; the summary and the CSV do without,
                 # and keeping them would grow the coordinator with the course.
                 current[sub.student] = replace(merged, run=replace(merged.run, figures=()))
@@ -244,8 +251,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         finally:
             shown.close()
             results = tuple(sorted(current.values(), key=lambda r: r.student))
-            atomic_write(out / "grades.csv", grades_csv(results, rubric))
-            write_summary_safely(out, rubric, results)
+            write_course(out, rubric, results, book)
     return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results)
 
 
@@ -275,13 +281,32 @@ def _legacy(out: Path, sub: Any, rubric: Rubric,
     return None
 
 
-def write_summary_safely(out: Path, rubric: Rubric, results: Iterable[SubmissionResult]
-                         ) -> None:
+def write_course(out: Path, rubric: Rubric, results: Sequence[SubmissionResult],
+                 book: Gradebook) -> None:
+    """Write ``grades.csv`` and the summary pages, with the roster the gradebook keeps."""
+    roster = CourseRecord(book.db).roster()
+    atomic_write(out / "grades.csv", grades_csv(results, rubric, roster))
+    write_summary_safely(out, rubric, results, roster)
+
+
+def _stale(out: Path, result: SubmissionResult) -> bool:
+    """Whether a kept student's page is missing or shows another score or late penalty."""
+    try:
+        data = json.loads(student_file(out, result.student, ".json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return True
+    late = asdict(result.late_penalty) if result.late_penalty is not None else None
+    return (data.get("score"), data.get("submitted_at"), data.get("late_penalty")) != \
+        (result.score, result.submitted_at, late)
+
+
+def write_summary_safely(out: Path, rubric: Rubric, results: Iterable[SubmissionResult],
+                         roster: Roster | None = None) -> None:
     """Write the index and answers pages; a failure there is reported, never fatal."""
     from grader.summary import write_summary
 
     try:
-        write_summary(out, rubric, list(results))
+        write_summary(out, rubric, list(results), roster=roster)
     except Exception as exc:
         print(printable(f"grader: could not write the summary pages: "
                         f"{type(exc).__name__}: {exc}"), file=sys.stderr)
@@ -323,7 +348,6 @@ def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
         for r in results:
             if r.student in touched:
                 write(r)
-        atomic_write(out / "grades.csv", grades_csv(results, rubric))
-        write_summary_safely(out, rubric, results)
+        write_course(out, rubric, results, book)
     return Merged(grades=len(rows.manual), overrides=len(rows.overrides),
                   withdrawn=len(rows.withdrawn), changes=changes)

@@ -150,6 +150,7 @@ def _grade(args: argparse.Namespace) -> int:
     import tempfile
 
     from grader.batch import grade_batch, merge_manual, printable
+    from grader.course import Intake
     from grader.discover import discover
     from grader.executors import BatchOptions
     from grader.report import STUDENTS, check_templates, write_student
@@ -169,6 +170,8 @@ def _grade(args: argparse.Namespace) -> int:
         for p in problems:
             print(printable(f"{'note' if p.graded else 'skipped'} {p.where}: {p.reason}"),
                   file=sys.stderr)
+        intake = Intake.given(problems, roster=args.roster, times=args.submitted_at,
+                              deadline=args.deadline)
         if not subs:
             print(printable("grader: no submissions found in " + ", ".join(map(str, args.paths))),
                   file=sys.stderr)
@@ -177,7 +180,7 @@ def _grade(args: argparse.Namespace) -> int:
                                scheduler=args.scheduler, retries=args.retries,
                                resume=args.resume, fork=not args.fresh_kernels)
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
-                             options=options, write_page=write)
+                             options=options, write_page=write, intake=intake)
     if args.manual is not None:
         merged = merge_manual(out, args.manual, rubric, write_page=write, by=args.by)
         print(printable(f"Merged {_merged_words(merged)} from {args.manual}"))
@@ -185,6 +188,8 @@ def _grade(args: argparse.Namespace) -> int:
                     f"({len(report.graded)} graded now, {len(report.kept)} kept; index.html, "
                     f"{STUDENTS}/ with a .html and .json per student, grades.csv, "
                     f"{GRADEBOOK})"))
+    for line in intake.lines(report.results):
+        print(printable(line))
     return 0
 
 
@@ -217,6 +222,15 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
                    help="how student ids are read from names (default: auto): "
                         + "; ".join(f"{name}: {layout.description}"
                                     for name, layout in LAYOUTS.items()))
+    g.add_argument("--roster", type=Path, metavar="CSV",
+                   help="the course roster: student[,name,email,section,lms_id]; students "
+                        "on it without a submission get a row (run = missing, score 0)")
+    g.add_argument("--deadline", metavar="ISO",
+                   help="the deadline submissions are late after, e.g. "
+                        "2026-03-01T23:59:00+01:00 (replaces the rubric's [late] deadline)")
+    g.add_argument("--submitted-at", type=Path, metavar="CSV",
+                   help="student,submitted_at rows (ISO 8601 times): when each submission "
+                        "came in, for sources the grader cannot read itself")
     g.add_argument("--manual", type=Path, metavar="CSV",
                    help="merge a TA's grades and overrides after grading (see grader manual)")
     _by_argument(g)

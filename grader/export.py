@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.atomic import atomic_write
+from grader.course import CourseRecord
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
 from grader.gradescope import GradescopeExport
 from grader.points import format_points
 from grader.results import SubmissionResult
+from grader.roster import EXPORTED, Roster
 from grader.rubric import Rubric
 
 
@@ -36,8 +38,12 @@ class ExportFormat(Protocol):
     description: str  # one line for --help
     ta_grades: bool  # whether the results carry a TA's grades of text answers
 
-    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
-        """Write ``results`` into the folder ``target``; return the files written."""
+    def write(self, results: Sequence[SubmissionResult], target: Path, *,
+              roster: Roster | None = None) -> list[Path]:
+        """Write ``results`` into the folder ``target``; return the files written.
+
+        ``roster`` is the course's roster when one was given (names, sections, LMS ids).
+        """
         ...
 
 
@@ -45,7 +51,8 @@ class CsvExport:
     """``grades.csv`` (a row per student) and ``checks.csv`` (a row per student and check).
 
     ``grades.csv``: a column of points per question, ``total``, ``max_score``, ``run`` (the
-    outcome) and ``pending_manual`` (text answers not yet graded); ``checks.csv``:
+    outcome), ``cell_errors``, the late columns, and ``pending_manual`` (text answers not
+    yet graded), after the roster's columns when a roster was given; ``checks.csv``:
     ``question``, ``answer``, ``kind``, ``status``, ``score``, ``max_score``, ``mistake``.
     """
 
@@ -53,10 +60,11 @@ class CsvExport:
     description = "grades.csv (a row per student) and checks.csv (a row per check)"
     ta_grades = True
 
-    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
+    def write(self, results: Sequence[SubmissionResult], target: Path, *,
+              roster: Roster | None = None) -> list[Path]:
         """Write both tables into ``target``."""
         files = [target / "grades.csv", target / "checks.csv"]
-        atomic_write(files[0], grades_table(results))
+        atomic_write(files[0], grades_table(results, roster=roster))
         atomic_write(files[1], checks_table(results))
         return files
 
@@ -68,8 +76,9 @@ class JsonExport:
     description = "results.json, every student's result in the documented form"
     ta_grades = True
 
-    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
-        """Write the list into ``target``."""
+    def write(self, results: Sequence[SubmissionResult], target: Path, *,
+              roster: Roster | None = None) -> list[Path]:
+        """Write the list into ``target`` (the roster is in the gradebook, not here)."""
         path = target / "results.json"
         atomic_write(path, json.dumps([r.to_dict() for r in results], indent=1,
                                       ensure_ascii=False, allow_nan=False, default=str))
@@ -97,8 +106,12 @@ def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
         raise GraderError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
     target = Path(to) if to is not None else Path(out) / "export"
     with Gradebook.existing(out) as book:
+        course = CourseRecord(book.db)
+        with book.transaction():
+            course.reread_policy()  # a [late] edited since grading counts, on the raw scores
         results = book.merged() if chosen.ta_grades else book.results()
-    files = chosen.write(results, target)
+        roster = course.roster()
+    files = chosen.write(results, target, roster=roster)
     return Exported(path=target, count=len(results), files=tuple(files))
 
 
@@ -119,29 +132,41 @@ def _cell(text: str) -> str:
 
 
 def grades_table(results: Iterable[SubmissionResult], question_ids: Sequence[str] | None = None,
-                 *, pending: bool = True) -> str:
+                 *, pending: bool = True, roster: Roster | None = None) -> str:
     """``grades.csv``: a row per student, points per question, total, maximum and outcome.
 
     ``question_ids`` are the columns of points (by default every question in
-    ``results``); ``pending`` adds ``pending_manual``, the text answers not yet graded.
+    ``results``); ``pending`` adds ``pending_manual``, the text answers not yet graded;
+    a ``roster`` adds its ``name``, ``section`` and ``lms_id`` after ``student``. Every
+    table has ``cell_errors`` (cells that raised), ``submitted_at``, ``late``,
+    ``score_before_late`` and ``late_penalty``; ``total`` is the score after the penalty.
     """
     results = list(results)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     ids = list(question_ids) if question_ids is not None else _question_ids(results)
-    writer.writerow(["student", *ids, "total", "max_score", "run",
+    extra = EXPORTED if roster is not None else ()
+    writer.writerow(["student", *extra, *ids, "total", "max_score", "run", "cell_errors",
+                     "submitted_at", "late", "score_before_late", "late_penalty",
                      *(["pending_manual"] if pending else [])])
     for r in sorted(results, key=lambda r: r.student):
         scores = {q.id: q.score for q in r.questions}
-        writer.writerow([_cell(r.student), *(format_points(scores.get(i, 0.0)) for i in ids),
+        entry = roster.entry(r.student) if roster is not None else None
+        writer.writerow([_cell(r.student),
+                         *(_cell(getattr(entry, k)) if entry else "" for k in extra),
+                         *(format_points(scores.get(i, 0.0)) for i in ids),
                          format_points(r.score), format_points(r.max_score), r.run.outcome,
+                         r.cell_errors, r.submitted_at, "yes" if r.late else "no",
+                         format_points(r.score_before_late),
+                         format_points(r.late_penalty.penalty if r.late_penalty else 0.0),
                          *([r.pending_manual] if pending else [])])
     return buffer.getvalue()
 
 
-def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric) -> str:
+def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric,
+               roster: Roster | None = None) -> str:
     """The ``grades.csv`` of ``--out``: a column for every question of the rubric, in order."""
-    return grades_table(results, [q.id for q in rubric.questions], pending=False)
+    return grades_table(results, [q.id for q in rubric.questions], pending=False, roster=roster)
 
 
 def checks_table(results: Sequence[SubmissionResult]) -> str:

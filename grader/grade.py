@@ -155,9 +155,17 @@ def _digest_or_empty(sub: Submission) -> str:
 
 
 def reproduce_command(sub: Submission, rubric: Rubric) -> str:
-    """The command that grades this one submission again, the same way."""
+    """The command that grades this one submission again, the same way.
+
+    For a submission unpacked from an archive, one that unpacks its members again (the
+    folder it was graded in is gone after the batch).
+    """
     import shlex
 
+    if sub.origin is not None:
+        from grader.discover import unpack_command
+
+        return unpack_command(sub.origin, rubric.path)
     target = sub.folder if sub.folder is not None else sub.path
     return shlex.join(["grader", "grade", str(target), "--rubric", str(rubric.path)])
 

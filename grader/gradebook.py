@@ -23,6 +23,9 @@
     question, answer, old and new points, comment, who, when and from where. Never
     updated; shown on the student's page and in their JSON (``changes``).
 
+The course around the results (the roster, submission times, what was not graded, the
+late policy) is kept in tables of :mod:`grader.course`.
+
 Only the coordinating process writes; workers hand results back as plain data.
 """
 
@@ -40,6 +43,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.checks.registry import kind_of
+from grader.course import SCHEMA as COURSE_SCHEMA
+from grader.course import course_view
 from grader.errors import GraderError
 from grader.overrides import (
     GRADED_BY_TA,
@@ -172,7 +177,7 @@ class Gradebook:
             # FULL: a committed submission survives a power cut, not only a killed grader.
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(_SCHEMA + COURSE_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise GraderError(f"{self.path}: not a usable gradebook ({exc})") from None
         version = self.meta("schema")
@@ -226,6 +231,7 @@ class Gradebook:
         with self.transaction():
             self.set_meta("assignment", rubric.id)
             self.set_meta("rubric", str(Path(rubric.path).resolve()))
+            self.set_meta("max_score", repr(float(rubric.max_score)))
 
     # ----------------------------------------------------------------- results
 
@@ -376,7 +382,9 @@ class Gradebook:
         The TA's grades of text answers first, then the overrides, then the regrade log.
         """
         staff = self.staff()
-        return [staff.apply(r) for r in self.results(students)]
+        # Then the late penalty, on the score staff's work gave; and the absent students.
+        return course_view(self.db, [staff.apply(r) for r in self.results(students)],
+                           students)
 
     def staff(self) -> Staff:
         """Everything staff entered, to merge into results as they are graded."""

@@ -238,8 +238,9 @@ class GradescopeExport:
                    "(automatic points only)")
     ta_grades = False
 
-    def write(self, results: Sequence[SubmissionResult], target: Path) -> list[Path]:
-        """Write each student's file under ``target``."""
+    def write(self, results: Sequence[SubmissionResult], target: Path, *,
+              roster: Any = None) -> list[Path]:
+        """Write each student's file under ``target`` (a roster adds nothing to them)."""
         files = []
         for r in results:
             path = target / STUDENTS / r.student / "results.json"

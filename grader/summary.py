@@ -3,7 +3,11 @@
 ``index.html`` shows the score distribution and each question's pass rate as inline SVG
 charts, the most common wrong answers of each check with their counts (answers grouped
 by their normalised display text: whitespace runs collapsed, case folded), the
-submissions that failed to run, and a link to every student's page.
+submissions that failed to run and those with cells that raised, the late ones and their
+penalties, and a link to every student's page. With a roster it also lists the students
+without a submission and the submissions of students not on it; students who handed in
+no gradable file are listed either way. Students with nothing graded are kept out of the
+charts and statistics (their 0 is in ``grades.csv``).
 
 ``answers-<answer>.html`` lists every student's text for one text question, grouped by
 identical normalised text, largest group first, each with the group id a TA writes in the
@@ -29,7 +33,8 @@ from grader.checks.registry import kind_of
 from grader.gradebook import group_id, normalise
 from grader.points import format_points
 from grader.report import STUDENTS
-from grader.results import SubmissionResult
+from grader.results import ABSENT, SubmissionResult
+from grader.roster import Roster
 from grader.rubric import Rubric
 
 BINS = 10  # score distribution: tenths of the maximum
@@ -242,16 +247,23 @@ def _environment() -> Any:
     return env
 
 
-def render_index(rubric: Rubric, results: Sequence[SubmissionResult]) -> str:
-    """The course's index page."""
+def render_index(rubric: Rubric, results: Sequence[SubmissionResult],
+                 roster: Roster | None = None) -> str:
+    """The course's index page; ``roster`` the course's, when one was given."""
+    everyone = results
+    results = [r for r in everyone if r.run.outcome not in ABSENT]
     scores = [r.score for r in results]
     texts = text_questions(results, rubric)
     return str(_environment().get_template("index.html.j2").render(
-        rubric=rubric, results=results, bars=score_bars(results),
+        rubric=rubric, results=results, everyone=everyone, bars=score_bars(results),
         rates=question_rates(results, rubric), wrong=common_wrong(results),
         failed=[r for r in results if r.run.outcome != "ok"],
-        texts=texts,
-        pending={r.student: r.pending_manual for r in results},
+        raised=[r for r in results if r.run.errors],
+        late=[r for r in results if r.late],
+        absent={o: [r for r in everyone if r.run.outcome == o] for o in ABSENT},
+        strangers=roster.strangers(r.student for r in results) if roster else (),
+        roster=roster, texts=texts,
+        pending={r.student: r.pending_manual for r in everyone},
         stats={"n": len(results), "max": rubric.max_score,
                "mean": statistics.fmean(scores) if scores else 0.0,
                "median": statistics.median(scores) if scores else 0.0}))
@@ -263,9 +275,11 @@ def render_answers(rubric: Rubric, question: TextQuestion) -> str:
         rubric=rubric, q=question))
 
 
-def write_summary(out: Path, rubric: Rubric, results: Sequence[SubmissionResult]) -> None:
+def write_summary(out: Path, rubric: Rubric, results: Sequence[SubmissionResult], *,
+                  roster: Roster | None = None) -> None:
     """Write ``index.html`` and one ``answers-<answer>.html`` per text question."""
     results = sorted(results, key=lambda r: r.student)
-    atomic_write(out / "index.html", render_index(rubric, results))
-    for question in text_questions(results, rubric):
+    atomic_write(out / "index.html", render_index(rubric, results, roster))
+    graded = [r for r in results if r.run.outcome not in ABSENT]
+    for question in text_questions(graded, rubric):
         atomic_write(out / question.page, render_answers(rubric, question))

@@ -560,7 +560,8 @@ def test_json_has_the_documented_fields():
 def test_csv_has_a_column_per_question_and_the_total(rubric):
     text = grades_csv([result("bob"), result("=cmd|' /C calc'!A0")], rubric)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["student", *[q.id for q in rubric.questions], "total", "max_score", "run"]
+    assert rows[0] == ["student", *[q.id for q in rubric.questions], "total", "max_score", "run",
+                       "cell_errors", "submitted_at", "late", "score_before_late", "late_penalty"]
     assert rows[1][0] == "'=cmd|' /C calc'!A0"  # no spreadsheet formula
     assert rows[2][0] == "bob"
 
