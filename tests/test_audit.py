@@ -11,7 +11,7 @@ import pytest
 
 from grader.audit.mutants import OPERATORS, mutants, slice_of
 from grader.audit.report import terminal, write_page
-from grader.audit.run import Audit, Settings, audit
+from grader.audit.run import Audit, Settings, audit, differs
 from grader.audit.samples import dense_sample
 from grader.calls import Call
 from grader.cli import main
@@ -120,6 +120,32 @@ def test_the_dense_sample_moves_one_argument_first_and_keeps_types() -> None:
     odd = dense_sample([Call(args=(0.1, 1)), Call(args=(0.3, 11)), Call(args=(0.5, 7))])
     assert {c.args[1] % 2 for c in odd} == {1}
     assert all(0.0 <= c.args[0] <= 1.0 for c in odd)
+
+
+def _sym(text: str) -> object:
+    import sympy as sp
+
+    return sp.sympify(text)
+
+
+DIFFERS_ROWS = [
+    (8, 8, None),
+    (7, 8, "is 7, the reference's 8"),
+    ([1, 2, 3], [1, 2, 4], "[2] is 3, the reference's 4"),
+    ({"steps": [5, 4]}, {"steps": [5, 3]}, "['steps'][1] is 4, the reference's 3"),
+    ({"a": [1.0]}, {"a": [1.0, 2.0]}, "['a'] has shape (1,), the reference's (2,)"),
+    ({"w": 1}, {"w": 1, "b": 2}, "key 'b' is missing"),
+    ("sin(x)**2 + cos(x)**2", "1", None),
+    ("Abs(x)", "x", "Abs(x) differs from x at x=-2.302"),
+]
+
+
+@pytest.mark.parametrize(("mutant", "truth", "where"), DIFFERS_ROWS)
+def test_a_value_that_passes_is_equivalent_only_when_it_is_the_references(
+        mutant: object, truth: object, where: str | None) -> None:
+    if isinstance(truth, str):
+        mutant, truth = _sym(str(mutant)), _sym(truth)
+    assert differs(mutant, truth) == where
 
 
 # --------------------------------------------------------------------------- the small rubric
