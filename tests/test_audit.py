@@ -77,6 +77,13 @@ def test_every_operator_has_a_row_and_a_description() -> None:
     assert all(op.description for op in OPERATORS)
 
 
+def test_the_docs_table_lists_the_operators_in_order() -> None:
+    import re
+
+    page = (ROOT / "docs" / "audit.md").read_text("utf-8")
+    assert re.findall(r"^\| `([a-z-]+)` \|", page, re.M) == [op.name for op in OPERATORS]
+
+
 def test_the_printed_module_is_the_mutant_that_runs() -> None:
     # Each mutant's whole-module text parses to the very statements it runs: the diff
     # shown is the code graded, for every mutant of the HW2 reference.
