@@ -279,3 +279,24 @@ def test_absent_students_are_listed_and_left_out_of_the_statistics():
     assert "gone (G)" in page and "x.zip!pdf_1_2_hw.pdf" in page and "only a PDF" in page
     strangers = page[page.index("Not on the roster"):]
     assert 'href="students/zed.html"' in strangers[:400]
+
+
+@pytest.mark.parametrize(("flag", "text", "message"), [
+    ("--roster", "student\nann\nann\n", "roster.csv line 3: student 'ann' is listed twice"),
+    ("--submitted-at", "student,submitted_at\nann,tomorrow\n",
+     "times.csv line 2: 'tomorrow' is not an ISO 8601 date-time"),
+    ("--deadline", "", "--deadline: '2026-03-01' has no UTC offset"),
+])
+def test_a_bad_roster_times_or_deadline_stops_the_run_before_grading(tmp_path, flag, text,
+                                                                     message, capsys):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "ann.py").write_text("x = 1\n")
+    value = "2026-03-01"
+    if text:
+        name = "roster.csv" if flag == "--roster" else "times.csv"
+        (tmp_path / name).write_text(text)
+        value = str(tmp_path / name)
+    assert main(["grade", str(tmp_path / "subs"), "--rubric", str(ROOT / "rubrics" / "hw2.toml"),
+                 "--out", str(tmp_path / "out"), flag, value]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
