@@ -79,6 +79,16 @@ def say(key: str, /, **args: Any) -> Message:
     return Message(({"key": key, "args": {k: _value(v) for k, v in args.items()}},))
 
 
+def joined(items: Sequence[str], sep: str = "check.list.semicolon") -> Message:
+    """``items`` one after another, with the separator the catalogue's key ``sep`` says."""
+    parts: list[Part] = []
+    for i, item in enumerate(items):
+        if i:
+            parts.append({"key": sep, "args": {}})
+        parts.extend(parts_of(item))
+    return Message(parts)
+
+
 def sentence(text: str) -> Message:
     """``text`` as a sentence: a capital first and a full stop at the end, in any language."""
     return Message(({"sentence": list(parts_of(text))},))
