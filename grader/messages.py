@@ -67,7 +67,7 @@ class Message(str):
         self.parts = parts
         return self
 
-    def __add__(self, other: str) -> Message:  # type: ignore[override]
+    def __add__(self, other: str) -> Message:
         return Message((*self.parts, *parts_of(other)))
 
     def __radd__(self, other: str) -> Message:

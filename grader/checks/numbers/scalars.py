@@ -35,7 +35,7 @@ def _compare_scalar(e: Number, expected: Any, received: Any, tol: _Tol) -> Compa
     if _is_array_like(received):
         try:
             arr = _received_array(received)
-            shape = say("check.num.array_of_shape", shape=arr.shape)
+            shape: str = say("check.num.array_of_shape", shape=arr.shape)
         except _NotNumbers:
             shape = _describe_for_numbers(received)
         return Comparison(equal=False, message=say("check.num.single_got", got=shape))
@@ -204,7 +204,7 @@ def _compare_rounded(e: Number, a: Number, tol: _Tol) -> Comparison:
             else say("check.num.decimals", n=tol.decimals))
     try:
         if isinstance(e, complex) or isinstance(a, complex):
-            shown = say("check.num.expected_got", expected=_num(e), got=_num(a))
+            shown: str = say("check.num.expected_got", expected=_num(e), got=_num(a))
         else:
             shown = say("check.num.expected_got_rounded",
                         expected=_decimal_text(_rounded(e, tol)),
