@@ -85,6 +85,12 @@ class Progress:
         self._line(f"[{self.count}/{self.total}] {result.student}: {_summary(result)} -> "
                    f"{student_file(self.out, result.student, '.html')}")
 
+    def rechecked(self, result: SubmissionResult) -> None:
+        """A submission checked again now from its stored answers, without a kernel."""
+        self.count += 1
+        self._line(f"[{self.count}/{self.total}] {result.student}: re-checked "
+                   f"{result.score:g}/{result.max_score:g} (from stored answers)")
+
     def close(self) -> None:
         """Nothing to tidy up."""
 
@@ -127,6 +133,11 @@ class RichProgress(Progress):
                        graded=self.count - self.failed, failed=self.failed,
                        remaining=self.total - self.count)
 
+    def rechecked(self, result: SubmissionResult) -> None:
+        """Re-checked results move the bar, without a line each."""
+        self.count += 1
+        self._update()
+
     def graded(self, result: SubmissionResult) -> None:
         """Move the bar; a submission that did not run gets a line above it."""
         self.count += 1
@@ -158,11 +169,16 @@ def progress_for(total: int, out: Path, stream: IO[str] | None = None) -> Progre
 
 @dataclass(frozen=True, kw_only=True)
 class BatchReport:
-    """What a batch did: graded now, kept from before, and the merged results of all."""
+    """What a batch did: graded now, kept from before, and the merged results of all.
+
+    ``graded`` ran in a kernel now; ``rechecked`` were checked again from the answers
+    their last kernel run left in the gradebook (``--resume`` after a check-only edit).
+    """
 
     graded: tuple[str, ...]
     kept: tuple[str, ...]
     results: tuple[SubmissionResult, ...]
+    rechecked: tuple[str, ...] = ()
 
 
 _DEFAULT_OPTIONS = BatchOptions()  # frozen: one value serves every call
@@ -178,7 +194,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
 
     Each result is committed to the gradebook and its page written as soon as it
     arrives; an interrupted batch keeps them, and ``options.resume`` skips them next
-    time. The summary pages are written at the end, also after an interruption.
+    time. ``grades.csv`` and the summary pages are written once, at the end, also after
+    an interruption (rewriting the CSV per result made the coordinator O(N^2)).
+
+    With ``options.resume``, a submission whose files are unchanged but whose rubric is
+    not is re-checked from its stored transcript when the kernel run it records is the
+    one the rubric now asks for (:func:`grader.grade.regrade`); otherwise it runs again.
     """
     from grader.grade import reproduce_command, submission_digest
 
@@ -195,13 +216,16 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         staff = book.staff()
         current = {r.student: r for r in book.merged()}
         by_student = {s.student: s for s in subs}
-        todo, kept = [], []
+        todo, kept, replay = [], [], []
+        transcripts = book.with_transcripts() if options.resume else set()
         for sub in subs:
             row = before.get(sub.student)
-            if options.resume and row is not None and row.outcome not in RETRY_OUTCOMES \
-                    and row.rubric_digest == rubric.digest \
-                    and row.content_sha256 == _digest(sub, submission_digest):
+            same = options.resume and row is not None and row.outcome not in RETRY_OUTCOMES \
+                and row.content_sha256 == _digest(sub, submission_digest)
+            if same and row is not None and row.rubric_digest == rubric.digest:
                 kept.append(sub.student)
+            elif same and sub.student in transcripts:
+                replay.append(sub)
             elif options.resume and row is None and \
                     (legacy := _legacy(out, sub, rubric, submission_digest)) is not None:
                 # A result file from a grader without a gradebook: take it in.
@@ -213,6 +237,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 todo.append(sub)
         shown = progress or progress_for(len(subs), out)
         graded: list[str] = []
+        rechecked: list[str] = []
         try:
             for sid in kept:
                 if _stale(out, current[sid]):
@@ -223,28 +248,33 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                     except Exception as exc:
                         _cannot_write(sid, exc)
                 shown.kept(current[sid])
-            prefetch_until = len(todo) - max(1, options.workers)
-            tasks = [Task.of(s, prefetch=i < prefetch_until) for i, s in enumerate(todo)]
 
-            def commit(done: Finished) -> None:
+            def commit(done: Finished, how: str = options.executor) -> None:
                 sub = by_student[done.student]
                 # The coordinator's view of where the files are (a cluster saw a copy).
                 result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
                 book.record(result, started=done.started, finished=done.finished,
-                            executor=options.executor)
+                            executor=how, transcript=done.transcript)
                 merged = dated(book.db, staff.apply(result))
                 # Figures are on the student's page; the summary and the CSV do without,
                 # and keeping them would grow the coordinator with the course.
                 current[sub.student] = replace(merged, run=replace(merged.run, figures=()))
-                graded.append(sub.student)
+                (rechecked if how == RECHECKED else graded).append(sub.student)
                 try:
                     write(merged)
-                    atomic_write(out / "grades.csv", grades_csv(current.values(), rubric))
                 except Exception as exc:  # the row is committed; a page can be redone
                     _cannot_write(sub.student, exc)
-                shown.graded(merged)
+                (shown.rechecked if how == RECHECKED else shown.graded)(merged)
 
+            for sub in replay:
+                done = _recheck(book, sub, rubric, current[sub.student], settings, isolation)
+                if done is None:
+                    todo.append(sub)  # the kernel runs again: the stored run is not this one
+                else:
+                    commit(done, RECHECKED)
+            prefetch_until = len(todo) - max(1, options.workers)
+            tasks = [Task.of(s, prefetch=i < prefetch_until) for i, s in enumerate(todo)]
             executor(options.executor).run(tasks, rubric=rubric, settings=settings,
                                            isolation=isolation, options=options,
                                            report=commit)
@@ -252,7 +282,38 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
             shown.close()
             results = tuple(sorted(current.values(), key=lambda r: r.student))
             write_course(out, rubric, results, book)
-    return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results)
+    return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results,
+                       rechecked=tuple(rechecked))
+
+
+RECHECKED = "stored answers"  # the executor column of a row re-checked without a kernel
+
+
+def _recheck(book: Gradebook, sub: Any, rubric: Rubric, before: SubmissionResult,
+             settings: ExecutionSettings, isolation: Isolation) -> Finished | None:
+    """``sub`` checked again from its stored transcript, or None: run it in a kernel.
+
+    None when the transcript is missing, malformed, changed since it was stored, or of a
+    kernel run other than the one the rubric and settings now make; a stored blob is
+    never trusted past what the codec reads of it.
+    """
+    from grader.errors import TranscriptError
+    from grader.grade import regrade
+    from grader.gradebook import now
+
+    started = now()
+    try:
+        transcript = book.transcript(sub.student)
+        result = regrade(sub, rubric, transcript, before.run, settings=settings,
+                         isolation=isolation)
+    except TranscriptError:
+        return None
+    except Exception as exc:  # a bug of ours here must not lose the submission: run it
+        print(printable(f"grader: {sub.student} is run again: its stored answers could not "
+                        f"be re-checked ({type(exc).__name__}: {exc})"), file=sys.stderr)
+        return None
+    return Finished(student=sub.student, result=result, started=started, finished=now(),
+                    transcript=transcript.to_json())
 
 
 def _cannot_write(student: str, exc: Exception) -> None:

@@ -70,6 +70,14 @@ class DecodeError(GraderError):
         super().__init__(message)
 
 
+class TranscriptError(GraderError):
+    """A stored kernel transcript cannot be used (malformed, or not what was stored).
+
+    Raised while reading the gradebook's stored answers and caught by the batch, which
+    then runs that submission again; it never escapes to the user.
+    """
+
+
 class ParseError(GraderError):
     """Text or ``srepr`` data that the whitelist parsers refuse: never evaluated, rejected."""
 

@@ -21,7 +21,7 @@ from typing import Any
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks.protocol import CallPlan, CheckSpec, Evidence, make_result
 from grader.checks.registry import kind_of
-from grader.errors import GraderError, SubmissionError
+from grader.errors import GraderError, SubmissionError, TranscriptError
 from grader.kernel import sandbox
 from grader.kernel.execute import KernelSession
 from grader.kernel.notebook import load_notebook
@@ -38,6 +38,7 @@ from grader.results import (
 from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
+from grader.transcript import Transcript, call_key, fingerprint
 from grader.version import __version__
 
 
@@ -102,6 +103,16 @@ def grade(sub: Submission, rubric: Rubric, *,
     ``session`` may be a kernel started ahead of need (never one that ran another
     student's code); ``isolation`` defaults to what ``settings.sandbox`` resolves to.
     """
+    return grade_run(sub, rubric, settings=settings, isolation=isolation, session=session,
+                     command=command)[0]
+
+
+def grade_run(sub: Submission, rubric: Rubric, *,
+              settings: ExecutionSettings | None = None,
+              isolation: Isolation | None = None,
+              session: KernelSession | None = None,
+              command: str = "") -> tuple[SubmissionResult, Transcript | None]:
+    """:func:`grade`, and the transcript of its kernel run (None when no kernel ran)."""
     settings = settings or rubric.execution
     isolation = isolation or sandbox.resolve(settings.sandbox)
     reference = rubric.load_reference()
@@ -109,24 +120,122 @@ def grade(sub: Submission, rubric: Rubric, *,
     answers: dict[str, Any]
     outcomes: dict[int, tuple[Any, ...]] = {}
     calls = _planned_calls(rubric, reference)
+    digest = _digest_or_empty(sub)
+    transcript = None
     if loaded.nb is None:
         if session is not None:
             session.close()  # started ahead of need, for a notebook that cannot run
         run = RunLog(outcome="unreadable", message=loaded.error)
         answers = {n: Rejected(loaded.error) for n in rubric.answer_names}
     else:
+        keys = _call_keys(rubric, calls)
         try:
-            run, answers, outcomes = _run(sub, loaded.nb, rubric, calls, settings, isolation,
-                                          session)
+            run, answers, outcomes, crossed = _run(sub, loaded.nb, rubric, calls, keys,
+                                                   settings, isolation, session)
         except GraderError as exc:
             run = RunLog(outcome="not_run", message=str(exc))
             answers = {n: Rejected(f"the submission could not be run: {exc}")
                        for n in rubric.answer_names}
-        from grader.kernel.harvest import text_answers
+        else:
+            if digest:
+                transcript = replace(crossed, isolation=isolation.mode, fingerprint=(
+                    run_fingerprint(digest, rubric, calls, settings, isolation.mode)))
+        answers.update(_text_answers(loaded.nb, rubric))
+    result = _result(sub, rubric, answers, outcomes, calls, reference, run=run,
+                     isolation=isolation.mode, command=command, digest=digest)
+    return result, transcript
 
-        for name, text in text_answers(loaded.nb, _manual_names(rubric)).items():
-            if text:
-                answers[name] = text
+
+def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog, *,
+            settings: ExecutionSettings | None = None,
+            isolation: Isolation | None = None, command: str = "") -> SubmissionResult:
+    """Check ``sub`` again from the transcript of an earlier kernel run, without a kernel.
+
+    ``run`` is that grading's run log. The result is the one :func:`grade` gives when the
+    kernel hands over the same answers; a transcript of another run (its fingerprint
+    differs: the submission, the calls planned, the settings) or one that does not fit
+    the rubric raises :class:`~grader.errors.TranscriptError`: run the kernel instead.
+    """
+    from grader.kernel import wire
+    from grader.kernel.harvest import budget_of, decode_answers, decode_calls
+
+    settings = settings or rubric.execution
+    mode = (isolation or sandbox.resolve(settings.sandbox)).mode
+    reference = rubric.load_reference()
+    calls = _planned_calls(rubric, reference)
+    digest = _digest_or_empty(sub)
+    if not digest or transcript.fingerprint != run_fingerprint(digest, rubric, calls,
+                                                               settings, mode):
+        raise TranscriptError("the transcript is of another kernel run")
+    loaded = load_notebook(sub)
+    if loaded.nb is None:
+        raise TranscriptError("the submission no longer reads")
+    # Decoded in the order grade() decodes them, against one budget, as a harvest is.
+    budget = budget_of(wire.Limits.of(settings))
+    answers: dict[str, Any]
+    if transcript.answers is None:
+        answers = {n: Rejected(transcript.refused) for n in rubric.answer_names}
+    elif list(transcript.answers) == list(rubric.answer_names):
+        answers = decode_answers(transcript.answers, budget)
+    else:
+        raise TranscriptError("the transcript holds other answers than the rubric asks for")
+    keys = _call_keys(rubric, calls)
+    stored = iter(transcript.calls)
+    outcomes: dict[int, tuple[Any, ...]] = {}
+    for c in _calling(rubric, calls, answers):
+        entry = next(stored, None)
+        if entry is None or entry[0] != keys[id(c)] or len(entry[2]) != len(calls[id(c)].calls):
+            raise TranscriptError("the transcript's calls are not the ones planned")
+        outcomes[id(c)] = decode_calls(entry[2], budget, entry[1])
+    if next(stored, None) is not None:
+        raise TranscriptError("the transcript holds calls that are not planned")
+    answers.update(_text_answers(loaded.nb, rubric))
+    return _result(sub, rubric, answers, outcomes, calls, reference, run=run,
+                   isolation=transcript.isolation, command=command, digest=digest)
+
+
+def run_fingerprint(digest: str, rubric: Rubric, calls: dict[int, CallPlan],
+                    settings: ExecutionSettings, isolation: str) -> str:
+    """The fingerprint of the kernel run that grading a submission of ``digest`` makes."""
+    import dataclasses
+
+    keys = _call_keys(rubric, calls)
+    return fingerprint(submission=digest, answers=rubric.answer_names,
+                       calls=[keys[id(c)] for q in rubric.questions for c in q.checks
+                              if id(c) in keys],
+                       settings=dataclasses.asdict(settings), isolation=isolation,
+                       grader=__version__, environment=environment())
+
+
+def planned_calls(rubric: Rubric) -> dict[int, CallPlan]:
+    """The calls each check of ``rubric`` makes, keyed by ``id(check)``."""
+    return _planned_calls(rubric, rubric.load_reference())
+
+
+def _call_keys(rubric: Rubric, calls: dict[int, CallPlan]) -> dict[int, str]:
+    return {id(c): call_key(c.answer, calls[id(c)].calls, calls[id(c)].timeout)
+            for q in rubric.questions for c in q.checks if id(c) in calls}
+
+
+def _calling(rubric: Rubric, calls: dict[int, CallPlan], answers: dict[str, Any]
+             ) -> list[CheckSpec]:
+    """The checks whose calls are made, in the order they are made: a function answer's."""
+    return [c for q in rubric.questions for c in q.checks
+            if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer)]
+
+
+def _text_answers(nb: Any, rubric: Rubric) -> dict[str, str]:
+    from grader.kernel.harvest import text_answers
+
+    return {name: text for name, text in text_answers(nb, _manual_names(rubric)).items()
+            if text}
+
+
+def _result(sub: Submission, rubric: Rubric, answers: dict[str, Any],
+            outcomes: dict[int, tuple[Any, ...]], calls: dict[int, CallPlan],
+            reference: ModuleType, *, run: RunLog, isolation: str, command: str,
+            digest: str) -> SubmissionResult:
+    """Check the answers and put the result together: the one step grade and regrade share."""
     questions = tuple(_question(q, answers, outcomes, calls, reference)
                       for q in rubric.questions)
     return SubmissionResult(
@@ -139,10 +248,10 @@ def grade(sub: Submission, rubric: Rubric, *,
         rubric=str(rubric.path),
         grader_version=__version__,
         graded_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        isolation=isolation.mode,
+        isolation=isolation,
         environment=environment(),
         command=command or reproduce_command(sub, rubric),
-        submission_sha256=_digest_or_empty(sub),
+        submission_sha256=digest,
         rubric_digest=rubric.digest,
     )
 
@@ -190,9 +299,13 @@ MAX_RERUNS = 2
 
 
 def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, CallPlan],
-         settings: ExecutionSettings, isolation: Isolation, session: KernelSession | None,
-         ) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]]]:
-    """Run, harvest and call; when a cell kills the kernel, run again without it."""
+         keys: dict[int, str], settings: ExecutionSettings, isolation: Isolation,
+         session: KernelSession | None,
+         ) -> tuple[RunLog, dict[str, Any], dict[int, tuple[Any, ...]], Transcript]:
+    """Run, harvest and call; when a cell kills the kernel, run again without it.
+
+    The transcript holds what crossed from the kernel (its fingerprint is left empty).
+    """
     from grader.kernel.harvest import Harvester
 
     preamble = "" if sub.is_notebook else f"__name__ = {sub.path.stem!r}"
@@ -217,19 +330,21 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, CallPlan],
             if run.outcome != "ok":
                 reason = run.message or "the submission did not finish running"
                 return (_with_fatal(run, fatal), {n: Rejected(reason) for n in rubric.answer_names},
-                        {})
+                        {}, Transcript(fingerprint="", answers=None, refused=reason))
             answers = harvester.answers(rubric.answer_names)
             outcomes: dict[int, tuple[Any, ...]] = {}
-            for q in rubric.questions:
-                for c in q.checks:
-                    if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer):
-                        plan = calls[id(c)]
-                        outcomes[id(c)] = harvester.call(c.answer, plan.calls,
-                                                         timeout=plan.timeout)
+            made = []
+            for c in _calling(rubric, calls, answers):
+                plan = calls[id(c)]
+                outcomes[id(c)] = harvester.call(c.answer, plan.calls, timeout=plan.timeout)
+                made.append((keys[id(c)], plan.timeout or settings.call_timeout,
+                             tuple(harvester.last_items)))
             if current.deadline_hit:
                 run = replace(run, outcome="timeout", message=(
                     f"the submission ran past its time limit of {settings.timeout:g} s"))
-            return _with_fatal(run, fatal), answers, outcomes
+            crossed = Transcript(fingerprint="", answers=harvester.crossed,
+                                 refused=harvester.refused, calls=tuple(made))
+            return _with_fatal(run, fatal), answers, outcomes, crossed
     raise AssertionError("unreachable")  # the loop returns on its last attempt
 
 

@@ -10,6 +10,11 @@
 ``checks``
     One row per check of each grading (question, answer, kind, status, points, the
     mistake matched, the received display text).
+``transcripts``
+    Beside a result row, what its kernel run handed over (:mod:`grader.transcript`): the
+    answers and the outputs of function calls as tagged JSON, exactly as they crossed,
+    the fingerprint of what the run depended on, and the SHA-256 of the text. ``grader
+    grade --resume`` re-checks from it after a rubric edit that changed only checks.
 ``manual_grades``
     A TA's points and comment for a text answer, keyed by student and answer name. They
     live apart from the automatic results, so re-grading never touches them; they are
@@ -45,7 +50,7 @@ from pathlib import Path
 from grader.checks.registry import kind_of
 from grader.course import SCHEMA as COURSE_SCHEMA
 from grader.course import course_view
-from grader.errors import GraderError
+from grader.errors import GraderError, TranscriptError
 from grader.overrides import (
     GRADED_BY_TA,
     WHOLE_QUESTION,
@@ -56,6 +61,7 @@ from grader.overrides import (
 )
 from grader.results import Change, CheckResult, SubmissionResult, points_status, question_status
 from grader.rubric import Rubric
+from grader.transcript import Transcript, checksum
 
 FILENAME = "gradebook.sqlite"
 SCHEMA_VERSION = "1"
@@ -130,6 +136,12 @@ CREATE TABLE IF NOT EXISTS changes (
     entered_by TEXT NOT NULL DEFAULT '',
     entered TEXT NOT NULL,
     source TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS transcripts (
+    result_id INTEGER PRIMARY KEY REFERENCES results (id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    transcript TEXT NOT NULL
 );
 CREATE VIEW IF NOT EXISTS latest AS
     SELECT * FROM results r WHERE r.id = (SELECT MAX(id) FROM results WHERE student = r.student);
@@ -240,8 +252,12 @@ class Gradebook:
         return _Transaction(self.db)
 
     def record(self, result: SubmissionResult, *, started: str = "", finished: str = "",
-               executor: str = "") -> int:
-        """Store one grading and its checks in one committed transaction; its row id."""
+               executor: str = "", transcript: str = "") -> int:
+        """Store one grading and its checks in one committed transaction; its row id.
+
+        ``transcript`` is its kernel run's :class:`~grader.transcript.Transcript` as JSON
+        text, stored beside the row (none when no kernel ran).
+        """
         run = result.run
         errors = [{"cell": e.index, "ename": e.ename, "evalue": e.evalue[:500]}
                   for e in run.errors]
@@ -261,7 +277,38 @@ class Gradebook:
                 "score, max_score, mistake, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(rid, q.id, i, c.answer, c.kind, c.status, c.score, c.max_score, c.mistake,
                   c.received) for q in result.questions for i, c in enumerate(q.checks)])
+            if transcript:
+                self.db.execute(
+                    "INSERT INTO transcripts (result_id, fingerprint, sha256, transcript) "
+                    "VALUES (?, ?, ?, ?)",
+                    (rid, Transcript.from_json(transcript).fingerprint, checksum(transcript),
+                     transcript))
         return rid
+
+    def transcript(self, student: str) -> Transcript:
+        """The transcript of a student's latest grading, checked against its checksum.
+
+        :class:`~grader.errors.TranscriptError` when there is none, or when the stored
+        text is malformed or no longer what was stored (then the kernel runs again).
+        """
+        row = self.db.execute(
+            "SELECT t.fingerprint, t.sha256, t.transcript FROM latest l "
+            "JOIN transcripts t ON t.result_id = l.id WHERE l.student = ?",
+            (student,)).fetchone()
+        if row is None:
+            raise TranscriptError("no transcript stored")
+        fingerprint, digest, text = row
+        if not isinstance(text, str) or checksum(text) != digest:
+            raise TranscriptError("the stored transcript does not match its checksum")
+        found = Transcript.from_json(text)
+        if found.fingerprint != fingerprint:
+            raise TranscriptError("the stored transcript does not match its fingerprint")
+        return found
+
+    def with_transcripts(self) -> set[str]:
+        """The students whose latest grading has a transcript stored."""
+        return {r[0] for r in self.db.execute(
+            "SELECT l.student FROM latest l JOIN transcripts t ON t.result_id = l.id")}
 
     def graded(self) -> dict[str, Graded]:
         """Every student's latest row, by student id."""

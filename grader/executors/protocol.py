@@ -37,6 +37,8 @@ class BatchOptions:
     scheduler: Any = None  # dask: "tcp://HOST:8786" or a Client; None: a local cluster
     retries: int = 2  # dask: retries of a task that failed
     resume: bool = False  # keep results already graded for the same content and rubric
+    only: tuple[str, ...] = ()  # grade these students only (--only); (): every one given
+    questions: tuple[str, ...] = ()  # keep the stored verdicts of every other question
 
     @property
     def workers(self) -> int:
@@ -81,14 +83,19 @@ class Finished:
     result: SubmissionResult
     started: str
     finished: str
+    # The kernel run's transcript as JSON text (grader.transcript), for the gradebook;
+    # empty when no kernel ran. It is stored as text and read back only by the codec.
+    transcript: str = ""
 
     @classmethod
     def from_json(cls, text: str) -> Finished:
         """Read what a worker sent back: a result and its times as JSON text, never a pickle."""
         data = json.loads(text)
         result = SubmissionResult.from_dict(data["result"])
+        transcript = data.get("transcript", "")
         return cls(student=result.student, result=result, started=data["started"],
-                   finished=data["finished"])
+                   finished=data["finished"],
+                   transcript=transcript if isinstance(transcript, str) else "")
 
     @classmethod
     def failed(cls, task: Task, rubric: Rubric, message: str) -> Finished:

@@ -142,14 +142,16 @@ class Worker:
 
     def grade(self, task: Task) -> str:
         """Grade one submission; the result and its times as JSON text."""
-        from grader.grade import failed_result, grade
+        from grader.grade import failed_result, grade_run
 
         sub = task.submission()
         session = self.pool.take(prefetch=task.prefetch)
         started = now()
+        transcript = ""
         try:
-            result = grade(sub, self.rubric, settings=self.settings, isolation=self.isolation,
-                           session=session)
+            result, ran = grade_run(sub, self.rubric, settings=self.settings,
+                                    isolation=self.isolation, session=session)
+            transcript = ran.to_json() if ran is not None else ""
         except Exception as exc:  # one broken submission never stops the batch
             result = failed_result(sub, self.rubric,
                                    f"grader error: {type(exc).__name__}: {exc}")
@@ -159,7 +161,7 @@ class Worker:
                 # (an unreadable notebook); closing twice is harmless.
                 session.close()
         return json.dumps({"result": json.loads(result_json(result)), "started": started,
-                           "finished": now()}, ensure_ascii=False)
+                           "finished": now(), "transcript": transcript}, ensure_ascii=False)
 
     def close(self) -> None:
         """Stop the warm kernels."""

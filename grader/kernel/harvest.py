@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from grader.answers import MISSING, CallOutcome, Rejected
@@ -58,9 +58,13 @@ class Harvester:
         self._loaded = False
         guard = getattr(session, "guard", None)
         self.limits = guard.limits if guard is not None else wire.Limits.of(DEFAULTS)
-        self.budget = DecodeBudget(nodes=self.limits.answer_nodes,
-                                   seconds=self.limits.decode_seconds,
-                                   nbytes=self.limits.answer_bytes)
+        self.budget = budget_of(self.limits)
+        # What crossed, exactly as it came (tagged JSON), for a regrade without a kernel
+        # (grader.transcript): the answers (None when none could be read, with the reason
+        # every answer is rejected for), and each call()'s items, in order.
+        self.crossed: dict[str, Any] | None = {}
+        self.refused = ""
+        self.last_items: list[Any] = []
 
     def load(self) -> bool:
         """Load the agent now, before the student's cells, and cap their output at source."""
@@ -103,7 +107,7 @@ class Harvester:
         if not names:
             return {}
         if not self._ensure_agent():
-            return {n: Rejected("the grader could not read the kernel's answers") for n in names}
+            return self._refuse(names, "the grader could not read the kernel's answers")
         # The agent keeps the answers within the submission's budget, measured as the
         # grader's pre-scan measures them (wire.prescan): bytes and JSON values.
         code = self._loader() + (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
@@ -117,8 +121,13 @@ class Harvester:
                       if stopped else
                       "the kernel stopped before its answers could be read" if status != "ok"
                       else "the kernel did not return the answers")
-            return {n: Rejected(reason) for n in names}
-        return {n: decode_answer(payload.get(n, {"t": "missing"}), self.budget) for n in names}
+            return self._refuse(names, reason)
+        self.crossed = {n: payload.get(n, {"t": "missing"}) for n in names}
+        return decode_answers(self.crossed, self.budget)
+
+    def _refuse(self, names: Sequence[str], reason: str) -> dict[str, Any]:
+        self.crossed, self.refused = None, reason
+        return {n: Rejected(reason) for n in names}
 
     def call(self, name: str, calls: Sequence[Call], *,
              timeout: float | None = None) -> tuple[CallOutcome, ...]:
@@ -127,12 +136,13 @@ class Harvester:
         ``timeout`` (seconds per call) is the check's own ``call_timeout``; without one the
         execution settings' ``call_timeout`` applies.
         """
+        self.last_items = []
         if not calls:
             return ()
-        if not self._ensure_agent():
-            return tuple(CallOutcome(error="the grader could not reach the kernel")
-                         for _ in calls)
         per_call = timeout or self.session.settings.call_timeout
+        if not self._ensure_agent():
+            self.last_items = [{"error": "the grader could not reach the kernel"}] * len(calls)
+            return decode_calls(self.last_items, self.budget, per_call)
         wire = json.dumps([{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))}
                            for c in calls])
         code = self._loader() + (f"_grader_agent._grader_call(globals(), {self.nonce!r}, "
@@ -143,9 +153,26 @@ class Harvester:
             reason = {"timeout": "the calls ran past the time limit",
                       "dead": "the kernel died during the calls"}.get(
                 status, "the kernel did not return the results")
-            return tuple(CallOutcome(error=reason, timed_out=status == "timeout",
-                                     limit=per_call) for _ in calls)
-        return tuple(_outcome(item, self.budget, per_call) for item in payload)
+            payload = [{"error": reason, "timeout": status == "timeout"}] * len(calls)
+        self.last_items = payload
+        return decode_calls(payload, self.budget, per_call)
+
+
+def budget_of(limits: wire.Limits) -> DecodeBudget:
+    """A fresh budget for decoding one submission's answers and call results."""
+    return DecodeBudget(nodes=limits.answer_nodes, seconds=limits.decode_seconds,
+                        nbytes=limits.answer_bytes)
+
+
+def decode_answers(crossed: Mapping[str, Any], budget: DecodeBudget) -> dict[str, Any]:
+    """Harvested answers (tagged JSON by name) decoded by the hostile-input codec."""
+    return {n: decode_answer(obj, budget) for n, obj in crossed.items()}
+
+
+def decode_calls(items: Sequence[Any], budget: DecodeBudget,
+                 limit: float) -> tuple[CallOutcome, ...]:
+    """The outcomes of one check's calls from the agent's items (``limit``: per call)."""
+    return tuple(_outcome(item, budget, limit) for item in items)
 
 
 def _outcome(item: Any, budget: DecodeBudget | None = None,
@@ -154,7 +181,9 @@ def _outcome(item: Any, budget: DecodeBudget | None = None,
         return CallOutcome(error="malformed result from the kernel")
     if item.get("timeout") is True:
         # The limit is the grader's own figure, not the kernel's words about it.
-        return CallOutcome(timed_out=True, not_run=item.get("not_run") is True, limit=limit)
+        error = item.get("error")
+        return CallOutcome(timed_out=True, not_run=item.get("not_run") is True, limit=limit,
+                           error=None if error is None else str(error)[:2000])
     if "error" in item:
         return CallOutcome(error=str(item["error"])[:2000])
     value = decode_answer(item.get("value"), budget)
