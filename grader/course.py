@@ -219,14 +219,17 @@ class Intake:
         record = CourseRecord(db)
         if self.roster is not None:
             record.set_roster(self.roster)
+        stored = record.times()
         found = []
         for sub in subs:
-            given = self.times.get(sub.student)
-            source = "git" if sub.submitted_at else "canvas" if sub.marked_late else ""
+            # This run's CSV, else what discovery read (git), else the time given before.
+            given = self.times.get(sub.student) or (
+                SubmissionTime(student=sub.student, submitted_at=sub.submitted_at,
+                               source="git") if sub.submitted_at else stored.get(sub.student))
             found.append(SubmissionTime(
                 student=sub.student, marked_late=sub.marked_late,
-                submitted_at=given.submitted_at if given else sub.submitted_at,
-                source=given.source if given else source))
+                submitted_at=given.submitted_at if given else "",
+                source=given.source if given else "canvas" if sub.marked_late else ""))
         graded = {s.student for s in subs}
         found += [t for sid, t in self.times.items() if sid not in graded]
         record.set_times(found)

@@ -659,3 +659,22 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit
             NotImplementedError, RuntimeError) as exc:
         raise GraderError(f"{info.filename}: cannot be unpacked ({exc})") from None
     return written
+
+
+def unpack_command(origin: Origin, rubric: Path) -> str:
+    """A shell command that unpacks a student's members again and grades them alone.
+
+    The scratch folder an archive was unpacked into is gone after the batch; this
+    fetches the same members from the archive into a new temporary folder and grades
+    that, into a report folder of its own there (the course's ``--out`` is left alone).
+    """
+    import shlex
+
+    # unzip reads its member arguments as wildcards: a name's own * ? [ match themselves.
+    patterns = [re.sub(r"([*?\[])", r"[\1]", m.removesuffix("/*")) + ("/*" if m.endswith("/*")
+                                                                       else "")
+                for m in origin.members]
+    folder = '"$d"' + ("/" + shlex.quote(origin.folder) if origin.folder else "")
+    return (f'd=$(mktemp -d) && unzip -q {shlex.join([origin.archive, *patterns])} -d "$d" '
+            f"&& grader grade {folder} --rubric {shlex.quote(str(rubric))} "
+            '--out "$d/reports"')

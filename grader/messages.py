@@ -67,7 +67,7 @@ class Message(str):
         self.parts = parts
         return self
 
-    def __add__(self, other: str) -> Message:  # type: ignore[override]
+    def __add__(self, other: str) -> Message:
         return Message((*self.parts, *parts_of(other)))
 
     def __radd__(self, other: str) -> Message:
@@ -77,6 +77,16 @@ class Message(str):
 def say(key: str, /, **args: Any) -> Message:
     """The message ``key`` of the catalogue with ``args`` filled in (``n`` picks a plural)."""
     return Message(({"key": key, "args": {k: _value(v) for k, v in args.items()}},))
+
+
+def joined(items: Sequence[str], sep: str = "check.list.semicolon") -> Message:
+    """``items`` one after another, with the separator the catalogue's key ``sep`` says."""
+    parts: list[Part] = []
+    for i, item in enumerate(items):
+        if i:
+            parts.append({"key": sep, "args": {}})
+        parts.extend(parts_of(item))
+    return Message(parts)
 
 
 def sentence(text: str) -> Message:

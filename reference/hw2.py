@@ -568,6 +568,9 @@ def inputs_converges() -> list[tuple[np.ndarray, float]]:
         (np.diag([2.0, 0.5]), 0.5),  # boundary exactly representable: 2*0.5*2 = 2 -> False
         (np.diag([2.0, 0.5]), 0.4),  # -> True
         (_random_spd(rng, [-0.5, 1.0]), 0.1),  # indefinite: the negative mode grows -> False
+        # Found by `grader audit`: no step at all never reaches 0 from w0 != 0.
+        (np.zeros((3, 3)), 0.25),  # H = 0: the gradient is 0 everywhere -> False
+        (h, 0.0),  # alpha = 0: w never moves -> False
     ]
 
 
@@ -700,6 +703,13 @@ def mistake_q5_3_non_strict(H: np.ndarray, alpha: float) -> bool:
     alpha = float(alpha)
     return bool(np.all(lam >= -_BOUNDARY_RTOL * scale)
                 and np.all(alpha * lam <= 1.0 + _BOUNDARY_RTOL) and alpha >= 0)
+
+
+def mistake_q5_3_alpha_zero(H: np.ndarray, alpha: float) -> bool:
+    """``alpha >= 0``: a step size of 0, which never moves w, counted as converging."""
+    alpha = float(alpha)
+    # `alpha >= 0` reads alpha = 0 as the smallest positive step: the rest of the test holds.
+    return q5_3_converges(H, alpha if alpha != 0 else math.ulp(0.0))
 
 
 def mistake_q5_4_hessian_without_2(H: np.ndarray, w: np.ndarray) -> np.ndarray:

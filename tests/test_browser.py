@@ -181,3 +181,35 @@ def test_screenshot(opened):
     # Rewritten only when it changed: the same machine renders the same bytes.
     if not target.exists() or target.read_bytes() != png:
         target.write_bytes(png)
+
+
+def test_the_audit_page_opens_fits_and_shows_each_survivor_as_a_diff(browser, tmp_path):
+    # The HW2 rubric with q1_2 weakened to m = 1: two survivors, one a long line.
+    from grader.audit.report import write_page
+    from grader.audit.run import Settings, audit
+    from grader.rubric import load_rubric
+
+    text = (ROOT / "rubrics" / "hw2.toml").read_text("utf-8")
+    weak = text.replace("inputs = [[2.0, 4], [1.0, 1], [3.0, 100], [0.5, 7], [1.5, 32]]",
+                        "inputs = [[2.0, 1]]").replace(
+        '"../reference/hw2.py"', f'"{ROOT / "reference" / "hw2.py"}"')
+    assert weak != text
+    (tmp_path / "hw2.toml").write_text(weak, "utf-8")
+    result = audit(load_rubric(tmp_path / "hw2.toml"),
+                   Settings(questions=("q1_2", "q2_1"), jobs=2))
+    page = Opened(browser, write_page(result, tmp_path / "out"))
+    try:
+        assert [u for u in page.requests if u != page.url] == []
+        assert page.errors == []
+        assert page.js("document.querySelectorAll('script').length") == 0
+        assert page.js("document.documentElement.scrollWidth <= window.innerWidth")
+        assert page.js("[...document.querySelectorAll('.survivor .del')].map(e => "
+                       "e.innerText)") == ["- return float(sigma_p) / math.sqrt(m)"] * 2
+        assert page.js("[...document.querySelectorAll('.survivor .add')].map(e => "
+                       "e.innerText)") == ["+ return float(sigma_p) * math.sqrt(m)",
+                                           "+ return float(sigma_p) / m"]
+        assert page.js("[...document.querySelectorAll('th')].every(th => th.scope || "
+                       "th.closest('thead'))")
+        assert page.js("document.querySelectorAll('body > header, body > main').length") == 2
+    finally:
+        page.page.close()

@@ -915,3 +915,60 @@ def test_complex_symbols_take_complex_values(expected: Any, received: Any,
     result = compare(expected, received, symbols={"z": zc if expected.has(zc) else z, "w": wc},
                      **options)
     assert result.equal is equal, result.message
+
+
+n_i = sp.Symbol("n", integer=True)
+BOUNDARY_CASES: list[tuple[Any, Any, dict[str, Any], bool | None, str]] = [
+    # (expected, received, options, equal, where the message says they differ)
+    (sp.Heaviside(x, 1), (1 + sp.sign(x)) / 2, {}, False, "x=0: expected 1, got 1/2"),
+    (sp.Heaviside(x), (1 + sp.sign(x)) / 2, {}, True, ""),
+    (sp.Piecewise((1, x > 0), (0, True)), sp.Piecewise((1, x >= 0), (0, True)), {}, False,
+     "x=0: expected 0, got 1"),
+    (sp.Abs(x) / x, sp.sign(x), {}, True, ""),  # undefined at 0 on one side: no difference
+    (sp.floor(x), sp.ceiling(x) - 1, {}, False, "x=0: expected 0, got -1"),
+    (sp.floor(x), -sp.ceiling(-x), {}, True, ""),
+    (sp.Piecewise((1, x**2 < 2), (0, True)), sp.Piecewise((1, x**2 <= 2), (0, True)), {}, False,
+     "sqrt(2)"),
+    (sp.Piecewise((0, sp.Eq(x, 10**6)), (x, True)), x, {}, False, "x=1000000"),
+    (sp.sign(sp.sin(x)), sp.Piecewise((1, sp.sin(x) > 0), (-1, True)), {}, False, "pi"),
+    (sp.Heaviside(x - y, 1), sp.Piecewise((1, x > y), (0, True)), {}, False, "x="),
+    (sp.floor(n_i / 2), sp.ceiling(n_i / 2) - 1, {}, False, "n="),
+    (sp.Heaviside(x, 1), sp.Float(0.5) + sp.Float(0.5) * sp.sign(x), {}, False, "x=0"),
+    (sp.Max(x, 0), (x + sp.Abs(x)) / 2, {}, True, ""),
+    # the point is outside the domain: nothing to see there
+    (sp.Heaviside(x, 1), (1 + sp.sign(x)) / 2, {"domain": {"x": (0.5, 3)}}, True, ""),
+    # the jump x = cos(x) has no closed form: the value there cannot be checked
+    (sp.sign(x - sp.cos(x)), sp.Piecewise((1, x > sp.cos(x)), (-1, True)), {}, None,
+     "could not be found"),
+    (sp.Abs(x - sp.cos(x)), sp.sqrt((x - sp.cos(x)) ** 2), {}, True, ""),  # continuous
+]
+
+
+@pytest.mark.parametrize(("expected", "received", "options", "equal", "where"),
+                         BOUNDARY_CASES)
+def test_switch_points_are_checked_exactly(expected: Any, received: Any,
+                                           options: dict[str, Any], equal: bool | None,
+                                           where: str) -> None:
+    result = compare(expected, received, symbols={"x": x, "y": y, "n": n_i}, **options)
+    assert result.equal is equal, result.message
+    assert where in result.message
+
+
+def test_switch_points_of_each_table_line() -> None:
+    from grader.checks.algebra.boundaries import SWITCHES, _switches
+
+    kinds = {cls: sorted((k, str(g)) for k, g, _ in _switches(expr)) for cls, expr in [
+        (sp.sign, sp.sign(x - 1)), (sp.Heaviside, sp.Heaviside(x - 1, 1)),
+        (sp.Abs, sp.Abs(x - 1)), (sp.floor, sp.floor(2 * x)), (sp.ceiling, sp.ceiling(2 * x)),
+        (sp.frac, sp.frac(2 * x)), (sp.Mod, sp.Mod(x, y)), (sp.Min, sp.Min(x, y)),
+        (sp.Max, sp.Max(x, 1)), (sp.Piecewise, sp.Piecewise((1, x > y), (0, True))),
+        (sp.atan2, sp.atan2(y, x)),
+    ]}
+    assert set(kinds) == set(SWITCHES)
+    assert kinds[sp.sign] == kinds[sp.Heaviside] == kinds[sp.Abs] == [("zero", "x - 1")]
+    assert kinds[sp.floor] == kinds[sp.frac] == [("integer", "2*x")]
+    assert kinds[sp.Mod] == [("integer", "x/y"), ("zero", "y")]
+    assert kinds[sp.Min] == [("zero", "x - y")] and kinds[sp.Max] == [("zero", "1 - x")]
+    assert kinds[sp.Piecewise] == [("zero", "x - y")]
+    assert kinds[sp.atan2] == [("zero", "x"), ("zero", "y")]
+    assert {cls for cls, rule in SWITCHES.items() if not rule.jumps} == {sp.Abs, sp.Min, sp.Max}

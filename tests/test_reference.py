@@ -546,7 +546,7 @@ def test_q5_3_converges_agrees_with_simulation_on_hidden_inputs():
         assert type(got) is bool
         assert got == _simulated_verdict(H, alpha), (H, alpha)
         verdicts.append(got)
-    assert verdicts == [False, True, False, True, False, False, True, False]
+    assert verdicts == [False, True, False, True, False, False, True, False, False, False]
 
 
 def test_q5_3_boundary_verdict_does_not_depend_on_how_lambda_max_is_computed():

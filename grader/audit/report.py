@@ -46,7 +46,8 @@ def terminal(result: Audit) -> str:
     rows = [COLUMNS, *(row(a) for a in audited)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = [f"Audit of {result.rubric.path.name}: {sum(len(a.mutants) for a in audited)} "
-             f"mutants of {len(audited)} answers in {result.seconds:.1f} s", ""]
+             f"mutants of {len(audited)} answer{'' if len(audited) == 1 else 's'} in "
+             f"{result.seconds:.1f} s", ""]
     for r in rows:
         cells = [v.ljust(w) if i < 2 else v.rjust(w)
                  for i, (v, w) in enumerate(zip(r, widths, strict=True))]

@@ -10,9 +10,9 @@ A mutant's fate is one of :data:`FATES`:
   killed in the score; it is shown in a column of its own;
 - ``equivalent``: it gives the reference's output on the check's inputs and on a dense
   sample around them (:mod:`grader.audit.samples`) under the check's comparison (a value
-  answer: it passes and equals the reference's value, a sympy expression also at random
-  points beyond the check's domain); no check could tell it, so it is left out of the
-  score;
+  answer: it passes and equals the reference's value as the kernel sends it: a sympy
+  expression at random points beyond the check's domain too, a number or an array
+  exactly); no check could tell it, so it is left out of the score;
 - ``survived``: full marks, though it differs from the reference somewhere in the
   sample: the rubric cannot see that error. Its suggestion is the first sampled input
   (or point) where it differs;
@@ -307,7 +307,7 @@ def differs(mutant: Any, truth: Any, *, points: int = 24, seed: int = 0) -> str 
                 return f"key {key!r} is missing"
             where = differs(keyed[str(key)], truth[key], points=points, seed=seed)
             if where is not None:
-                return f"[{key!r}] {where}"
+                return f"[{key!r}]{'' if where.startswith('[') else ' '}{where}"
         return None
     if isinstance(truth, sp.Basic) and isinstance(mutant, sp.Basic):
         if mutant == truth:
@@ -321,7 +321,33 @@ def differs(mutant: Any, truth: Any, *, points: int = 24, seed: int = 0) -> str 
                 shown = ", ".join(f"{s}={float(v):.4g}" for s, v in at.items())
                 return f"{sp.sstr(mutant)} differs from {sp.sstr(truth)} at {shown}"
         return None
-    return None  # a number or an array that passed the check equals it within its rule
+    return _unequal(mutant, truth)
+
+
+def _unequal(mutant: Any, truth: Any) -> str | None:
+    """Where a number, an array or a list differs from the reference's, exactly.
+
+    Exactly, since the check passed it: a property check has no comparison with the
+    reference, and another curve it accepts is another output all the same.
+    """
+    import numpy as np
+
+    try:
+        a, b = np.asarray(mutant), np.asarray(truth)
+        if a.dtype.kind not in "biufc" or b.dtype.kind not in "biufc":
+            return None if mutant == truth else f"is {mutant!r}, the reference's {truth!r}"
+    except Exception:  # a value numpy cannot read compares as itself
+        return None if mutant is truth else f"is {mutant!r}, the reference's {truth!r}"
+    if a.shape != b.shape:
+        return f"has shape {a.shape}, the reference's {b.shape}"
+    same = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind in "fc" else a == b
+    if np.all(same):
+        return None
+    if a.ndim == 0:
+        return f"is {a.item()!r}, the reference's {b.item()!r}"
+    i = tuple(int(k) for k in np.argwhere(~np.asarray(same))[0])
+    where = "".join(f"[{k}]" for k in i)
+    return f"{where} is {a[i].item()!r}, the reference's {b[i].item()!r}"
 
 
 # --------------------------------------------------------------------------- the pool

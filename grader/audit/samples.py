@@ -1,10 +1,11 @@
 """A dense sample of inputs around a check's own: where a mutant is looked at beyond them.
 
-Each of the check's calls with one argument changed at a time (small
-changes first: an int moved by one, a float scaled), then calls with every argument
-drawn at random near the original. Shapes and types are kept (an array stays an array of
-its shape, a symmetric matrix symmetric, a probability in [0, 1]), so the sample stays
-in the space the check's inputs come from. The generator is seeded: the same sample on
+Each of the check's calls with one argument changed at a time (small changes first: an
+int moved by one, a float scaled; then the edges: 0, a probability's 0 and 1, an array
+of zeros), then calls with every argument drawn at random near the original. Shapes and
+types are kept (an array stays an array of its shape, a symmetric matrix symmetric, a
+probability in [0, 1], an int odd in every call odd), so the sample stays in the space
+the check's inputs come from. The generator is seeded: the same sample on
 every run.
 """
 
@@ -88,7 +89,8 @@ def _is_probability(value: Any) -> bool:
 
 
 def variants(value: Any, rng: Any, step: int = 1) -> list[Any]:
-    """Values near ``value`` of its type, nearest first (none for what is not numeric)."""
+    """Values near ``value`` of its type, nearest first, then the edges of its range (0, 1,
+    an array of zeros); none for what is not numeric."""
     import numpy as np
 
     if isinstance(value, bool | np.bool_):
@@ -96,18 +98,19 @@ def variants(value: Any, rng: Any, step: int = 1) -> list[Any]:
     if isinstance(value, int | np.integer):
         v = int(value)
         low = 0 if v >= 0 else None
-        return [n for n in (v + step, v + 2 * step, v - step, v + 5 * step)
-                if low is None or n >= low]
+        near = [v + step, v + 2 * step, v - step, v + 5 * step, 0 if v % step == 0 else v]
+        return [n for n in dict.fromkeys(near) if (low is None or n >= low) and n != v]
     if _is_probability(value):
-        return [x for x in (value / 2, (1 + value) / 2, 1 - value) if x != value]
+        edges = [value / 2, (1 + value) / 2, 1 - value, 0.0, 1.0]
+        return [x for x in dict.fromkeys(edges) if x != value]
     if isinstance(value, float | np.floating):
         x = float(value)
-        return [x * 1.5, x * 0.5, -x, x + 0.37] if x else [0.3, -0.3, 1.0]
+        return [x * 1.5, x * 0.5, -x, x + 0.37, 0.0] if x else [0.3, -0.3, 1.0]
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
         if value.dtype.kind in "iu":
-            return [value + 1]
+            return [value + 1, np.zeros_like(value)]
         return [value * 1.5, _symmetric_like(value, value + rng.normal(0, 0.3, value.shape)),
-                -value]
+                -value, np.zeros_like(value)]
     if isinstance(value, list | tuple) and value and all(_is_number(v) for v in value):
         bumped = [variants(v, rng)[:1] or [v] for v in value]
         return [type(value)(b[0] for b in bumped)]

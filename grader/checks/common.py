@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from grader.answers import MISSING, CallableAnswer, Rejected
+from grader.messages import say
 
 TIME_BUDGET = 8.0  # seconds of CPU time for one whole comparison (main thread only)
 DIGITS = 30
@@ -59,15 +60,15 @@ def _describe_plain(value: Any) -> str | None:
     if value is None:
         return "None"
     if value is MISSING:
-        return "nothing (the name is not defined)"
+        return say("check.value.nothing")
     if isinstance(value, Rejected):
-        return f"a value that could not be read ({value.reason})"
+        return say("check.value.unreadable", reason=value.reason)
     if isinstance(value, str):
-        return f"the text {_short_text(value)}"
+        return say("check.value.text", text=_short_text(value))
     if isinstance(value, Mapping):
-        return f"a dict with {len(value)} keys"
+        return say("check.value.dict", n=len(value))
     if isinstance(value, list | tuple):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return say("check.value.sequence", type=type(value).__name__, n=len(value))
     return None
 
 

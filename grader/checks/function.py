@@ -55,7 +55,7 @@ from grader.checks.protocol import (
 )
 from grader.checks.public import PUBLIC_SIGFIGS
 from grader.errors import ReleaseError
-from grader.messages import say
+from grader.messages import joined, say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -133,7 +133,8 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
     else:
         kinds = sorted({_failure_kind(outcomes[i], v) for i, v in enumerate(verdicts)
                         if not v.equal})
-        message = say("check.wrong_hidden", summary=summary, kinds=", ".join(kinds))
+        message = say("check.wrong_hidden", summary=summary,
+                      kinds=joined(kinds, "check.list.comma"))
         exp_text = rec_text = None
     result = make_result(spec, max_score, fraction=share,
                          status="partial" if share > 0 else "failed",

@@ -5,7 +5,7 @@ entry by entry; shapes and keys must match):
 
 0. **Declare.** Each declared name becomes one ``Symbol``: the reference's own symbol of
    that name (keeping its assumptions), plus the rubric's ``assumptions`` for it (any of
-   ``real positive negative nonnegative nonpositive nonzero integer``), plus what its
+   ``real positive negative nonnegative nonpositive nonzero integer complex``), plus what its
    ``domain = [low, high]`` implies when no sign is given: ``real``, and ``positive``
    (low > 0), ``nonnegative`` (low >= 0), ``negative`` (high < 0) or ``nonpositive``
    (high <= 0). So the CAS and the sampling work on the same set of values: with
@@ -21,7 +21,12 @@ entry by entry; shapes and keys must match):
    ``domain.get(name)`` when a domain is given; otherwise half of them in ``[-2, 2]`` and
    half far beyond it (sizes up to ``10**6``), on the side the symbol's sign allows
    (positive, nonnegative, negative, nonpositive; nonzero avoids 0); integer symbols take
-   integers in -10..10 and up to ``10**6`` in size. The first ``samples`` points where the
+   integers in -10..10 and up to ``10**6`` in size. A symbol with no assumption takes real
+   values (the grader's default, whatever sympy assumes); one declared ``complex`` takes
+   Gaussian rationals ``a + b*I``, ``a`` and ``b`` drawn as a real coordinate is, one
+   point in four on the real axis and one in eight on the imaginary axis (where the branch
+   cuts of roots and logarithms lie), so ``re(x)``, ``conjugate(x)``, ``log(exp(x))`` and
+   ``sqrt(x*y)`` against ``sqrt(x)*sqrt(y)`` differ. The first ``samples`` points where the
    expected value is finite and real are kept (if fewer than half of ``samples`` are
    real, the finite complex ones are kept too). Both sides are evaluated there to 30
    digits: a whitelist evaluator over mpmath for the elementary functions, ``evalf(n=30,
@@ -51,6 +56,21 @@ entry by entry; shapes and keys must match):
    where a part of them is beyond ``10**80`` in size there, agreement is no evidence and
    the verdict is the CAS's or undecidable. Interval ends, set elements, equations and relations use
    the same exact rules.
+
+   **Boundary points** (:mod:`grader.checks.algebra.boundaries`). Where a side has
+   ``sign``, ``Heaviside``, ``Abs``, ``floor``, ``ceiling``, ``frac``, ``Mod``, ``Min``,
+   ``Max``, ``atan2`` or a ``Piecewise``, both are also evaluated exactly at the points
+   where those switch, which random points never meet: the real zeros of the arguments
+   of ``sign``/``Heaviside``/``Abs`` and of ``lhs - rhs`` of each ``Piecewise``
+   condition, points where a rounded argument is an integer, where two ``Min``/``Max``
+   arguments are equal. They are found by ``solveset`` under a budget of 2 s, one symbol
+   at a time with the others at points of the box; a difference there is NOT equal
+   (``Heaviside(x, 1)`` against ``(1 + sign(x))/2`` at 0, ``floor(x)`` against
+   ``ceiling(x) - 1``). A point where a side is undefined is no difference (the
+   grader compares where both are defined, so ``Abs(x)/x`` is ``sign(x)``). When the
+   switch points of a jump (not ``Abs``, ``Min``, ``Max``, which are continuous) cannot be
+   found (``sign(x - cos(x))``), the answer is equal only if the CAS proves it, else
+   undecidable.
 3. **No counterexample.** When at least 12 distinct points agree (or neither side has a
    free symbol, so the one evaluation is exact enough) the answer is equal ("equal at N
    sample points") and the CAS is skipped: sampling has decided and ``simplify`` could

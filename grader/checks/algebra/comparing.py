@@ -16,6 +16,7 @@ from grader.checks.algebra.reading import _expected_object, _normalise, _receive
 from grader.checks.algebra.sets import _SET_LIKE, _compare_equation, _compare_sets
 from grader.checks.algebra.setup import _Setup, declare
 from grader.checks.algebra.systems import _compare_system
+from grader.messages import joined, say
 
 
 def compare(
@@ -102,8 +103,8 @@ def _compare(expected: Any, received: Any, setup: _Setup) -> Comparison:
                                    text=received if isinstance(received, str) else None)
     if isinstance(e, sp.Basic):
         return _compare_structure(e, a, setup)
-    return Comparison(equal=None, message=f"the grader cannot compare an expected value of "
-                      f"type {type(expected).__name__} (a grader problem)")
+    return Comparison(equal=None, message=say("check.num.cannot_compare",
+                                              type=type(expected).__name__))
 
 
 def _compare_dict(expected: Mapping[Any, Any], received: Any,
@@ -111,8 +112,8 @@ def _compare_dict(expected: Mapping[Any, Any], received: Any,
     """Compare per key; also return each present key's Comparison (for partial credit)."""
     if not isinstance(received, Mapping):
         keys = ", ".join(repr(_key(k)) for k in expected)
-        return Comparison(equal=False, message=f"expected a dict with keys {keys}, got "
-                          f"{_describe_for_expressions(received)}"), {}
+        return Comparison(equal=False, message=say(
+            "check.num.dict_got", keys=keys, got=_describe_for_expressions(received))), {}
     exp = {_key(k): v for k, v in expected.items()}
     got = {_key(k): v for k, v in received.items()}
     missing = [k for k in exp if k not in got]
@@ -123,24 +124,25 @@ def _compare_dict(expected: Mapping[Any, Any], received: Any,
     if not (missing or extra or wrong):
         if undecided:
             k = undecided[0]
-            return Comparison(equal=None, message=f"at key {k!r}: "
-                              f"{per_key[k].message}"), per_key
+            return Comparison(equal=None, message=say(
+                "check.num.at_key", key=repr(k), detail=per_key[k].message)), per_key
         return Comparison(equal=True, message=f"all {len(exp)} keys are equal"), per_key
     parts = []
     if wrong:
-        parts.append("wrong: " + ", ".join(repr(k) for k in wrong))
+        parts.append(say("check.sym.keys_wrong", keys=", ".join(repr(k) for k in wrong)))
     if missing:
-        parts.append("missing keys: " + ", ".join(repr(k) for k in missing))
+        parts.append(say("check.num.missing_keys", keys=", ".join(repr(k) for k in missing)))
     if extra:
-        parts.append("extra keys: " + ", ".join(repr(k) for k in extra))
-    message = "; ".join(parts)
+        parts.append(say("check.num.extra_keys", keys=", ".join(repr(k) for k in extra)))
+    message = joined(parts)
     hint = ""
     if wrong:
-        message += f" (at key {wrong[0]!r}: {per_key[wrong[0]].message})"
+        message = say("check.num.with_key_detail", summary=message, key=repr(wrong[0]),
+                      detail=per_key[wrong[0]].message)
         first = per_key[wrong[0]].hint
-        hint = f"{wrong[0]}: {first}" if first else ""
+        hint = say("check.sym.key_hint", key=wrong[0], hint=first) if first else ""
     elif missing and extra:
-        hint = "the keys are named differently"
+        hint = say("check.num.keys_renamed")
     return Comparison(equal=False, message=message, hint=hint), per_key
 
 

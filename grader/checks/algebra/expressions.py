@@ -8,6 +8,7 @@ from typing import Any
 import sympy as sp
 
 from grader.checks import Comparison
+from grader.checks.algebra.boundaries import check_boundaries, switching
 from grader.checks.algebra.cas import CAS_BUDGET, _cas_zero, _expandable
 from grader.checks.algebra.display import _describe_for_expressions, _display
 from grader.checks.algebra.exact import (
@@ -144,6 +145,15 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
             return Comparison(equal=None, message="the answers agree to 120 digits at the "
                               "sample points, but a part of them is too small or too large "
                               "for that to tell, and simplification did not settle it")
+    if switching(e_n, a_n) and not sampled.exact:
+        boundary = check_boundaries(e_n, a_n, setup, exact=exact)
+        if boundary.counterexample:
+            return Comparison(equal=False, message=boundary.counterexample, hint=boundary.hint)
+        if boundary.unresolved and not _cas_zero(e_n - a_n):
+            # a jump sampling cannot see: the sides may differ at that one point
+            return Comparison(equal=None, message=f"{sampled.agreement or 'no difference'}"
+                              f", but {boundary.unresolved}, so a difference at a single "
+                              "point cannot be ruled out")
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
         return Comparison(equal=True, message=sampled.agreement)
     if _cas_zero(e_n - a_n):

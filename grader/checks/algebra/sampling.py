@@ -14,6 +14,7 @@ import sympy as sp
 
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _evalf, _evaluate, _evaluate_checked, _mp, _precision
+from grader.messages import say
 
 CONFIDENT_POINTS = 12  # agreeing distinct points that make the CAS unnecessary
 
@@ -200,7 +201,8 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
         message = _differs(free, points[i], e2, a2)
         hint = "" if proportional else _hint(e_vals, a_vals, setup)
         # Without a pattern (sign, factor) the hint is where to look.
-        return _Sampled(counterexample=message, hint=hint or message.split(":", 1)[0])
+        return _Sampled(counterexample=message, hint=hint or say(
+            "check.sym.differs_where", where=_where(free, points[i])))
     if not proportional:
         # Where the expected value is complex the answer must agree as well: a branch
         # error such as (a**b)**c for a**(b*c) shows only there.
@@ -211,9 +213,9 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
             e2, a2 = _evalf(e_n, points[i]), _evalf(a_n, points[i])
             if e2 is None or a2 is None or not ctx.isfinite(a2) or _agree(e2, a2, setup):
                 continue
-            return _Sampled(counterexample=_differs(free, points[i], e2, a2) + " (where the "
-                            "expected value is complex)", hint="a branch of a root, power or "
-                            "logarithm")
+            return _Sampled(counterexample=say("check.sym.complex_branch",
+                                               detail=_differs(free, points[i], e2, a2)),
+                            hint=say("check.sym.branch_hint"))
     distinct = len(agreeing)
     return _Sampled(
         distinct=distinct, exact=not free and distinct == 1,
@@ -261,11 +263,14 @@ def _confirm(e_n: Any, a_n: Any, point: Mapping[Any, Any], setup: _Setup, factor
     return "unknown", e_val, a_val
 
 
-def _differs(free: list[Any], point: Mapping[Any, Any], e: Any, a: Any) -> str:
+def _where(free: list[Any], point: Mapping[Any, Any]) -> str:
     shown = ", ".join(f"{s.name}={_coordinate(point[s])}" for s in free)
-    where = f"at {shown}" if shown else "as a number"
+    return say("check.sym.at", point=shown) if shown else say("check.sym.as_number")
+
+
+def _differs(free: list[Any], point: Mapping[Any, Any], e: Any, a: Any) -> str:
     e_text, a_text = _pair(e, a)
-    return f"differs {where}: expected {e_text}, got {a_text}"
+    return say("check.sym.differs", where=_where(free, point), expected=e_text, got=a_text)
 
 
 def _hint(e_vals: list[Any], a_vals: list[Any], setup: _Setup) -> str:
@@ -274,12 +279,12 @@ def _hint(e_vals: list[Any], a_vals: list[Any], setup: _Setup) -> str:
     if len(e_vals) < 2 or not any(abs(e) > setup.atol for e in e_vals):
         return ""
     if all(_agree(-e, a, setup) for e, a in zip(e_vals, a_vals, strict=True)):
-        return "sign flipped"
+        return say("check.num.sign_flipped")
     k = _factor(e_vals, a_vals)
     if k is None or isinstance(k, ctx.mpc) or abs(abs(k) - 1) < 1e-6:
         return ""
     if all(_agree(k * e, a, setup) for e, a in zip(e_vals, a_vals, strict=True)):
-        return f"off by a constant factor {ctx.nstr(k, 6)}"
+        return say("check.num.constant_factor", factor=ctx.nstr(k, 6))
     return ""
 
 

@@ -18,6 +18,7 @@ from grader.checks.numbers.scalars import (
     _numbers_equal,
     _rounded_equal,
 )
+from grader.messages import say
 
 DIFF_MAX_ENTRIES = 200  # arrays up to this size get an entry-by-entry diff for the report
 
@@ -69,18 +70,16 @@ def _compare_arrays(e: np.ndarray, a: np.ndarray, tol: _Tol) -> Comparison:
     if e.shape != a.shape:
         hint = ""
         if a.ndim == 2 and a.T.shape == e.shape and _all_close(e, a.T, tol):
-            hint = "transposed"
+            hint = say("check.num.transposed")
         elif a.size == e.size and a.size > 1 and _all_close(e.ravel(), a.ravel(), tol):
-            hint = "the values are right but the shape is not"
-        return Comparison(equal=False, hint=hint or f"shape {_shape_text(a.shape)} instead of "
-                          f"{_shape_text(e.shape)}", message=f"shape {_shape_text(e.shape)} "
-                          f"expected, got {_shape_text(a.shape)}")
+            hint = say("check.num.shape_only")
+        shapes = {"expected": _shape_text(e.shape), "got": _shape_text(a.shape)}
+        return Comparison(equal=False, hint=hint or say("check.num.shape_instead", **shapes),
+                          message=say("check.num.shape_expected", **shapes))
     if (e.dtype.kind == "b") != (a.dtype.kind == "b"):
         if e.dtype.kind == "b":
-            return Comparison(equal=False, message="expected True/False values (bools), got "
-                              "numbers: a number is not a bool")
-        return Comparison(equal=False, message="expected numbers, got True/False values "
-                          "(bools): a bool is not a number")
+            return Comparison(equal=False, message=say("check.num.bools_got_numbers"))
+        return Comparison(equal=False, message=say("check.num.numbers_got_bools"))
     if e.size == 0:
         return Comparison(equal=True)
     close = _close(e, a, tol)
@@ -90,12 +89,12 @@ def _compare_arrays(e: np.ndarray, a: np.ndarray, tol: _Tol) -> Comparison:
     first = tuple(int(i) for i in bad[0])
     where = _index_text(first)
     e_text, a_text = _pair(_scalar(e[first]), _scalar(a[first]))
-    count = f"{len(bad)} of {e.size} entries differ; " if e.size > 1 else ""
-    nan_note = ""
+    message = say("check.num.at_index_differs", index=where, expected=e_text, got=a_text)
     if not tol.equal_nan and any(_is_nan(v) for v in (_scalar(e[first]), _scalar(a[first]))
                                  if v is not None):
-        nan_note = " (NaN never equals anything)"
-    message = f"{count}at index {where}: expected {e_text}, got {a_text}{nan_note}"
+        message = say("check.num.nan_note", detail=message)
+    if e.size > 1:
+        message = say("check.num.entries_differ", wrong=len(bad), n=e.size, detail=message)
     return Comparison(equal=False, message=message, hint=_array_hint(e, a, tol))
 
 
@@ -174,16 +173,16 @@ def _array_hint(e: np.ndarray, a: np.ndarray, tol: _Tol) -> str:
             return ""
         nonzero = np.abs(ef) > tol.atol
         if nonzero.any() and _all_close(ef, -af, loose):
-            return "sign flipped"
+            return say("check.num.sign_flipped")
         if e.ndim == 2 and e.shape[0] == e.shape[1] and _all_close(ef, af.T, loose):
-            return "transposed"
+            return say("check.num.transposed")
         if int(nonzero.sum()) >= 2:
             i = np.unravel_index(int(np.argmax(np.abs(ef))), ef.shape)
             k = af[i] / ef[i]
             if np.isfinite(k) and abs(k) > 1e-12 and abs(abs(k) - 1) > 1e-9 and _all_close(
                     k * ef, af, loose):
-                return f"off by a constant factor {_num(_scalar(k) or 0)}"
+                return say("check.num.constant_factor", factor=_num(_scalar(k) or 0))
         if e.ndim == 1 and e.size > 1 and _all_close(np.sort(ef.real), np.sort(af.real),
                                                       loose) and not np.iscomplexobj(ef):
-            return "the right values in another order"
+            return say("check.num.reordered")
     return ""

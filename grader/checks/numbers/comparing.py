@@ -21,6 +21,7 @@ from grader.checks.numbers.reading import (
 )
 from grader.checks.numbers.rule import _Tol
 from grader.checks.numbers.scalars import _compare_scalar
+from grader.messages import joined, say
 
 
 def _compare(expected: Any, received: Any, tol: _Tol) -> Comparison:
@@ -31,29 +32,30 @@ def _compare(expected: Any, received: Any, tol: _Tol) -> Comparison:
     if isinstance(expected, str):
         if isinstance(received, str) and received == expected:
             return Comparison(equal=True)
-        return Comparison(equal=False, message=f"expected {_format(expected, 0)}, got "
-                          f"{_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say(
+            "check.num.expected_described", expected=_format(expected, 0),
+            got=_describe_for_numbers(received)))
     if expected is None:
         ok = received is None
-        return Comparison(equal=ok, message="" if ok else f"expected None, got "
-                          f"{_describe_for_numbers(received)}")
+        return Comparison(equal=ok, message="" if ok else say(
+            "check.num.expected_described", expected="None",
+            got=_describe_for_numbers(received)))
     if _is_array_like(expected):
         return _compare_array(expected, received, tol)
     e_scalar = _scalar(expected)
     if e_scalar is not None:
         return _compare_scalar(e_scalar, expected, received, tol)
     if isinstance(expected, set | frozenset):
-        return Comparison(equal=None, message="the expected value is a set, which has no "
-                          "order: compare it with unordered = true (a grader problem)")
-    return Comparison(equal=None, message=f"the grader cannot compare an expected value of "
-                      f"type {type(expected).__name__} (a grader problem)")
+        return Comparison(equal=None, message=say("check.num.set_expected"))
+    return Comparison(equal=None, message=say("check.num.cannot_compare",
+                                              type=type(expected).__name__))
 
 
 def _compare_dict(expected: Mapping[Any, Any], received: Any, tol: _Tol) -> Comparison:
     if not isinstance(received, Mapping):
         keys = ", ".join(repr(k) for k in list(expected)[:8])
-        return Comparison(equal=False, message=f"expected a dict with keys {keys}, got "
-                          f"{_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say("check.num.dict_got", keys=keys,
+                                                   got=_describe_for_numbers(received)))
     missing = [k for k in expected if k not in received]
     extra = [k for k in received if k not in expected]
     wrong: list[tuple[Any, Comparison]] = []
@@ -68,23 +70,25 @@ def _compare_dict(expected: Mapping[Any, Any], received: Any, tol: _Tol) -> Comp
     if not (missing or extra or wrong):
         if undecided:
             key, c = undecided[0]
-            return Comparison(equal=None, message=f"at key {key!r}: {c.message}")
+            return Comparison(equal=None, message=say("check.num.at_key", key=repr(key),
+                                                      detail=c.message))
         return Comparison(equal=True)
     parts = []
     if missing:
-        parts.append("missing keys: " + ", ".join(repr(k) for k in missing))
+        parts.append(say("check.num.missing_keys", keys=", ".join(repr(k) for k in missing)))
     if extra:
-        parts.append("extra keys: " + ", ".join(repr(k) for k in extra))
+        parts.append(say("check.num.extra_keys", keys=", ".join(repr(k) for k in extra)))
     if wrong:
-        parts.append("wrong values at keys: " + ", ".join(repr(k) for k, _ in wrong))
-    message = "; ".join(parts)
+        parts.append(say("check.num.wrong_keys", keys=", ".join(repr(k) for k, _ in wrong)))
+    message = joined(parts)
     hint = ""
     if wrong:
         key, c = wrong[0]
-        message += f" (at key {key!r}: {c.message})"
+        message = say("check.num.with_key_detail", summary=message, key=repr(key),
+                      detail=c.message)
         hint = c.hint
     elif missing and extra and len(missing) == len(extra):
-        hint = "the keys are named differently"
+        hint = say("check.num.keys_renamed")
     return Comparison(equal=False, message=message, hint=hint)
 
 
@@ -106,20 +110,20 @@ def _as_sequence(value: Any) -> list[Any] | None:
 def _compare_multi(expected: tuple[Any, ...], received: Any, tol: _Tol) -> Comparison:
     items = _as_sequence(received)
     if items is None:
-        return Comparison(equal=False, message=f"expected a tuple of {len(expected)} values, "
-                          f"got {_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say("check.num.tuple_got", n=len(expected),
+                                                   got=_describe_for_numbers(received)))
     if len(items) != len(expected):
-        return Comparison(equal=False, message=f"expected a tuple of {len(expected)} values, "
-                          f"got {len(items)} values")
+        return Comparison(equal=False, message=say("check.num.tuple_length", n=len(expected),
+                                                   got=len(items)))
     undecided = None
     for i, (e, a) in enumerate(zip(expected, items, strict=True)):
         c = _compare(e, a, tol)
         if c.equal is False:
-            return Comparison(equal=False, hint=c.hint,
-                              message=f"element {i} of the returned tuple: {c.message}")
+            return Comparison(equal=False, hint=c.hint, message=say(
+                "check.num.tuple_element", index=i, detail=c.message))
         if c.equal is None and undecided is None:
-            undecided = Comparison(equal=None,
-                                   message=f"element {i} of the returned tuple: {c.message}")
+            undecided = Comparison(equal=None, message=say(
+                "check.num.tuple_element", index=i, detail=c.message))
     return undecided or Comparison(equal=True)
 
 
@@ -133,26 +137,28 @@ def _compare_array(expected: Any, received: Any, tol: _Tol) -> Comparison:
         try:
             parsed = _parse_text(received)
         except _NotNumbers as exc:
-            return Comparison(equal=False, message=f"expected numbers of shape {e_arr.shape}, "
-                              f"got the text {_short_text(received)}, {exc}")
+            return Comparison(equal=False, message=say(
+                "check.num.shape_got_text", shape=e_arr.shape, text=_short_text(received),
+                why=exc.why))
         received = parsed
     try:
         a_arr = _received_array(received, bools=tol.bool_as_number)
     except _NotNumbers as exc:
-        return Comparison(equal=False, message=f"expected numbers of shape {e_arr.shape}, "
-                          f"got {exc}")
+        return Comparison(equal=False, message=say("check.num.shape_got", shape=e_arr.shape,
+                                                   got=exc.why))
     return _compare_arrays(e_arr, a_arr, tol)
 
 
 def _compare_list(expected: list[Any], received: Any, tol: _Tol) -> Comparison:
     items = _as_sequence(received)
     if items is None or len(items) != len(expected):
-        return Comparison(equal=False, message=f"expected a list of {len(expected)} values, "
-                          f"got {_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say("check.num.list_got", n=len(expected),
+                                                   got=_describe_for_numbers(received)))
     for i, (e, a) in enumerate(zip(expected, items, strict=True)):
         c = _compare(e, a, tol)
         if not c.equal:
-            return Comparison(equal=c.equal, hint=c.hint, message=f"at index {i}: {c.message}")
+            return Comparison(equal=c.equal, hint=c.hint, message=say(
+                "check.num.at_index", index=i, detail=c.message))
     return Comparison(equal=True)
 
 

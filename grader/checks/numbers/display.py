@@ -11,6 +11,7 @@ import numpy as np
 
 from grader.answers import CallableAnswer
 from grader.checks.common import Number, _big_int, _describe_plain, _format, _num, _sympy
+from grader.messages import say
 
 
 def _describe_for_numbers(value: Any) -> str:
@@ -19,20 +20,20 @@ def _describe_for_numbers(value: Any) -> str:
     if plain is not None:
         return plain
     if isinstance(value, CallableAnswer):
-        return f"a function ({value.name}), not a value"
+        return say("check.num.a_function", name=value.name)
     if isinstance(value, bool | np.bool_):
-        return f"{bool(value)} (a bool)"
+        return say("check.num.a_bool", value=bool(value))
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
+        return say("check.num.array_dtype", shape=value.shape, dtype=value.dtype)
     if isinstance(value, frozenset | set):
-        return f"a set of {len(value)} items"
+        return say("check.num.a_set", n=len(value))
     sp = _sympy()
     if sp is not None and isinstance(value, sp.Basic | sp.MatrixBase):
         free = sorted(str(s) for s in getattr(value, "free_symbols", ()))
         if free:
-            return f"the sympy expression {_format(value, 0)} with symbols {', '.join(free)}"
-        return f"the sympy object {_format(value, 0)}"
-    return f"a value of type {type(value).__name__}"
+            return say("check.num.sympy_expr", expr=_format(value, 0), symbols=", ".join(free))
+        return say("check.num.sympy_object", expr=_format(value, 0))
+    return say("check.num.value_of_type", type=type(value).__name__)
 
 
 def _pair(e: Number | None, a: Number | None) -> tuple[str, str]:
@@ -64,7 +65,7 @@ def _index_text(index: tuple[int, ...]) -> str:
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "() (a single number)" if shape == () else str(shape)
+    return say("check.num.scalar_shape") if shape == () else str(shape)
 
 
 def _rows(arr: np.ndarray) -> list[Any]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from grader.checks.common import Number, _scalar, _short_text, _sympy
 from grader.checks.numbers.display import _describe_for_numbers, _index_text
+from grader.messages import say
 
 _MAX_TEXT = 100_000  # longest text answer we try to read as numbers
 _MAX_DEPTH = 32  # deepest nesting of lists we accept (text or data)
@@ -30,6 +31,11 @@ _INT64 = 2**63
 
 class _NotNumbers(Exception):
     """A received value (or text) that cannot be read as numbers; the text says why."""
+
+    @property
+    def why(self) -> str:
+        """Why, as it was raised: a check message keeps its parts (``str(exc)`` would not)."""
+        return self.args[0] if self.args else ""
 
 
 def parse_text(text: str) -> Any:
@@ -67,7 +73,7 @@ def _to_array(value: Any, who: str, *, bools: bool = False) -> np.ndarray:
                     for k, v in enumerate(value.ravel().tolist())]
             return _build(flat, value.shape, bools=bools)
         if value.dtype.kind not in "biufc":
-            raise _NotNumbers(f"an array of dtype {value.dtype}, not numbers")
+            raise _NotNumbers(say("check.num.array_not_numbers", dtype=value.dtype))
         return value
     if _is_matrix(value):
         rows, cols = value.shape
@@ -83,7 +89,7 @@ def _received_array(value: Any, *, bools: bool = False) -> np.ndarray:
     if isinstance(value, str):
         parsed = _parse_text(value)
         if isinstance(parsed, frozenset):
-            raise _NotNumbers(f"a set of {len(parsed)} numbers (a set is not a list)")
+            raise _NotNumbers(say("check.num.set_not_list", n=len(parsed)))
         return parsed if isinstance(parsed, np.ndarray) else _build([parsed], ())
     return _to_array(value, "received", bools=bools)
 
@@ -93,8 +99,8 @@ def _entry(value: Any, index: tuple[int, ...]) -> Number:
     if number is None:
         where = _index_text(index) if index else ""
         what = _describe_for_numbers(value)
-        raise _NotNumbers(f"an entry at index {where} that is {what}, not a number"
-                          if where else f"{what}, not a number")
+        raise _NotNumbers(say("check.num.entry_not_number", index=where, what=what)
+                          if where else say("check.num.not_a_number", what=what))
     return number
 
 
@@ -116,7 +122,7 @@ def _needs_exact(value: Number) -> bool:
 def _walk(value: Any, depth: int, index: tuple[int, ...], out: list[Number]) -> tuple[int, ...]:
     """Append the numbers of a nested list to ``out`` and return its shape."""
     if depth > _MAX_DEPTH:
-        raise _NotNumbers("a list nested too deeply")
+        raise _NotNumbers(say("check.num.nested_too_deeply"))
     if isinstance(value, np.ndarray) and value.ndim > 0:
         arr = _to_array(value, "")
         out.extend(arr.ravel().tolist())  # plain Python bools/ints/floats/complexes
@@ -129,9 +135,9 @@ def _walk(value: Any, depth: int, index: tuple[int, ...], out: list[Number]) -> 
         shapes = [_walk(item, depth + 1, (*index, i), out) for i, item in enumerate(value)]
         if any(s != shapes[0] for s in shapes):
             j = next(i for i, s in enumerate(shapes) if s != shapes[0])
-            raise _NotNumbers(f"a ragged nested list: the entry at index "
-                              f"{_index_text((*index, j))} has shape {shapes[j]}, the entry "
-                              f"at index {_index_text((*index, 0))} has shape {shapes[0]}")
+            raise _NotNumbers(say("check.num.ragged", index=_index_text((*index, j)),
+                                  shape=shapes[j], first=_index_text((*index, 0)),
+                                  first_shape=shapes[0]))
         return (len(value), *(shapes[0] if shapes else ()))
     out.append(_entry(value, index))
     return ()
@@ -142,7 +148,7 @@ def _build(flat: list[Number], shape: tuple[int, ...], *, bools: bool = False) -
         if all(isinstance(v, bool) for v in flat):
             return np.array(flat, dtype=bool).reshape(shape)
         if not bools:
-            raise _NotNumbers("a list mixing True/False with numbers")
+            raise _NotNumbers(say("check.num.mixed_bools"))
         flat = [int(v) if isinstance(v, bool) else v for v in flat]
     if any(isinstance(v, complex) for v in flat):
         dtype: Any = complex
@@ -160,7 +166,7 @@ def _build(flat: list[Number], shape: tuple[int, ...], *, bools: bool = False) -
         values = [complex(v) if isinstance(v, complex) or dtype is complex
                   else float(v) if dtype is float else v for v in flat]
     except OverflowError:
-        raise _NotNumbers("a number too large to compare") from None
+        raise _NotNumbers(say("check.num.too_large")) from None
     return np.array(values, dtype=dtype).reshape(shape)
 
 
@@ -207,7 +213,7 @@ _TOKEN = re.compile(r"\s*([\[\]\(\),]|[^\s\[\]\(\),]+)")
 def _parse_text(text: str) -> Number | np.ndarray | frozenset[Number]:
     """Read a number or a bracketed list of numbers from text, evaluating nothing."""
     if len(text) > _MAX_TEXT:
-        raise _NotNumbers("which is too long to read")
+        raise _NotNumbers(say("check.num.text_too_long"))
     stripped = text.strip()
     number = None if stripped.startswith("[") else _parse_number(stripped)
     if number is not None:
@@ -226,14 +232,14 @@ def _parse_text(text: str) -> Number | np.ndarray | frozenset[Number]:
     parsed = _parse_with_expression_parser(stripped)
     if parsed is not None:
         return parsed
-    raise _NotNumbers("which is not a number")
+    raise _NotNumbers(say("check.num.text_not_number"))
 
 
 def _parse_set(text: str) -> frozenset[Number]:
     """``{1, 2.5, 1/3}``: a set of numbers, as Python writes one (equal numbers merge)."""
     inner = text[1:-1].strip()
     if not inner or "{" in inner or "}" in inner:
-        raise _NotNumbers("which is not a set of numbers")
+        raise _NotNumbers(say("check.num.text_not_set"))
     items = [item.strip() for item in inner.split(",")]
     if items[-1] == "":
         items.pop()  # a trailing comma, as Python allows
@@ -241,7 +247,7 @@ def _parse_set(text: str) -> frozenset[Number]:
     for item in items:
         number = _parse_number(item) if item else None
         if number is None:
-            raise _NotNumbers(f"whose entry {_short_text(item)} is not a number")
+            raise _NotNumbers(say("check.num.text_entry", entry=_short_text(item)))
         numbers.append(number)
     return frozenset(numbers)
 
@@ -250,7 +256,7 @@ def _parse_number(token: str) -> Number | None:
     try:
         return _parse_number_unchecked(token)
     except ValueError:  # int() refuses more than 4300 digits
-        raise _NotNumbers("which has a number with too many digits") from None
+        raise _NotNumbers(say("check.num.text_many_digits")) from None
 
 
 def _parse_number_unchecked(token: str) -> Number | None:
@@ -285,8 +291,8 @@ def _exact_literal(token: str) -> Fraction:
         raise ValueError(f"not a number: {token!r}") from None
     if d and abs(d.adjusted()) > MAX_EXPONENT:
         # Fraction(1e999999999) would build a billion-digit integer.
-        raise _NotNumbers(f"which has the number {_short_text(token)}, beyond the grader's "
-                          f"range (magnitudes 1e-{MAX_EXPONENT} to 1e+{MAX_EXPONENT})")
+        raise _NotNumbers(say("check.num.text_beyond_range", number=_short_text(token),
+                              exp=MAX_EXPONENT))
     return Fraction(d)
 
 
@@ -345,23 +351,22 @@ def _expression_number(sp: Any, value: Any) -> Any:
         written = Decimal(str(value))
         if abs(written.adjusted()) <= MAX_EXPONENT:
             return Fraction(written)
-    raise _NotNumbers(f"which has the constant {_short_text(str(value))}, beyond the range "
-                      f"of the grader's floats")
+    raise _NotNumbers(say("check.num.text_constant_range", constant=_short_text(str(value))))
 
 
 def _parse_list(text: str) -> np.ndarray:
     tokens = [m.group(1) for m in _TOKEN.finditer(text)]
     if "".join(tokens) != re.sub(r"\s+", "", text):
-        raise _NotNumbers("which is not a list of numbers")
+        raise _NotNumbers(say("check.num.text_not_list"))
     pos = 0
     close_of = {"[": "]", "(": ")"}
 
     def parse(depth: int) -> Any:
         nonlocal pos
         if depth > _MAX_DEPTH:
-            raise _NotNumbers("which is nested too deeply")
+            raise _NotNumbers(say("check.num.text_too_deep"))
         if pos >= len(tokens):
-            raise _NotNumbers("which ends too early")
+            raise _NotNumbers(say("check.num.text_ends_early"))
         tok = tokens[pos]
         pos += 1
         if tok in close_of:
@@ -369,20 +374,20 @@ def _parse_list(text: str) -> np.ndarray:
             items: list[Any] = []
             while True:
                 if pos >= len(tokens):
-                    raise _NotNumbers(f"which lacks a closing {closing!r}")
+                    raise _NotNumbers(say("check.num.text_unclosed", closing=repr(closing)))
                 if tokens[pos] == closing:
                     pos += 1
                     return items
                 if tokens[pos] == ",":
                     if not items:
-                        raise _NotNumbers("which has a misplaced comma")
+                        raise _NotNumbers(say("check.num.text_comma"))
                     pos += 1
                     if pos < len(tokens) and tokens[pos] == closing:
                         continue  # trailing comma, as Python allows
                 items.append(parse(depth + 1))
         number = _parse_number(tok)
         if number is None:
-            raise _NotNumbers(f"whose entry {_short_text(tok)} is not a number")
+            raise _NotNumbers(say("check.num.text_entry", entry=_short_text(tok)))
         return number
 
     value = parse(0)

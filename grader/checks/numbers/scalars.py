@@ -14,6 +14,7 @@ from grader.checks.common import Number, _num, _scalar, _short_text
 from grader.checks.numbers.display import _describe_for_numbers, _pair
 from grader.checks.numbers.reading import _is_array_like, _NotNumbers, _parse_text, _received_array
 from grader.checks.numbers.rule import _Tol
+from grader.messages import say
 
 _TIE = 1e-9  # relative distance to the tolerance boundary that is decided exactly
 # Enough digits for any float (17 significant, exponents to 308) and decimals <= 50.
@@ -25,23 +26,23 @@ def _compare_scalar(e: Number, expected: Any, received: Any, tol: _Tol) -> Compa
         try:
             parsed = _parse_text(received)
         except _NotNumbers as exc:
-            return Comparison(equal=False, message=f"expected a number, got the text "
-                              f"{_short_text(received)}, {exc}")
+            return Comparison(equal=False, message=say(
+                "check.num.got_text", text=_short_text(received), why=exc.why))
         if isinstance(parsed, np.ndarray):
-            return Comparison(equal=False, message=f"expected a single number, got a list of "
-                              f"shape {parsed.shape}")
+            return Comparison(equal=False, message=say("check.num.single_got_list",
+                                                       shape=parsed.shape))
         received = parsed
     if _is_array_like(received):
         try:
             arr = _received_array(received)
-            shape = f"an array of shape {arr.shape}"
+            shape: str = say("check.num.array_of_shape", shape=arr.shape)
         except _NotNumbers:
             shape = _describe_for_numbers(received)
-        return Comparison(equal=False, message=f"expected a single number, got {shape}")
+        return Comparison(equal=False, message=say("check.num.single_got", got=shape))
     a = _scalar(received)
     if a is None:
-        return Comparison(equal=False, message=f"expected a number, got "
-                          f"{_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say("check.num.number_got",
+                                                   got=_describe_for_numbers(received)))
     if isinstance(e, bool) or isinstance(a, bool):
         if not tol.bool_as_number or (isinstance(e, bool) and isinstance(a, bool)):
             return _compare_bools(e, a)
@@ -52,12 +53,13 @@ def _compare_scalar(e: Number, expected: Any, received: Any, tol: _Tol) -> Compa
 def _compare_bools(e: Number, a: Number) -> Comparison:
     if isinstance(e, bool) and isinstance(a, bool):
         ok = e == a
-        return Comparison(equal=ok, message="" if ok else f"expected {e}, got {a}")
+        return Comparison(equal=ok, message="" if ok else say("check.num.expected_got",
+                                                              expected=e, got=a))
     if isinstance(e, bool):
-        return Comparison(equal=False, message=f"expected {e} (a bool), got the number "
-                          f"{_num(a)}: a number is not a bool, {_num(a)} is not {e}")
-    return Comparison(equal=False, message=f"expected the number {_num(e)}, got {a} (a bool): "
-                      f"a bool is not a number, {a} is not {_num(e)}")
+        return Comparison(equal=False, message=say("check.num.bool_got_number", expected=e,
+                                                   got=_num(a)))
+    return Comparison(equal=False, message=say("check.num.number_got_bool", expected=_num(e),
+                                               got=a))
 
 
 def _is_nan(x: Number) -> bool:
@@ -77,10 +79,9 @@ def _compare_numbers(e: Number, a: Number, tol: _Tol) -> Comparison:
         if tol.equal_nan and _is_nan(e) and _is_nan(a):
             return Comparison(equal=True, message="both NaN (equal_nan)")
         if _is_nan(e):
-            return Comparison(equal=False, message="the expected value is NaN, and NaN never "
-                              "equals anything" + ("" if tol.equal_nan else
-                                                   " (unless the check sets equal_nan)"))
-        return Comparison(equal=False, message=f"expected {_num(e)}, got NaN (not a number)")
+            return Comparison(equal=False, message=say(
+                "check.num.nan_expected" if tol.equal_nan else "check.num.nan_expected_unless"))
+        return Comparison(equal=False, message=say("check.num.got_nan", expected=_num(e)))
     if _is_inf(e) or _is_inf(a):
         ok = e == a
         return Comparison(equal=ok, message="" if ok else _differ(e, a))
@@ -88,9 +89,11 @@ def _compare_numbers(e: Number, a: Number, tol: _Tol) -> Comparison:
         ok = _exact_int_equal(e, a)
         if ok:
             return Comparison(equal=True)
-        what = " (an integer)" if isinstance(a, float | Fraction | complex) else ""
+        integer = isinstance(a, float | Fraction | complex)
         e_text, a_text = _pair(e, a)
-        return Comparison(equal=False, message=f"expected exactly {e_text}{what}, got {a_text}",
+        return Comparison(equal=False, message=say(
+            "check.num.exactly_integer" if integer else "check.num.exactly", expected=e_text,
+            got=a_text),
                           hint=_scalar_hint(e, a, tol))
     if tol.rounding:
         return _compare_rounded(e, a, tol)
@@ -197,17 +200,18 @@ def _rounded_equal(e: Number, a: Number, tol: _Tol) -> bool:
 def _compare_rounded(e: Number, a: Number, tol: _Tol) -> Comparison:
     if _rounded_equal(e, a, tol):
         return Comparison(equal=True)
-    rule = (f"{tol.sigfigs} significant figures" if tol.sigfigs is not None
-            else f"{tol.decimals} decimals")
+    rule = (say("check.num.sigfigs", n=tol.sigfigs) if tol.sigfigs is not None
+            else say("check.num.decimals", n=tol.decimals))
     try:
         if isinstance(e, complex) or isinstance(a, complex):
-            shown = f"expected {_num(e)}, got {_num(a)}"
+            shown: str = say("check.num.expected_got", expected=_num(e), got=_num(a))
         else:
-            shown = (f"expected {_decimal_text(_rounded(e, tol))}, got "
-                     f"{_decimal_text(_rounded(a, tol))} when rounded")
+            shown = say("check.num.expected_got_rounded",
+                        expected=_decimal_text(_rounded(e, tol)),
+                        got=_decimal_text(_rounded(a, tol)))
     except (InvalidOperation, ValueError, OverflowError, TypeError):
         shown = _differ(e, a)
-    return Comparison(equal=False, message=f"{shown} to {rule}",
+    return Comparison(equal=False, message=say("check.num.to_rule", detail=shown, rule=rule),
                       hint=_scalar_hint(e, a, tol))
 
 
@@ -219,7 +223,7 @@ def _decimal_text(d: Decimal) -> str:
 def _scalar_hint(e: Number, a: Number, tol: _Tol) -> str:
     try:
         if e != 0 and _close_scalar(e, -a, tol.floats()):
-            return "sign flipped"
+            return say("check.num.sign_flipped")
     except (TypeError, OverflowError):
         pass
     return ""
@@ -227,4 +231,4 @@ def _scalar_hint(e: Number, a: Number, tol: _Tol) -> str:
 
 def _differ(e: Number, a: Number) -> str:
     e_text, a_text = _pair(e, a)
-    return f"expected {e_text}, got {a_text}"
+    return say("check.num.expected_got", expected=e_text, got=a_text)

@@ -24,6 +24,7 @@ from grader.checks.numbers.reading import (
     squeezed,
 )
 from grader.checks.numbers.rule import _Tol, _Whole, options_problem
+from grader.messages import say
 
 _MAX_UNORDERED = 2_000  # longest collection compared as a multiset
 _MAX_PAIRWISE = 20_000_000  # entries of the vectorised n x n x k closeness table
@@ -50,8 +51,7 @@ def compare(
     """
     problem = options_problem(rtol=rtol, atol=atol, sigfigs=sigfigs, decimals=decimals)
     if problem:
-        return Comparison(equal=None, message=f"the check's options are wrong (a grader "
-                          f"problem, not your answer): {problem}")
+        return Comparison(equal=None, message=say("check.num.bad_options", problem=problem))
     tol = _Tol(rtol, atol, sigfigs=sigfigs, decimals=decimals, equal_nan=equal_nan,
                bool_as_number=bool_as_number)
     whole = _Whole(unordered, up_to_sign, up_to_scale)
@@ -61,12 +61,11 @@ def compare(
             received = squeezed(received, keep_first=unordered)
         return _compare_whole(expected, received, tol, whole)
     except RecursionError:
-        return Comparison(equal=False, message="the value is nested too deeply to compare")
+        return Comparison(equal=False, message=say("check.num.too_deep"))
     except Exception as exc:  # a comparison must never raise; this is our bug
         return Comparison(
             equal=None,
-            message=f"the grader failed to compare this answer (a grader problem, not your "
-            f"answer): {type(exc).__name__}: {exc}",
+            message=say("check.compare_failed", error=f"{type(exc).__name__}: {exc}"),
         )
 
 
@@ -151,9 +150,8 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
                                   f"most atol = {_num(tol.atol)})")
             return None  # a non-zero answer for the zero vector: the plain comparison says so
         if a_norm <= tol.atol:
-            return Comparison(equal=False, message=f"the answer is the zero vector (its norm "
-                              f"{_num(a_norm)} is at most atol = {_num(tol.atol)}), which is "
-                              f"no multiple of the expected non-zero vector")
+            return Comparison(equal=False, message=say(
+                "check.num.zero_vector", norm=_num(a_norm), atol=_num(tol.atol)))
         # Scaled by powers of two (exact) so that the products cannot overflow, and an
         # exact multiple such as 2*e leaves no residual at all.
         e_shift, a_shift = _exponent(ef), _exponent(af)
@@ -172,9 +170,7 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
     if not ok:
         return None
     if k_scaled < 0 and not whole.up_to_sign:
-        return Comparison(equal=False, message="the answer is a negative multiple of the "
-                          "expected vector, and the check accepts only positive scale "
-                          "factors (up_to_sign is not set)")
+        return Comparison(equal=False, message=say("check.num.negative_multiple"))
     kind = "a positive" if k_scaled > 0 else "a negative"
     try:
         k_text = _num(math.ldexp(k_scaled, a_shift - e_shift))
@@ -219,25 +215,25 @@ def _elements(value: Any) -> list[Any] | None:
 def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -> Comparison:
     e_items = _elements(expected)
     if e_items is None:
-        return Comparison(equal=None, message="unordered comparison needs a list, tuple or "
-                          "array (or a set) as the expected value (a grader problem)")
+        return Comparison(equal=None, message=say("check.num.unordered_needs"))
     if isinstance(received, str):
         try:
             received = _parse_text(received)
         except _NotNumbers as exc:
-            return Comparison(equal=False, message=f"expected {len(e_items)} values in any "
-                              f"order, got the text {_short_text(received)}, {exc}")
+            return Comparison(equal=False, message=say(
+                "check.num.any_order_text", n=len(e_items), text=_short_text(received),
+                why=exc.why))
     a_items = _elements(received)
     if a_items is None:
-        return Comparison(equal=False, message=f"expected {len(e_items)} values in any order, "
-                          f"got {_describe_for_numbers(received)}")
+        return Comparison(equal=False, message=say(
+            "check.num.any_order_got", n=len(e_items), got=_describe_for_numbers(received)))
     n = len(e_items)
     if len(a_items) != n:
-        return Comparison(equal=False, message=f"expected {n} values in any order, got "
-                          f"{len(a_items)}")
+        return Comparison(equal=False, message=say("check.num.any_order_count", n=n,
+                                                   got=len(a_items)))
     if n > _MAX_UNORDERED:
-        return Comparison(equal=None, message=f"too many values ({n}) to compare in any order; "
-                          f"at most {_MAX_UNORDERED}")
+        return Comparison(equal=None, message=say("check.num.too_many_unordered", n=n,
+                                                  most=_MAX_UNORDERED))
     try:
         table = _pairwise(expected, received, n, tol, whole)
     except _TooManyExact as exc:
@@ -252,9 +248,8 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
     if not unmatched:
         return Comparison(equal=True, message=f"equal as multisets of {n} values")
     i = unmatched[0]
-    return Comparison(equal=False, message=f"{len(unmatched)} of {n} expected values have no "
-                      f"match in the answer (compared in any order); the first is "
-                      f"{_format(e_items[i], 1)} at index {i}")
+    return Comparison(equal=False, message=say(
+        "check.num.unmatched", wrong=len(unmatched), n=n, value=_format(e_items[i], 1), index=i))
 
 
 @dataclasses.dataclass(frozen=True)
