@@ -384,7 +384,10 @@ class _Finder:
         where = self.shown(entry.path)
         if picked is None:
             files = [] if entry.repository else _files(folder)
-            handed = f" (handed in: {_listed(folder, files)})" if files else ""
+            # Candidates are already named by the note; list what was handed in only when
+            # none of it could be graded (a PDF alone).
+            gradable = any(f.suffix in SUFFIXES for f in files)
+            handed = f" (handed in: {_listed(folder, files)})" if files and not gradable else ""
             self.problems.append(Problem(path=where, reason=note + handed, student=sid))
             return None
         if note:
