@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from grader.atomic import atomic_write
 from grader.course import CourseRecord, Intake, dated
+from grader.errors import GraderError
 from grader.executors import BatchOptions, Finished, Task, executor
 from grader.export import grades_csv
 from grader.gradebook import RETRY_OUTCOMES, Gradebook
@@ -216,9 +217,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         staff = book.staff()
         current = {r.student: r for r in book.merged()}
         by_student = {s.student: s for s in subs}
+        stored = {r.student: r for r in book.results()} if options.questions else {}
         todo, kept, replay = [], [], []
         transcripts = book.with_transcripts() if options.resume else set()
         for sub in subs:
+            if options.only and sub.student not in options.only:
+                continue  # --only: their stored results stay as they are
             row = before.get(sub.student)
             same = options.resume and row is not None and row.outcome not in RETRY_OUTCOMES \
                 and row.content_sha256 == _digest(sub, submission_digest)
@@ -235,7 +239,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 kept.append(sub.student)
             else:
                 todo.append(sub)
-        shown = progress or progress_for(len(subs), out)
+        shown = progress or progress_for(
+            sum(1 for s in subs if not options.only or s.student in options.only), out)
         graded: list[str] = []
         rechecked: list[str] = []
         try:
@@ -254,6 +259,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 # The coordinator's view of where the files are (a cluster saw a copy).
                 result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
+                if options.questions:
+                    result = only_questions(result, stored.get(sub.student), options.questions)
                 book.record(result, started=done.started, finished=done.finished,
                             executor=how, transcript=done.transcript)
                 merged = dated(book.db, staff.apply(result))
@@ -314,6 +321,53 @@ def _recheck(book: Gradebook, sub: Any, rubric: Rubric, before: SubmissionResult
         return None
     return Finished(student=sub.student, result=result, started=started, finished=now(),
                     transcript=transcript.to_json())
+
+
+def chosen(subs: Sequence[Any], only: Iterable[str]) -> tuple[str, ...]:
+    """The students ``--only`` names, checked against those found; GraderError naming others."""
+    names = tuple(dict.fromkeys(n.strip() for n in only if n.strip()))
+    found = {s.student for s in subs}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        known = sorted(found)
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20
+                                         else "")
+        raise GraderError(f"--only: no submission of {', '.join(unknown)} among those found "
+                          f"(students: {shown})")
+    return names
+
+
+def check_questions(rubric: Rubric, questions: Iterable[str]) -> tuple[str, ...]:
+    """The question ids ``--questions`` names; GraderError naming any the rubric lacks."""
+    names = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
+    ids = [q.id for q in rubric.questions]
+    unknown = [q for q in names if q not in ids]
+    if unknown:
+        raise GraderError(f"--questions: {', '.join(unknown)} not in {rubric.path} "
+                          f"(questions: {', '.join(ids)})")
+    return names
+
+
+def only_questions(result: SubmissionResult, before: SubmissionResult | None,
+                   questions: Sequence[str]) -> SubmissionResult:
+    """``result`` with the verdicts of questions not in ``questions`` kept from ``before``.
+
+    Only a stored result of the same files is kept from (a student who handed in again,
+    or was never graded, is graded in full). The run is the new one; the other
+    questions' results are the stored ones, rubric order is the new result's. Where the
+    stored result was graded with another rubric, it keeps that rubric's digest, so a
+    later ``--resume`` grades the student in full again rather than keep a mixture.
+    """
+    if before is None or before.submission_sha256 != result.submission_sha256 or \
+            before.run.outcome in RETRY_OUTCOMES:
+        return result
+    old = {q.id: q for q in before.questions}
+    merged = tuple(q if q.id in questions or q.id not in old else old[q.id]
+                   for q in result.questions)
+    digest = result.rubric_digest if before.rubric_digest == result.rubric_digest \
+        else before.rubric_digest
+    return replace(result, questions=merged, rubric_digest=digest,
+                   score=round(sum(q.score for q in merged), 6))
 
 
 def _cannot_write(student: str, exc: Exception) -> None:

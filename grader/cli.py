@@ -149,7 +149,7 @@ def _grade(args: argparse.Namespace) -> int:
     import functools
     import tempfile
 
-    from grader.batch import grade_batch, merge_manual, printable
+    from grader.batch import check_questions, chosen, grade_batch, merge_manual, printable
     from grader.course import Intake
     from grader.discover import discover
     from grader.executors import BatchOptions
@@ -178,7 +178,10 @@ def _grade(args: argparse.Namespace) -> int:
             return 2
         options = BatchOptions(jobs=args.jobs, executor=args.executor,
                                scheduler=args.scheduler, retries=args.retries,
-                               resume=args.resume, fork=not args.fresh_kernels)
+                               resume=args.resume, fork=not args.fresh_kernels,
+                               only=chosen(subs, args.only.split(",")) if args.only else (),
+                               questions=check_questions(rubric, args.questions.split(","))
+                               if args.questions else ())
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
                              options=options, write_page=write, intake=intake)
     if args.manual is not None:
@@ -232,6 +235,12 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--submitted-at", type=Path, metavar="CSV",
                    help="student,submitted_at rows (ISO 8601 times): when each submission "
                         "came in, for sources the grader cannot read itself")
+    g.add_argument("--only", metavar="STUDENTS",
+                   help="re-grade only these students (comma-separated ids); the others' "
+                        "stored results are kept as they are")
+    g.add_argument("--questions", metavar="IDS",
+                   help="re-check only these questions (comma-separated ids): the notebook "
+                        "runs again, the other questions keep their stored results")
     g.add_argument("--manual", type=Path, metavar="CSV",
                    help="merge a TA's grades and overrides after grading (see grader manual)")
     _by_argument(g)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -382,3 +383,93 @@ def test_workers_take_the_lowest_oom_score_they_may(monkeypatch):
     lowest = probe.stdout.strip()  # what a process like them may reach here
     assert lowest != "None"
     assert {json.loads(r.run.message)["oom"] for r in results.values()} == {lowest}
+
+
+# --------------------------------------------------------------------------- --only, --questions
+
+
+def _mini_result(student: str, sha: str, scores: dict[str, float], *, outcome: str = "ok",
+                 digest: str = "r1") -> SubmissionResult:
+    from grader.results import QuestionResult
+
+    questions = tuple(QuestionResult(id=q, title="", score=s, max_score=2.0,
+                                     status="passed" if s == 2 else "failed", checks=())
+                      for q, s in scores.items())
+    return SubmissionResult(student=student, submission=f"{student}.ipynb",
+                            score=sum(scores.values()), max_score=2.0 * len(scores),
+                            questions=questions, run=RunLog(outcome=outcome),
+                            submission_sha256=sha, rubric_digest=digest)
+
+
+def test_questions_keep_the_other_stored_verdicts_of_the_same_files_only():
+    from grader.batch import only_questions
+
+    before = _mini_result("a", "s1", {"q1": 0.0, "q2": 2.0, "q3": 0.0})
+    now_ = _mini_result("a", "s1", {"q1": 2.0, "q2": 0.0, "q3": 2.0, "q4": 1.0})
+    merged = only_questions(now_, before, ("q1",))
+    assert [(q.id, q.score) for q in merged.questions] == [
+        ("q1", 2.0), ("q2", 2.0), ("q3", 0.0), ("q4", 1.0)]  # q4 is new: graded now
+    assert (merged.score, merged.rubric_digest) == (5.0, "r1")
+    # Stored under another rubric: its digest stays, so --resume grades it in full later.
+    assert only_questions(now_, replace(before, rubric_digest="r0"), ("q1",)).rubric_digest \
+        == "r0"
+    # Other files, a failed grading of ours, or nothing stored: the new result whole.
+    for stale in (replace(before, submission_sha256="s2"),
+                  replace(before, run=RunLog(outcome="grader_error")), None):
+        assert only_questions(now_, stale, ("q1",)) is now_
+
+
+def test_only_and_questions_name_what_is_unknown():
+    from grader.batch import check_questions, chosen
+    from grader.errors import GraderError
+    from grader.submission import Submission
+
+    subs = [Submission(student=s, path=Path(f"{s}.ipynb")) for s in ("alice", "bob")]
+    assert chosen(subs, [" bob", "alice", "bob"]) == ("bob", "alice")
+    with pytest.raises(GraderError, match=r"--only: no submission of zed, yan among those "
+                                          r"found \(students: alice, bob\)"):
+        chosen(subs, ["alice", "zed", "yan"])
+    rubric = load_rubric(MINI / "rubric.toml")
+    assert check_questions(rubric, ["q_num", "q_text"]) == ("q_num", "q_text")
+    with pytest.raises(GraderError, match=r"--questions: q9 not in .*rubric.toml \(questions: "
+                                          r"q_num, q_arr, q_sym, q_fun, q_prop, q_text\)"):
+        check_questions(rubric, ["q_num", "q9"])
+
+
+@pytest.mark.kernel
+def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path):
+    subs = _subs(tmp_path, ("good.ipynb", "wrong.ipynb"))
+    out = tmp_path / "out"
+    subprocess.run(_grade_cmd(subs, out, jobs=1), check=True, capture_output=True, cwd=ROOT)
+    first = _verdicts(out)
+    done = subprocess.run(_grade_cmd(subs, out, "--only", "wrong", jobs=1),
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "[1/1] wrong:" in done.stdout and "good" not in done.stdout.split("Reports")[0]
+    with Gradebook.existing(out) as book:
+        assert book.gradings() == {"good": 1, "wrong": 2}
+        # Doctor good's stored q_arr, to see that --questions q_num keeps it.
+        good = book.result("good")
+        assert good is not None
+        doctored = replace(good, questions=tuple(
+            replace(q, score=0.25) if q.id == "q_arr" else q for q in good.questions))
+        book.record(doctored)
+    assert _verdicts(out)["wrong"] == first["wrong"]
+    subprocess.run(_grade_cmd(subs, out, "--questions", "q_num", jobs=1), check=True,
+                   capture_output=True, cwd=ROOT)
+    with Gradebook.existing(out) as book:
+        assert book.gradings() == {"good": 3, "wrong": 3}
+        good = book.result("good")
+    assert good is not None
+    scores = {q.id: q.score for q in good.questions}
+    assert scores["q_arr"] == 0.25  # kept from the stored result
+    assert scores["q_num"] == 2.0  # checked again
+    assert good.score == round(sum(scores.values()), 6)
+    assert _verdicts(out)["wrong"] == first["wrong"]
+    rows = (out / "grades.csv").read_text()
+    assert "good," in rows and "wrong," in rows
+    bad = subprocess.run(_grade_cmd(subs, out, "--only", "nobody", jobs=1),
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "--only: no submission of nobody" in bad.stderr
+    bad = subprocess.run(_grade_cmd(subs, out, "--questions", "q_nine", jobs=1),
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "--questions: q_nine not in" in bad.stderr
