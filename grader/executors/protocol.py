@@ -39,8 +39,6 @@ class BatchOptions:
     resume: bool = False  # keep results already graded for the same content and rubric
     only: tuple[str, ...] = ()  # grade these students only (--only); (): every one given
     questions: tuple[str, ...] = ()  # keep the stored verdicts of every other question
-    only: tuple[str, ...] = ()  # grade these students only (--only); (): every one given
-    questions: tuple[str, ...] = ()  # keep the stored verdicts of every other question
 
     @property
     def workers(self) -> int:
