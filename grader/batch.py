@@ -458,8 +458,8 @@ def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
         rows = read_grades_csv(csv_path, rubric, book.results(), by=who)
         changes = book.set_staff(rows.manual, rows.overrides, withdrawn=rows.withdrawn, by=who)
         results = book.merged()
-        touched = {g.student for g in (*rows.manual, *rows.overrides)} | \
-            {s for s, _, _ in rows.withdrawn}
+        touched = ({g.student for g in rows.manual} | {o.student for o in rows.overrides}
+                   | {s for s, _, _ in rows.withdrawn})
         for r in results:
             if r.student in touched:
                 write(r)
