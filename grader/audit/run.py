@@ -225,6 +225,9 @@ def _graded(target: Target, result: CheckResult) -> Verdict | None:
 
 def grade_mutant(target: Target, mutant: Mutant, reference: ModuleType) -> Verdict:
     """The verdict on one mutant (run in the process forked for it)."""
+    # The only code run here is the rubric's own reference module, mutated: staff code the
+    # rubric names, never anything a student sent (audit starts no kernel and reads no
+    # submission), in a process forked for this mutant and killed at its budget.
     namespace = dict(vars(reference))
     module = ast.fix_missing_locations(ast.Module(body=list(mutant.statements),
                                                   type_ignores=[]))
