@@ -218,8 +218,11 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         current = {r.student: r for r in book.merged()}
         by_student = {s.student: s for s in subs}
         stored = {r.student: r for r in book.results()} if options.questions else {}
-        todo, kept, replay = [], [], []
-        transcripts = book.with_transcripts() if options.resume else set()
+        todo: list[Any] = []
+        replay: list[Any] = []
+        kept: list[str] = []
+        transcripts = book.with_transcripts() if options.resume or options.questions else set()
+        limited: set[str] = set()  # --questions: only those are checked, the rest are kept
         for sub in subs:
             if options.only and sub.student not in options.only:
                 continue  # --only: their stored results stay as they are
@@ -228,6 +231,11 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 and row.content_sha256 == _digest(sub, submission_digest)
             if same and row is not None and row.rubric_digest == rubric.digest:
                 kept.append(sub.student)
+            elif options.questions and keeps_others(stored.get(sub.student), rubric,
+                                                    _digest(sub, submission_digest)):
+                limited.add(sub.student)
+                # From the stored answers when they are of this run; else the kernel.
+                (replay if sub.student in transcripts else todo).append(sub)
             elif same and sub.student in transcripts:
                 replay.append(sub)
             elif options.resume and row is None and \
@@ -260,7 +268,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
                 if options.questions:
-                    result = only_questions(result, stored.get(sub.student), options.questions)
+                    result = only_questions(result, stored.get(sub.student), options.questions,
+                                            order=tuple(q.id for q in rubric.questions))
                 book.record(result, started=done.started, finished=done.finished,
                             executor=how, transcript=done.transcript)
                 merged = dated(book.db, staff.apply(result))
@@ -275,13 +284,16 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 (shown.rechecked if how == RECHECKED else shown.graded)(merged)
 
             for sub in replay:
-                done = _recheck(book, sub, rubric, current[sub.student], settings, isolation)
+                done = _recheck(book, sub, rubric, current[sub.student], settings, isolation,
+                                options.questions if sub.student in limited else ())
                 if done is None:
                     todo.append(sub)  # the kernel runs again: the stored run is not this one
                 else:
                     commit(done, RECHECKED)
             prefetch_until = len(todo) - max(1, options.workers)
-            tasks = [Task.of(s, prefetch=i < prefetch_until) for i, s in enumerate(todo)]
+            tasks = [Task.of(s, prefetch=i < prefetch_until,
+                             questions=options.questions if s.student in limited else ())
+                     for i, s in enumerate(todo)]
             executor(options.executor).run(tasks, rubric=rubric, settings=settings,
                                            isolation=isolation, options=options,
                                            report=commit)
@@ -297,8 +309,11 @@ RECHECKED = "stored answers"  # the executor column of a row re-checked without 
 
 
 def _recheck(book: Gradebook, sub: Any, rubric: Rubric, before: SubmissionResult,
-             settings: ExecutionSettings, isolation: Isolation) -> Finished | None:
+             settings: ExecutionSettings, isolation: Isolation,
+             questions: tuple[str, ...] = ()) -> Finished | None:
     """``sub`` checked again from its stored transcript, or None: run it in a kernel.
+
+    With ``questions``, only their checks (see :func:`grader.grade.regrade`).
 
     None when the transcript is missing, malformed, changed since it was stored, or of a
     kernel run other than the one the rubric and settings now make; a stored blob is
@@ -312,7 +327,7 @@ def _recheck(book: Gradebook, sub: Any, rubric: Rubric, before: SubmissionResult
     try:
         transcript = book.transcript(sub.student)
         result = regrade(sub, rubric, transcript, before.run, settings=settings,
-                         isolation=isolation)
+                         isolation=isolation, questions=questions)
     except TranscriptError:
         return None
     except Exception as exc:  # a bug of ours here must not lose the submission: run it
@@ -348,22 +363,36 @@ def check_questions(rubric: Rubric, questions: Iterable[str]) -> tuple[str, ...]
     return names
 
 
+def keeps_others(before: SubmissionResult | None, rubric: Rubric, digest: str) -> bool:
+    """Whether ``--questions`` checks only those questions and keeps the others of ``before``.
+
+    Only a stored result of the same files (``digest``) that ran, with a verdict for
+    every question of ``rubric``, is kept from: anyone else is graded in full.
+    """
+    return before is not None and bool(digest) and before.submission_sha256 == digest and \
+        before.run.outcome not in RETRY_OUTCOMES and \
+        {q.id for q in rubric.questions} <= {q.id for q in before.questions}
+
+
 def only_questions(result: SubmissionResult, before: SubmissionResult | None,
-                   questions: Sequence[str]) -> SubmissionResult:
+                   questions: Sequence[str], *, order: Sequence[str] = ()) -> SubmissionResult:
     """``result`` with the verdicts of questions not in ``questions`` kept from ``before``.
 
     Only a stored result of the same files is kept from (a student who handed in again,
     or was never graded, is graded in full). The run is the new one; the other
-    questions' results are the stored ones, rubric order is the new result's. Where the
-    stored result was graded with another rubric, it keeps that rubric's digest, so a
-    later ``--resume`` grades the student in full again rather than keep a mixture.
+    questions' results are the stored ones, in ``order`` (the rubric's question ids; by
+    default the new result's order). ``result`` may hold only ``questions`` (a run that
+    checked only them). Where the stored result was graded with another rubric, it keeps
+    that rubric's digest, so a later ``--resume`` grades the student in full again rather
+    than keep a mixture.
     """
     if before is None or before.submission_sha256 != result.submission_sha256 or \
             before.run.outcome in RETRY_OUTCOMES:
         return result
     old = {q.id: q for q in before.questions}
-    merged = tuple(q if q.id in questions or q.id not in old else old[q.id]
-                   for q in result.questions)
+    new = {q.id: q for q in result.questions}
+    merged = tuple(new[i] if i in new and (i in questions or i not in old) else old[i]
+                   for i in (order or tuple(new)) if i in new or i in old)
     digest = result.rubric_digest if before.rubric_digest == result.rubric_digest \
         else before.rubric_digest
     return replace(result, questions=merged, rubric_digest=digest,

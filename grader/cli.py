@@ -239,8 +239,10 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
                    help="re-grade only these students (comma-separated ids); the others' "
                         "stored results are kept as they are")
     g.add_argument("--questions", metavar="IDS",
-                   help="re-check only these questions (comma-separated ids): the notebook "
-                        "runs again, the other questions keep their stored results")
+                   help="re-check only these questions (comma-separated ids): only their "
+                        "checks run, from the stored answers of the same files when there "
+                        "are (else the notebook runs again); the other questions keep their "
+                        "stored results")
     g.add_argument("--manual", type=Path, metavar="CSV",
                    help="merge a TA's grades and overrides after grading (see grader manual)")
     _by_argument(g)

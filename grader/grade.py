@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -111,15 +112,21 @@ def grade_run(sub: Submission, rubric: Rubric, *,
               settings: ExecutionSettings | None = None,
               isolation: Isolation | None = None,
               session: KernelSession | None = None,
-              command: str = "") -> tuple[SubmissionResult, Transcript | None]:
-    """:func:`grade`, and the transcript of its kernel run (None when no kernel ran)."""
+              command: str = "",
+              questions: Collection[str] = ()) -> tuple[SubmissionResult, Transcript | None]:
+    """:func:`grade`, and the transcript of its kernel run (None when no kernel ran).
+
+    ``questions`` (ids) limits the work to those questions' checks: only their calls are
+    made and only they are checked, so the result holds only them
+    (:func:`grader.batch.only_questions` puts the stored others back).
+    """
     settings = settings or rubric.execution
     isolation = isolation or sandbox.resolve(settings.sandbox)
     reference = rubric.load_reference()
     loaded = load_notebook(sub)
     answers: dict[str, Any]
     outcomes: dict[int, tuple[Any, ...]] = {}
-    calls = _planned_calls(rubric, reference)
+    calls = _planned_calls(rubric, reference, questions)
     digest = _digest_or_empty(sub)
     transcript = None
     if loaded.nb is None:
@@ -142,19 +149,23 @@ def grade_run(sub: Submission, rubric: Rubric, *,
                     run_fingerprint(digest, rubric, calls, settings, isolation.mode)))
         answers.update(_text_answers(loaded.nb, rubric))
     result = _result(sub, rubric, answers, outcomes, calls, reference, run=run,
-                     isolation=isolation.mode, command=command, digest=digest)
+                     isolation=isolation.mode, command=command, digest=digest,
+                     questions=questions)
     return result, transcript
 
 
 def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog, *,
             settings: ExecutionSettings | None = None,
-            isolation: Isolation | None = None, command: str = "") -> SubmissionResult:
+            isolation: Isolation | None = None, command: str = "",
+            questions: Collection[str] = ()) -> SubmissionResult:
     """Check ``sub`` again from the transcript of an earlier kernel run, without a kernel.
 
     ``run`` is that grading's run log. The result is the one :func:`grade` gives when the
     kernel hands over the same answers; a transcript of another run (its fingerprint
     differs: the submission, the calls planned, the settings) or one that does not fit
     the rubric raises :class:`~grader.errors.TranscriptError`: run the kernel instead.
+    With ``questions``, only their checks are checked, as :func:`grade_run` does; the
+    transcript may be of a whole run or of a run limited to the same questions.
     """
     from grader.kernel import wire
     from grader.kernel.harvest import budget_of, decode_answers, decode_calls
@@ -162,10 +173,13 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
     settings = settings or rubric.execution
     mode = (isolation or sandbox.resolve(settings.sandbox)).mode
     reference = rubric.load_reference()
-    calls = _planned_calls(rubric, reference)
     digest = _digest_or_empty(sub)
-    if not digest or transcript.fingerprint != run_fingerprint(digest, rubric, calls,
-                                                               settings, mode):
+    plans = [_planned_calls(rubric, reference)]
+    if questions:
+        plans.append(_planned_calls(rubric, reference, questions))
+    calls = next((p for p in plans if digest and transcript.fingerprint == run_fingerprint(
+        digest, rubric, p, settings, mode)), None)
+    if calls is None:
         raise TranscriptError("the transcript is of another kernel run")
     loaded = load_notebook(sub)
     if loaded.nb is None:
@@ -191,7 +205,8 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
         raise TranscriptError("the transcript holds calls that are not planned")
     answers.update(_text_answers(loaded.nb, rubric))
     return _result(sub, rubric, answers, outcomes, calls, reference, run=run,
-                   isolation=transcript.isolation, command=command, digest=digest)
+                   isolation=transcript.isolation, command=command, digest=digest,
+                   questions=questions)
 
 
 def run_fingerprint(digest: str, rubric: Rubric, calls: dict[int, CallPlan],
@@ -234,16 +249,19 @@ def _text_answers(nb: Any, rubric: Rubric) -> dict[str, str]:
 def _result(sub: Submission, rubric: Rubric, answers: dict[str, Any],
             outcomes: dict[int, tuple[Any, ...]], calls: dict[int, CallPlan],
             reference: ModuleType, *, run: RunLog, isolation: str, command: str,
-            digest: str) -> SubmissionResult:
-    """Check the answers and put the result together: the one step grade and regrade share."""
-    questions = tuple(_question(q, answers, outcomes, calls, reference)
-                      for q in rubric.questions)
+            digest: str, questions: Collection[str] = ()) -> SubmissionResult:
+    """Check the answers and put the result together: the one step grade and regrade share.
+
+    With ``questions``, only those questions are checked and the result holds only them.
+    """
+    checked = tuple(_question(q, answers, outcomes, calls, reference)
+                    for q in rubric.questions if not questions or q.id in questions)
     return SubmissionResult(
         student=sub.student,
         submission=str(sub.path),
-        score=round(sum(q.score for q in questions), 6),
+        score=round(sum(q.score for q in checked), 6),
         max_score=rubric.max_score,
-        questions=questions,
+        questions=checked,
         run=run,
         rubric=str(rubric.path),
         grader_version=__version__,
@@ -284,10 +302,16 @@ def _manual_names(rubric: Rubric) -> list[str]:
     return [c.answer for q in rubric.questions for c in q.checks if not kind_of(c).auto]
 
 
-def _planned_calls(rubric: Rubric, reference: ModuleType) -> dict[int, CallPlan]:
-    """The calls each check needs of the student's function, keyed by ``id(check)``."""
+def _planned_calls(rubric: Rubric, reference: ModuleType,
+                   questions: Collection[str] = ()) -> dict[int, CallPlan]:
+    """The calls each check needs of the student's function, keyed by ``id(check)``.
+
+    With ``questions``, only the checks of those questions call.
+    """
     planned = {}
     for q in rubric.questions:
+        if questions and q.id not in questions:
+            continue
         for c in q.checks:
             plan = kind_of(c).plan(c, reference)
             if plan is not None:

@@ -437,7 +437,10 @@ def test_only_and_questions_name_what_is_unknown():
 
 
 @pytest.mark.kernel
-def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path):
+def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path, monkeypatch):
+    import grader.grade
+    from grader.cli import main
+
     subs = _subs(tmp_path, ("good.ipynb", "wrong.ipynb"))
     out = tmp_path / "out"
     subprocess.run(_grade_cmd(subs, out, jobs=1), check=True, capture_output=True, cwd=ROOT)
@@ -454,11 +457,35 @@ def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path):
             replace(q, score=0.25) if q.id == "q_arr" else q for q in good.questions))
         book.record(doctored)
     assert _verdicts(out)["wrong"] == first["wrong"]
-    subprocess.run(_grade_cmd(subs, out, "--questions", "q_num", jobs=1), check=True,
-                   capture_output=True, cwd=ROOT)
+    with Gradebook.existing(out) as book:
+        assert len(book.transcript("wrong").calls) == 2  # q_fun's two functions were called
+    # --questions q_num checks k alone: in good's kernel run (its stored result is
+    # doctored, so no transcript of it) no function of q_fun is called, and wrong is
+    # checked from the answers its --only run stored, without a kernel.
+    checked: list[str] = []
+    kernels: list[str] = []
+    check, grade_run = grader.grade._check, grader.grade.grade_run
+
+    def counted(spec, evidence, max_score):
+        checked.append(spec.answer)
+        return check(spec, evidence, max_score)
+
+    def running(sub, *args, **kwargs):
+        kernels.append(sub.student)
+        return grade_run(sub, *args, **kwargs)
+
+    monkeypatch.setattr(grader.grade, "_check", counted)
+    monkeypatch.setattr(grader.grade, "grade_run", running)
+    assert main(["grade", str(subs), "--rubric", str(MINI / "rubric.toml"), "--out",
+                 str(out), "-j", "1", "--questions", "q_num"]) == 0
+    assert checked == ["k", "k"] and kernels == ["good"]
     with Gradebook.existing(out) as book:
         assert book.gradings() == {"good": 3, "wrong": 3}
         good = book.result("good")
+        assert book.transcript("good").calls == ()
+        executors = dict(book.db.execute(
+            "SELECT student, executor FROM results WHERE id IN (SELECT id FROM latest)"))
+    assert executors == {"good": "local", "wrong": "stored answers"}
     assert good is not None
     scores = {q.id: q.score for q in good.questions}
     assert scores["q_arr"] == 0.25  # kept from the stored result

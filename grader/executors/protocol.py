@@ -62,12 +62,17 @@ class Task:
     path: str
     folder: str | None = None
     prefetch: bool = True  # start the next warm kernel when this one is taken
+    # Question ids: check only these (--questions, the others' stored verdicts are kept);
+    # empty: every question.
+    questions: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, sub: Submission, *, prefetch: bool = True) -> Task:
-        """The task of grading ``sub``."""
+    def of(cls, sub: Submission, *, prefetch: bool = True,
+           questions: tuple[str, ...] = ()) -> Task:
+        """The task of grading ``sub`` (only ``questions``, when given)."""
         return cls(student=sub.student, path=str(sub.path),
-                   folder=None if sub.folder is None else str(sub.folder), prefetch=prefetch)
+                   folder=None if sub.folder is None else str(sub.folder), prefetch=prefetch,
+                   questions=questions)
 
     def submission(self) -> Submission:
         """The submission this task grades."""

@@ -150,7 +150,8 @@ class Worker:
         transcript = ""
         try:
             result, ran = grade_run(sub, self.rubric, settings=self.settings,
-                                    isolation=self.isolation, session=session)
+                                    isolation=self.isolation, session=session,
+                                    questions=task.questions)
             transcript = ran.to_json() if ran is not None else ""
         except Exception as exc:  # one broken submission never stops the batch
             result = failed_result(sub, self.rubric,
