@@ -1,84 +1,288 @@
-"""The Dask executor: a local cluster of two worker processes grades like the local one."""
+"""The Dask executor on real ``dask scheduler`` and ``dask worker`` processes, as users run it.
+
+The tests start a scheduler and two workers (``--nthreads 1``, no nanny, no dashboard, on
+free ports) and grade the examples with ``grader grade --executor dask --scheduler``: the
+verdicts are the local executor's, each worker keeps one warm grading process, and a
+worker SIGKILLed while it holds tasks loses nothing (its tasks finish on the other one,
+and its grading processes die with it). The warm grading process of a worker slot is
+also tested on its own: killed at the task's deadline with its kernels, and replaced
+after a crash.
+"""
 
 from __future__ import annotations
 
-import io
+import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.batch import Progress, grade_batch
-from grader.discover import discover
-from grader.executors import BatchOptions
-from grader.gradebook import Gradebook
-from grader.kernel import sandbox
-from grader.results import SubmissionResult
+from grader.executors.protocol import Task
 from grader.rubric import load_rubric
 
 distributed = pytest.importorskip("distributed")
 
-MINI = Path(__file__).parent / "data" / "mini"
-# The unreadable one finishes first; a worker is then killed in the middle of another.
-NAMES = ("good.ipynb", "wrong.ipynb", "broken.ipynb")
+from grader.executors import dask as dask_executor  # noqa: E402  (after the skip)
+from grader.executors.remote import bundle, payload  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+MINI = ROOT / "tests" / "data" / "mini"
+GRADE = [sys.executable, "-m", "grader", "grade", "submissions_example/", "--rubric",
+         "rubrics/hw2.toml"]
 
 
-def _verdicts(out: Path) -> dict[str, object]:
-    with Gradebook.existing(out) as book:
-        return {r.student: (r.score, r.run.outcome, [
-            (q.id, q.score, q.status, [(c.answer, c.status, c.score, c.mistake, c.received,
-                                        c.message) for c in q.checks])
-            for q in r.questions]) for r in book.results()}
+def _dask(*args: str) -> list[str]:
+    """The ``dask`` command next to this Python (the one the dev extra installs)."""
+    command = Path(sys.executable).with_name("dask")
+    return [str(command), *args] if command.exists() else \
+        [sys.executable, "-m", "dask", *args]
 
 
-class _KillOneWorker(Progress):
-    """After the first result, SIGKILL a worker process that holds a task."""
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    def __init__(self, client: object, out: Path) -> None:
-        super().__init__(len(NAMES), out, io.StringIO())
-        self.client = client
-        self.killed: list[str] = []
 
-    def graded(self, result: SubmissionResult) -> None:
-        super().graded(result)
-        if self.killed:
-            return
-        busy = [addr for addr, keys in self.client.processing().items() if keys]
-        if busy:
-            pid = self.client.run(os.getpid, workers=busy[:1])[busy[0]]
-            os.kill(pid, signal.SIGKILL)
-            self.killed.append(busy[0])
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid``, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids: set[int], seconds: float = 15) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while (left := {p for p in pids if _alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+class Cluster:
+    """A ``dask scheduler`` and two ``dask worker`` processes started by the test."""
+
+    def __init__(self, where: Path) -> None:
+        port = _free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        self.logs = where
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.scheduler = self._start("scheduler", _dask(
+            "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"))
+        self.workers = {f"w{i}": self._start(f"w{i}", _dask(
+            "worker", self.address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
+            "--no-dashboard", "--host", "127.0.0.1", "--death-timeout", "60"))
+            for i in range(2)}
+        self.client = distributed.Client(self.address, timeout="60s")
+        self.client.wait_for_workers(2, timeout=60)
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("wb")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=self.logs, start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def names(self) -> dict[str, str]:
+        """The worker name of each worker address."""
+        return {addr: info["name"]
+                for addr, info in self.client.scheduler_info()["workers"].items()}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    logs = tmp_path / "cluster"
+    logs.mkdir()
+    made = Cluster(logs)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _points(out: Path) -> dict[str, Any]:
+    """Each student's score, and each question's points and status, from the CLI's files."""
+    got = {}
+    for path in sorted((out / "students").glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        got[path.stem] = (data["score"], data["run"]["outcome"],
+                          {q["id"]: (q["score"], q["status"]) for q in data["questions"]})
+    return got
+
+
+@pytest.fixture(scope="module")
+def local_points(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The examples graded by ``grader grade`` with its defaults (the local executor)."""
+    out = tmp_path_factory.mktemp("local") / "reports"
+    done = subprocess.run([*GRADE, "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    points = _points(out)
+    assert len(points) == 5
+    return points
+
+
+def _grade_on(cluster: Cluster, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([*GRADE, "--out", str(out), "--executor", "dask",
+                             "--scheduler", cluster.address], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen[str]) -> str:
+    printed, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, printed
+    return printed
 
 
 @pytest.mark.kernel
-def test_dask_cluster_grades_like_the_local_executor_and_survives_a_lost_worker(tmp_path):
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    for name in NAMES:
-        shutil.copy(MINI / "submissions" / name, subs / name)
+def test_real_scheduler_and_workers_grade_like_the_local_executor(cluster, local_points,
+                                                                  tmp_path):
+    out = tmp_path / "dask"
+    _finish(_grade_on(cluster, out))
+    assert _points(out) == local_points
+    # Each worker slot kept one warm grading process across its tasks.
+    for name, worker in cluster.workers.items():
+        warm = [p for p in _descendants(worker.pid)
+                if "grader.executors.remote" in _cmdline(p)]
+        assert len(warm) <= 1, (name, warm)
+    assert sum(1 for worker in cluster.workers.values() for p in _descendants(worker.pid)
+               if "grader.executors.remote" in _cmdline(p)) >= 1
+
+
+@pytest.mark.kernel
+def test_a_worker_killed_while_it_holds_tasks_loses_none_of_them(cluster, local_points,
+                                                                 tmp_path):
+    out = tmp_path / "dask"
+    grading = _grade_on(cluster, out)
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline and grading.poll() is None:
+        names = cluster.names()
+        for addr, keys in cluster.client.processing().items():
+            pid = cluster.workers[names[addr]].pid
+            # Busy in earnest: the task reached the worker's warm grading process.
+            if keys and any("grader.executors.remote" in _cmdline(p)
+                            for p in _descendants(pid)):
+                victim = names[addr]
+                break
+        time.sleep(0.05)
+    assert victim is not None, "no worker was seen holding a task"
+    worker = cluster.workers[victim]
+    below = _descendants(worker.pid)
+    os.kill(worker.pid, signal.SIGKILL)
+    printed = _finish(grading)
+    assert _points(out) == local_points, printed
+    # The lost worker's grading process, fork server and kernels went with it.
+    assert not _wait_gone(below)
+    assert len(cluster.client.scheduler_info()["workers"]) == 1
+
+
+# --------------------------------------------------------------------------- one worker slot
+
+@pytest.fixture
+def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """What a Dask task of the mini rubric is sent, graded here in this process."""
     rubric = load_rubric(MINI / "rubric.toml")
-    settings = rubric.execution
-    isolation = sandbox.resolve(settings.sandbox)
-    found, _ = discover([subs])
-    quiet = io.StringIO()
-    grade_batch(found, rubric, out=tmp_path / "local", settings=settings, isolation=isolation,
-                options=BatchOptions(jobs=1),
-                progress=Progress(len(found), tmp_path / "local", quiet))
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        killer = _KillOneWorker(client, tmp_path / "dask")
-        report = grade_batch(found, rubric, out=tmp_path / "dask", settings=settings,
-                             isolation=isolation,
-                             options=BatchOptions(executor="dask", scheduler=client,
-                                                  retries=2),
-                             progress=killer)
-    assert killer.killed, "no worker was busy to be killed"
-    assert sorted(report.graded) == sorted(s.student for s in found)
-    assert _verdicts(tmp_path / "dask") == _verdicts(tmp_path / "local")
-    with Gradebook.existing(tmp_path / "dask") as book:
-        assert set(book.gradings().values()) == {1}
-        # Paths are the TA's, not the worker's temporary copy.
-        assert {r.submission for r in book.results()} == {str(s.path) for s in found}
+    sleepy = tmp_path / "sleepy.py"
+    sleepy.write_text("import time\ntime.sleep(60)\nk = 1\n", "utf-8")
+    good = tmp_path / "good.ipynb"
+    shutil.copy(MINI / "submissions" / "good.ipynb", good)
+    yield {"packed": bundle(rubric), "settings": asdict(rubric.execution),
+           "good": payload(Task(student="good", path=str(good))),
+           "sleepy": payload(Task(student="sleepy", path=str(sleepy)))}
+    dask_executor._close_all()
+
+
+def _warm() -> dask_executor.GradingProcess:
+    (proc,) = dask_executor._IDLE
+    return proc
+
+
+def _score(text: str) -> float:
+    return float(json.loads(text)["result"]["score"])
+
+
+@pytest.mark.kernel
+def test_the_warm_grading_process_is_killed_at_the_deadline_and_replaced(slot,
+                                                                         monkeypatch):
+    first = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
+    proc = _warm()
+    again = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
+    assert _warm() is proc, "a second task did not reuse the warm process"
+    assert _score(first) == _score(again) > 0
+    # Past its deadline a task kills the process, its fork server and the kernel.
+    monkeypatch.setattr(dask_executor, "task_limit", lambda *_: 6.0)
+    seen: set[int] = set()
+    timer = threading.Timer(4.0, lambda: seen.update(_descendants(proc.process.pid)))
+    timer.start()
+    with pytest.raises(TimeoutError, match="longer than 6 s"):
+        dask_executor.grade_remote(slot["packed"], slot["sleepy"], slot["settings"])
+    timer.join()
+    assert seen, "nothing ran below the grading process"
+    assert not _wait_gone({proc.process.pid, *seen})
+    assert not dask_executor._IDLE
+    monkeypatch.undo()
+    # The next task starts a new one.
+    assert _score(dask_executor.grade_remote(slot["packed"], slot["good"],
+                                             slot["settings"])) == _score(first)
+    assert _warm() is not proc
+
+
+@pytest.mark.kernel
+def test_a_crashed_grading_process_is_restarted(slot):
+    first = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
+    proc = _warm()
+    os.kill(proc.process.pid, signal.SIGKILL)
+    proc.process.wait(timeout=10)
+    again = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
+    assert _score(again) == _score(first)
+    assert _warm() is not proc

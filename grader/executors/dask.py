@@ -1,22 +1,35 @@
 """The ``dask`` executor: each submission a task on a Dask distributed cluster.
 
 Each task is sent with the files it needs (the submission's, the rubric's, the
-reference's) as plain data (:mod:`grader.executors.remote`). On the worker the task
-grades in a fresh ``python -m grader.executors.remote`` process (main thread, a hard
-deadline, nothing left behind) and returns the result's JSON. Dask moves the tasks of a
+reference's) as plain data (:mod:`grader.executors.remote`). On the worker the task hands
+them to a warm grading process (``python -m grader.executors.remote``) kept for that
+worker slot across tasks, keyed by the rubric's digest and the execution settings: it
+grades with the local executor's :class:`~grader.executors.worker.Worker`, each
+student's kernel forked fresh from a fork server that it keeps, and returns the result's
+JSON. A task past its deadline kills that process (and its kernels), and a process that
+crashed is not used again: the next task starts a new one. Dask moves the tasks of a
 worker that is lost to the others, and ``retries`` retries a task that failed. Dask
 itself is imported only when this executor runs.
 """
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures as cf
 import contextlib
 import dataclasses
+import hashlib
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.executors.protocol import (
@@ -27,7 +40,7 @@ from grader.executors.protocol import (
     default_jobs,
     deliver,
 )
-from grader.executors.remote import COMMAND, bundle, payload
+from grader.executors.remote import COMMAND, IDLE_EXIT, bundle, payload
 from grader.executors.worker import task_limit
 from grader.gradebook import now
 from grader.settings import ExecutionSettings
@@ -35,6 +48,10 @@ from grader.settings import ExecutionSettings
 if TYPE_CHECKING:
     from grader.kernel.sandbox import Isolation
     from grader.rubric import Rubric
+
+# An idle grading process older than this is closed rather than used: it is about to
+# leave on its own (IDLE_EXIT), and a request must not cross its going.
+REUSE_IDLE = IDLE_EXIT / 2
 
 
 class DaskExecutor:
@@ -50,23 +67,186 @@ class DaskExecutor:
                          retries=options.retries, jobs=options.jobs), report)
 
 
+# --------------------------------------------------------------------------- on the worker
+
+class GradingProcess:
+    """One warm ``python -m grader.executors.remote`` on a Dask worker, for one task at a time."""
+
+    def __init__(self, key: str, setup: dict[str, Any]) -> None:
+        self.key = key
+        self.used = time.monotonic()
+        # Its stderr goes to a file: a pipe nobody reads would fill and stop it.
+        self._log = tempfile.TemporaryFile(prefix="grader-remote-")
+        # Started from one long-lived thread: Linux sends the parent-death signal when the
+        # thread that started a process ends, and Dask's task threads may come and go.
+        self.process: subprocess.Popen[bytes] = _LAUNCHER.submit(
+            subprocess.Popen, [sys.executable, *COMMAND], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._log, start_new_session=True).result()
+        self._send(setup)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process.poll() is None
+
+    def _send(self, message: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+        stdin.flush()
+
+    def grade(self, files: dict[str, Any], limit: float) -> str:
+        """The result JSON of grading ``files``; kills the process past ``limit`` seconds."""
+        try:
+            self._send(files)
+            line = _read_line(self.process.stdout, limit)
+        except OSError as exc:  # a broken pipe: the process is gone
+            self.kill()
+            raise RuntimeError(f"the grading process was lost: {exc}{self._tail()}") \
+                from None
+        if line is None:
+            self.kill()
+            raise TimeoutError(f"grading took longer than {limit:.0f} s: its process and "
+                               "kernels were killed")
+        if not line:
+            self.kill()
+            raise RuntimeError(f"the grading process exited {self.process.returncode}"
+                               + self._tail())
+        text = line.decode("utf-8")
+        if text.startswith('{"error":'):
+            raise GraderError(json.loads(text)["error"])
+        self.used = time.monotonic()
+        return text
+
+    def _tail(self) -> str:
+        with contextlib.suppress(OSError):
+            self._log.seek(0)
+            lines = self._log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            return (": " + " | ".join(lines)) if lines else ""
+        return ""
+
+    def kill(self) -> None:
+        """Stop the process now; its fork server and kernels die with it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=5)
+        self._close_streams()
+
+    def close(self) -> None:
+        """Ask the process to leave (closing its kernels), then kill it if it does not."""
+        with contextlib.suppress(Exception):
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close_streams()
+
+    def _close_streams(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout, self._log):
+            with contextlib.suppress(Exception):
+                if stream is not None:
+                    stream.close()
+
+
+def _read_line(stream: IO[bytes] | None, limit: float) -> bytes | None:
+    """One line from ``stream``: b"" when it closed, None when none came in ``limit`` s."""
+    assert stream is not None
+    fd = stream.fileno()
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + limit
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        if chunk.endswith(b"\n"):
+            return b"".join(chunks)
+
+
+_LAUNCHER = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-launch")
+_IDLE: list[GradingProcess] = []  # warm processes no task holds, oldest first
+_LOCK = threading.Lock()
+
+
+def _acquire(key: str, setup: dict[str, Any]) -> GradingProcess:
+    """A warm grading process set up for ``key``, or a new one."""
+    found = None
+    stale = []
+    with _LOCK:
+        for proc in list(_IDLE):
+            old = time.monotonic() - proc.used > REUSE_IDLE
+            if not proc.alive or old:
+                _IDLE.remove(proc)
+                stale.append(proc)
+            elif found is None and proc.key == key:
+                _IDLE.remove(proc)
+                found = proc
+    for proc in stale:
+        proc.close()
+    return found if found is not None else GradingProcess(key, setup)
+
+
+def _release(proc: GradingProcess) -> None:
+    """Keep ``proc`` warm for the next task; past one per worker thread, close the oldest."""
+    with _LOCK:
+        _IDLE.append(proc)
+        extra = _IDLE[:max(0, len(_IDLE) - _slots())]
+        del _IDLE[:len(extra)]
+    for old in extra:
+        old.close()
+
+
+def _slots() -> int:
+    """Tasks this Dask worker runs at once: how many warm processes it keeps."""
+    with contextlib.suppress(Exception):
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    return default_jobs()
+
+
+@atexit.register
+def _close_all() -> None:
+    with _LOCK:
+        procs = list(_IDLE)
+        _IDLE.clear()
+    for proc in procs:
+        proc.close()
+
+
 def grade_remote(packed: dict[str, Any], files: dict[str, Any],
                  settings: dict[str, Any]) -> str:
-    """A Dask task: grade one submission in a fresh ``python -m grader.executors.remote``.
+    """A Dask task: grade one submission in this worker slot's warm grading process.
 
     Returns the result's JSON text; raises (and Dask retries) only when that process
-    fails, which no submission can cause on its own.
+    fails or runs past the deadline, which no submission can cause on its own.
     """
-    request = json.dumps({"bundle": packed, "payload": files, "settings": settings})
+    key = hashlib.sha256(json.dumps([packed["digest"], settings], sort_keys=True)
+                         .encode()).hexdigest()
     limit = task_limit(float(settings.get("timeout", 600)),
                        float(settings.get("startup_timeout", 60)))
-    done = subprocess.run([sys.executable, *COMMAND], input=request.encode(),
-                          capture_output=True, timeout=limit, check=False)
-    if done.returncode != 0:
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"grading process exited {done.returncode}: " + " | ".join(tail))
-    return done.stdout.decode("utf-8")
+    proc = _acquire(key, {"bundle": packed, "settings": settings})
+    try:
+        text = proc.grade(files, limit)
+    except GraderError:
+        _release(proc)
+        raise
+    except BaseException:
+        proc.kill()
+        raise
+    _release(proc)
+    return text
 
+
+# --------------------------------------------------------------------------- the coordinator
 
 def run_dask(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettings,
              scheduler: Any, retries: int = 2, jobs: int = 0

@@ -1,16 +1,26 @@
-"""One submission graded in a process of its own, from plain data: a cluster's task.
+"""A long-lived grading process on a cluster's worker, fed submissions as plain data.
 
-The coordinator packs the rubric, its reference (:func:`bundle`) and a submission's files
-(:func:`payload`) as text; on the worker machine ``python -m grader.executors.remote``
-reads them from stdin, grades in its main thread with a hard deadline and nothing left
-behind, and writes the result's JSON to stdout (:func:`serve_one`).
+The coordinator packs the rubric, its reference (:func:`bundle`) and each submission's
+files (:func:`payload`) as text. On a worker machine ``python -m grader.executors.remote``
+(:func:`serve`) reads one JSON line that sets it up (the bundle and the execution
+settings), then one line per submission, and answers each with one line: the result's
+JSON, as :meth:`grader.executors.worker.Worker.grade` writes it for the local executor.
+It grades with the same :class:`~grader.executors.worker.Worker` as a local worker
+process: in its main thread, each student's kernel forked fresh from a fork server that
+stays warm across submissions, in a sandbox, under the same limits. Each submission's
+files are unpacked into a folder of their own and removed after it is graded. The
+process leaves when its input closes, after ``IDLE_EXIT`` seconds without a request,
+or with its parent (a lost worker).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -27,6 +37,9 @@ if TYPE_CHECKING:
     from grader.rubric import Rubric
 
 COMMAND = ("-m", "grader.executors.remote")  # after the Python that runs it
+# Seconds a grading process waits for its next submission before it leaves: a worker
+# whose batch is over gives back the fork server's memory on its own.
+IDLE_EXIT = 600.0
 
 
 def bundle(rubric: Rubric) -> dict[str, Any]:
@@ -61,53 +74,97 @@ def payload(task: Task) -> dict[str, Any]:
             "files": files}
 
 
-def serve_one(stream: IO[bytes]) -> str:
-    """Grade the request read from ``stream``: what ``python -m grader.executors.remote`` does."""
-    die_with_parent(signal.SIGKILL)
-    protect_from_oom()
-    request = json.loads(stream.read().decode("utf-8"))
-    packed, files = request["bundle"], request["payload"]
-    settings = settings_from(request["settings"])
-    from grader.kernel import sandbox
+def unpack_rubric(packed: dict[str, Any], root: Path) -> Rubric:
+    """The TA's rubric back from :func:`bundle`, its files written under ``root``."""
     from grader.rubric import load_rubric
-    from grader.submission import Submission
 
-    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+    (root / "rubric").mkdir()
+    rubric_file = root / "rubric" / Path(packed["rubric_path"]).name
+    rubric_file.write_text(packed["rubric"], "utf-8")
+    rubric = load_rubric(rubric_file, check_reference=False)
+    reference = None
+    if packed["reference"] is not None:
+        reference = root / "rubric" / "reference" / packed["reference_name"]
+        reference.parent.mkdir()
+        reference.write_text(packed["reference"], "utf-8")
+    # The same rubric as the TA's: its digest, and its path as results name it.
+    rubric = replace(rubric, path=Path(packed["rubric_path"]), reference_path=reference)
+    if rubric.digest != packed["digest"]:
+        raise GraderError("the rubric arrived changed")
+    return rubric
+
+
+def unpack_submission(files: dict[str, Any], folder: Path) -> Task:
+    """The task of grading :func:`payload`'s files, written into the empty ``folder``."""
+    for rel, data in files["files"].items():
+        target = (folder / rel).resolve()
+        if not target.is_relative_to(folder.resolve()):
+            raise GraderError(f"unsafe file name in the task: {rel!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+    return Task(student=files["student"], path=str(folder / files["main"]),
+                folder=str(folder) if files["folder"] else None)
+
+
+def _request(stream: IO[bytes], idle: float) -> dict[str, Any] | None:
+    """The next request line, or None when the input closed or none came for ``idle`` s."""
+    ready, _, _ = select.select([stream], [], [], idle)
+    line = stream.readline() if ready else b""
+    if not line.strip():
+        return None
+    request: dict[str, Any] = json.loads(line.decode("utf-8"))
+    return request
+
+
+def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -> None:
+    """Grade each submission read from ``requests``; write each result as a line to ``replies``.
+
+    The first line is the setup (``bundle`` and ``settings``); every later line a
+    :func:`payload`. A submission the worker cannot unpack is answered with ``error``.
+    """
+    from grader.kernel import sandbox
+
+    setup = _request(requests, idle)
+    if setup is None:
+        return
+    settings = settings_from(setup["settings"])
+    with tempfile.TemporaryDirectory(prefix="grader-remote-") as tmp:
         root = Path(tmp)
-        (root / "rubric").mkdir()
-        rubric_file = root / "rubric" / Path(packed["rubric_path"]).name
-        rubric_file.write_text(packed["rubric"], "utf-8")
-        rubric = load_rubric(rubric_file, check_reference=False)
-        reference = None
-        if packed["reference"] is not None:
-            reference = root / "rubric" / "reference" / packed["reference_name"]
-            reference.parent.mkdir()
-            reference.write_text(packed["reference"], "utf-8")
-        # The same rubric as the TA's: its digest, and its path as results name it.
-        rubric = replace(rubric, path=Path(packed["rubric_path"]), reference_path=reference)
-        if rubric.digest != packed["digest"]:
-            raise GraderError("the rubric arrived changed")
-        student = root / "submission"
-        student.mkdir()
-        for rel, data in files["files"].items():
-            target = (student / rel).resolve()
-            if not target.is_relative_to(student.resolve()):
-                raise GraderError(f"unsafe file name in the task: {rel!r}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(base64.b64decode(data))
-        sub = Submission(student=files["student"], path=student / files["main"],
-                         folder=student if files["folder"] else None)
-        isolation = sandbox.resolve(settings.sandbox)
-        worker = Worker(rubric, settings, isolation, warm=0)
+        rubric = unpack_rubric(setup["bundle"], root)
+        # The fork server starts now, in the background, while the first submission is
+        # on its way; it then serves every student this process grades.
+        worker = Worker(rubric, settings, sandbox.resolve(settings.sandbox), warm=1)
         try:
-            return worker.grade(Task.of(sub, prefetch=False))
+            count = 0
+            while (files := _request(requests, idle)) is not None:
+                count += 1
+                folder = root / f"submission-{count}"
+                folder.mkdir()
+                try:
+                    reply = worker.grade(unpack_submission(files, folder))
+                except GraderError as exc:
+                    reply = json.dumps({"error": str(exc)})
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+                replies.write(reply.encode("utf-8") + b"\n")
+                replies.flush()
         finally:
             worker.close()
 
 
+def main() -> None:
+    """``python -m grader.executors.remote``: serve the requests on stdin until it closes."""
+    die_with_parent(signal.SIGKILL)
+    protect_from_oom()
+    # Replies go to a private copy of stdout; whatever else writes to fd 1 (a library's
+    # print) goes to stderr and cannot break a reply line.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with contextlib.suppress(BrokenPipeError):
+        serve(sys.stdin.buffer, replies)
+
+
 if __name__ == "__main__":
-    # ``python -m grader.executors.remote``: grade the one request on stdin.
-    sys.stdout.write(serve_one(sys.stdin.buffer))
-    sys.stdout.flush()
+    main()
     # Kernels are closed; leave without waiting for anything else.
     os._exit(0)
