@@ -71,7 +71,7 @@ def payload(task: Task) -> dict[str, Any]:
                     base64.b64encode(p.read_bytes()).decode("ascii")
         main = Path(task.path).relative_to(folder).as_posix()
     return {"student": task.student, "main": main, "folder": task.folder is not None,
-            "files": files}
+            "questions": list(task.questions), "files": files}
 
 
 def unpack_rubric(packed: dict[str, Any], root: Path) -> Rubric:
@@ -103,7 +103,8 @@ def unpack_submission(files: dict[str, Any], folder: Path) -> Task:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(base64.b64decode(data))
     return Task(student=files["student"], path=str(folder / files["main"]),
-                folder=str(folder) if files["folder"] else None)
+                folder=str(folder) if files["folder"] else None,
+                questions=tuple(str(q) for q in files.get("questions", ())))
 
 
 def _request(stream: IO[bytes], idle: float) -> dict[str, Any] | None:
