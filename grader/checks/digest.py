@@ -30,6 +30,7 @@ from grader.checks.protocol import (
 )
 from grader.checks.public import Inexact, canonical, digest
 from grader.errors import ReleaseError
+from grader.messages import say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -100,38 +101,41 @@ class DigestKind(BaseKind):
             ok, why = self._matches(o, evidence.received, o.digest or "")
             if ok:
                 return make_result(spec, max_score, fraction=1.0, status="passed",
-                                   message="Matches the expected answer.")
+                                   message=say("check.digest.matches"))
             return make_result(spec, max_score, fraction=0.0, status="failed",
-                               message=f"Does not match the expected answer{why}.")
+                               message=say("check.digest.inexact", why=why) if why else
+                               say("check.digest.no_match"))
         if not isinstance(evidence.received, CallableAnswer):
             return make_result(spec, max_score, fraction=0.0, status="failed",
-                               message=f"`{spec.answer}` should be a function.")
+                               message=say("check.digest.not_function", answer=spec.answer))
         wrong = []
         for call, outcome, expected in zip(o.inputs, evidence.outcomes, o.digests,
                                            strict=True):
+            shown = f"{spec.answer}{call.display()}"
             if outcome.timed_out or outcome.error:
-                wrong.append(f"{spec.answer}{call.display()} "
-                             + ("did not finish in time" if outcome.timed_out
-                                else f"raised {outcome.error}"))
+                wrong.append(say("check.public_call.timeout", call=shown) if outcome.timed_out
+                             else say("check.public_call.raised", call=shown,
+                                      error=outcome.error))
                 continue
             ok, why = self._matches(o, outcome.value, expected)
             if not ok:
-                wrong.append(f"{spec.answer}{call.display()} does not return the expected "
-                             f"value{why}")
+                wrong.append(say("check.digest.call_inexact", call=shown, why=why) if why else
+                             say("check.digest.call_wrong", call=shown))
         n = len(o.inputs)
         if not wrong:
             return make_result(spec, max_score, fraction=1.0, status="passed",
-                               message=f"Matches the expected outputs on all {n} public inputs.")
+                               message=say("check.digest.all_match", n=n))
         return make_result(spec, max_score, fraction=0.0, status="failed",
-                           message=f"Wrong on {len(wrong)} of {n} public inputs; first: "
-                                   f"{wrong[0]}.")
+                           message=say("check.digest.wrong_on", wrong=len(wrong), n=n,
+                                       detail=wrong[0]))
 
     @staticmethod
     def _matches(o: DigestOptions, value: Any, expected: str) -> tuple[bool, str]:
+        """Whether ``value`` hashes to ``expected``, and why it cannot be compared ("")."""
         try:
             text = canonical(value, sigfigs=o.sigfigs, decimals=o.decimals)
         except Inexact as exc:
-            return False, f" (it cannot be compared exactly: {exc})"
+            return False, exc.why
         return digest(o.salt, text) == expected, ""
 
 

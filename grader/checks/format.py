@@ -28,6 +28,7 @@ from grader.checks.protocol import (
     make_result,
 )
 from grader.checks.public import FORM_TYPES, form_problem, form_text
+from grader.messages import say
 from grader.results import CheckResult
 from grader.tables import Reader
 
@@ -79,30 +80,31 @@ class FormatKind(BaseKind):
         o = _options(spec)
         problem = form_problem(o.form, evidence.received) if o.form.get(
             "type") != "callable" else ("" if isinstance(evidence.received, CallableAnswer)
-                                        else "not a function")
+                                        else say("check.form.not_function"))
         if not problem:
             for call, outcome, form in zip(o.inputs, evidence.outcomes, o.outputs,
                                            strict=False):
+                shown = f"{spec.answer}{call.display()}"
                 if outcome.timed_out:
-                    problem = f"{spec.answer}{call.display()} did not finish in time"
+                    problem = say("check.public_call.timeout", call=shown)
                 elif outcome.error:
-                    problem = f"{spec.answer}{call.display()} raised {outcome.error}"
+                    problem = say("check.public_call.raised", call=shown, error=outcome.error)
                 else:
                     wrong = form_problem(form, outcome.value)
                     if wrong:
-                        problem = (f"{spec.answer}{call.display()} returned a value "
-                                   f"{wrong}; expected {form_text(form)}")
+                        problem = say("check.form.returned", call=shown, problem=wrong,
+                                      form=form_text(form))
                 if problem:
                     break
         if problem:
             message = (problem if o.inputs and problem.startswith(spec.answer) else
-                       f"`{spec.answer}` is {problem}; expected {form_text(o.form)}.")
+                       say("check.form.is_not", answer=spec.answer, problem=problem,
+                           form=form_text(o.form)))
             return make_result(spec, max_score, fraction=0.0, status="failed",
                                message=message)
         return make_result(spec, max_score, fraction=1.0, status="passed",
-                           message=f"`{spec.answer}` has the expected form "
-                                   f"({form_text(o.form)}); its value is checked at the "
-                                   "final grading.")
+                           message=say("check.form.has_form", answer=spec.answer,
+                                       form=form_text(o.form)))
 
 
 def _options(spec: CheckSpec) -> FormatOptions:

@@ -170,19 +170,21 @@ def timeout_text(outcome: Any, spec: CheckSpec) -> str:
     if outcome.not_run:
         # The kernel stops calling a function once a call of the check hangs (one limit
         # per check, not one per input): the rest are failed without being tried.
-        return ("not run: an earlier call timed out" +
-                (f" after {limit:g} s" if limit else ""))
-    return "the call did not finish in time" + (f" (limit {limit:g} s)" if limit else "")
+        return (say("check.fun.not_run_after", limit=f"{limit:g}") if limit else
+                say("check.fun.not_run"))
+    return (say("check.fun.timed_out_limit", limit=f"{limit:g}") if limit else
+            say("check.fun.timed_out"))
 
 
 def _failure_kind(outcome: Any, verdict: Comparison) -> str:
     if outcome.not_run:
         return verdict.message
     if outcome.timed_out:
-        return "timed out" + (f" (limit {outcome.limit:g} s)" if outcome.limit else "")
+        return (say("check.fun.kind_timeout_limit", limit=f"{outcome.limit:g}")
+                if outcome.limit else say("check.fun.kind_timeout"))
     if outcome.error:
-        return "raised " + outcome.error.split(":", 1)[0]
-    return "wrong value"
+        return say("check.fun.kind_raised", error=outcome.error.split(":", 1)[0])
+    return say("check.fun.kind_wrong")
 
 
 # --------------------------------------------------------------------------- the kind

@@ -37,6 +37,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from grader.messages import say
+
 HASH_ITERATIONS = 20_000  # pbkdf2 rounds: about 10 ms per check, per try of a guesser
 PUBLIC_SIGFIGS = 6
 _MAX_ITEMS = 100_000  # entries of one canonical form (a bound on what a student sends)
@@ -44,6 +46,11 @@ _MAX_ITEMS = 100_000  # entries of one canonical form (a bound on what a student
 
 class Inexact(Exception):
     """The value has no exact canonical form under the check's rounding."""
+
+    @property
+    def why(self) -> str:
+        """Why, as it was raised: a check message keeps its parts (``str(exc)`` would not)."""
+        return self.args[0] if self.args and isinstance(self.args[0], str) else str(self)
 
 
 def digest(salt: str, text: str) -> str:
@@ -68,7 +75,7 @@ def canonical(value: Any, *, sigfigs: int | None = None, decimals: int | None = 
 def _canonical(value: Any, sigfigs: int | None, decimals: int | None, count: list[int]) -> str:
     count[0] += 1
     if count[0] > _MAX_ITEMS:
-        raise Inexact(f"more than {_MAX_ITEMS} entries")
+        raise Inexact(say("check.public.too_many", n=_MAX_ITEMS))
     import numpy as np
 
     if isinstance(value, bool | np.bool_):
@@ -77,7 +84,7 @@ def _canonical(value: Any, sigfigs: int | None, decimals: int | None, count: lis
         return "s:" + value
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
-            raise Inexact(f"an array of dtype {value.dtype}")
+            raise Inexact(say("check.public.array_dtype", dtype=value.dtype))
         items = ",".join(_canonical(v, sigfigs, decimals, count) for v in value.tolist()) \
             if value.ndim else _canonical(value.item(), sigfigs, decimals, count)
         return f"a{list(value.shape)}:[{items}]" if value.ndim else items
@@ -105,12 +112,12 @@ def _number(value: Any, sigfigs: int | None, decimals: int | None) -> str:
     if isinstance(value, float | np.floating) or exact is not None:
         x = float(value) if exact is None else exact
         if isinstance(x, float) and not math.isfinite(x):
-            raise Inexact("not a finite number")
+            raise Inexact(say("check.form.not_finite"))
         if not rounded:
-            raise Inexact("a float is exact only after the check's sigfigs or decimals")
+            raise Inexact(say("check.public.float_unrounded"))
         # Rounded as the numeric check rounds: ints too, so both sides agree.
         return "d:" + _round(x, sigfigs, decimals)
-    raise Inexact(f"a value of type {type(value).__name__}")
+    raise Inexact(say("check.num.value_of_type", type=type(value).__name__))
 
 
 def _exact(value: Any) -> Fraction | None:
@@ -143,7 +150,7 @@ def _round(x: Fraction | float, sigfigs: int | None, decimals: int | None) -> st
     try:
         d = _rounded(x, _Tol(sigfigs=sigfigs, decimals=decimals))
     except (InvalidOperation, OverflowError, ValueError) as exc:
-        raise Inexact(f"too large to round ({type(exc).__name__})") from None
+        raise Inexact(say("check.public.too_large", error=type(exc).__name__)) from None
     return "0" if d == 0 else format(d.normalize(), "f")
 
 
@@ -199,17 +206,25 @@ def form_text(form: Mapping[str, Any]) -> str:
     """A form in words, for messages: "an array of shape (3, 2)"."""
     kind = form.get("type", "any")
     if kind == "array":
-        return f"an array of shape {tuple(form.get('shape', ()))}"
+        return say("check.num.array_of_shape", shape=tuple(form.get("shape", ())))
     if kind == "dict":
-        return f"a dict with the keys {', '.join(form.get('keys', ())) or '(none)'}"
+        keys = ", ".join(form.get("keys", ()))
+        return say("check.form.dict_keys", keys=keys) if keys else say("check.form.dict_no_keys")
     if kind == "sequence":
-        return f"a list or tuple of {form.get('length')} items"
-    if kind in ("expression", "equation", "relation", "set"):
-        names = ", ".join(form.get("symbols", ())) or "no symbols"
-        return f"a sympy {kind} in {names}"
-    article = {"any": "any value", "callable": "a function", "text": "text",
-               "number": "a finite number", "bool": "a bool"}
-    return article.get(kind, kind)
+        return say("check.form.sequence", n=form.get("length"))
+    if kind in _SYMPY_KINDS:
+        names = ", ".join(form.get("symbols", ()))
+        return say("check.form.sympy_in", kind=say(_SYMPY_KINDS[kind]), names=names) if names \
+            else say("check.form.sympy_none", kind=say(_SYMPY_KINDS[kind]))
+    article = {"any": "check.form.any", "callable": "check.form.callable",
+               "text": "check.form.text", "number": "check.form.number",
+               "bool": "check.form.bool"}
+    return say(article[kind]) if kind in article else kind
+
+
+# The sympy forms in words (the catalogue's keys).
+_SYMPY_KINDS = {"expression": "check.form.kind_expression", "equation": "check.form.kind_equation",
+                "relation": "check.form.kind_relation", "set": "check.form.kind_set"}
 
 
 def form_problem(form: Mapping[str, Any], received: Any) -> str:
@@ -220,28 +235,30 @@ def form_problem(form: Mapping[str, Any], received: Any) -> str:
     if kind == "any":
         return ""
     if kind == "bool":
-        return "" if isinstance(received, bool | np.bool_) else "not a bool"
+        return "" if isinstance(received, bool | np.bool_) else say("check.form.not_bool")
     if kind == "text":
-        return "" if isinstance(received, str) else "not text"
+        return "" if isinstance(received, str) else say("check.form.not_text")
     if kind == "number":
         if isinstance(received, bool | np.bool_) or not _is_number(received):
-            return "not a number"
-        return "" if _finite(received) else "not a finite number"
+            return say("check.form.not_number")
+        return "" if _finite(received) else say("check.form.not_finite")
     if kind == "array":
         shape = _shape(received)
         if shape is None:
-            return "not an array of numbers"
-        return "" if list(shape) == list(form.get("shape", ())) else f"of shape {shape}"
+            return say("check.form.not_array")
+        return "" if list(shape) == list(form.get("shape", ())) else say("check.form.of_shape",
+                                                                          shape=shape)
     if kind == "dict":
         if not isinstance(received, Mapping):
-            return "not a dict"
+            return say("check.form.not_dict")
         keys = sorted(str(k) for k in received)
-        return "" if keys == list(form.get("keys", ())) else f"with the keys {', '.join(keys)}"
+        return "" if keys == list(form.get("keys", ())) else say("check.form.with_keys",
+                                                                  keys=", ".join(keys))
     if kind == "sequence":
         if not isinstance(received, list | tuple):
-            return "not a list or tuple"
+            return say("check.form.not_sequence")
         n = len(received)
-        return "" if n == form.get("length") else f"of {n} items"
+        return "" if n == form.get("length") else say("check.form.of_items", n=n)
     if kind in ("expression", "equation", "relation", "set"):
         return _sympy_problem(form, received)
     return ""
@@ -292,11 +309,12 @@ def _sympy_problem(form: Mapping[str, Any], received: Any) -> str:
     if not isinstance(received, sp.Basic):
         if kind == "expression" and _is_number(received):
             return ""  # a constant is an expression
-        return f"not a sympy {kind}"
+        return say("check.form.not_sympy", kind=say(_SYMPY_KINDS[kind]))
     if not isinstance(received, wanted):
-        return f"not a sympy {kind}"
+        return say("check.form.not_sympy", kind=say(_SYMPY_KINDS[kind]))
     allowed = set(form.get("symbols", ()))
     extra = sorted(str(s) for s in received.free_symbols if str(s) not in allowed)
     if extra:
-        return f"a {kind} in {', '.join(extra)}, which the answer does not use"
+        return say("check.form.extra_symbols", kind=say(_SYMPY_KINDS[kind]),
+                   symbols=", ".join(extra))
     return ""

@@ -44,6 +44,7 @@ from grader.checks.algebra.sampling import (
 )
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _budget, _evaluate, _mp
+from grader.messages import say
 
 BOUNDARY_BUDGET = 2.0  # seconds of CPU time for the whole step (solveset can be slow)
 _SOLVE_BUDGET = 0.5  # for one solveset call
@@ -138,7 +139,7 @@ def check_boundaries(e_n: Any, a_n: Any, setup: _Setup, *, exact: bool) -> _Boun
         return found[0]
     if not any(jumps for expr in (e_n, a_n) for _, _, jumps in _switches(expr)):
         return _Boundary()  # only continuous switches: sampling's verdict stands
-    return _Boundary(unresolved="finding the points where the answers switch took too long")
+    return _Boundary(unresolved=say("check.sym.switch_too_long"))
 
 
 def _check(e_n: Any, a_n: Any, setup: _Setup, exact: bool) -> _Boundary:
@@ -156,8 +157,9 @@ def _check(e_n: Any, a_n: Any, setup: _Setup, exact: bool) -> _Boundary:
             for base in bases:
                 points, resolved = _switch_points(kind, g, symbol, base, constants, setup)
                 if not resolved and jumps and not unresolved:
-                    unresolved = f"the points where {_display(g, 80)} " + (
-                        "is zero" if kind == "zero" else "is an integer") + " could not be found"
+                    unresolved = say("check.sym.switch_zero_unfound" if kind == "zero"
+                                     else "check.sym.switch_integer_unfound",
+                                     expression=_display(g, 80))
                 for value in points:
                     point = {**base, symbol: value}
                     key = tuple(point.get(s) for s in free)
@@ -301,11 +303,10 @@ def _compare_at(e_n: Any, a_n: Any, point: dict[Any, Any], setup: _Setup,
 
 
 def _differs(free: list[Any], point: dict[Any, Any], e_v: Any, a_v: Any) -> _Boundary:
-    shown = ", ".join(f"{s.name}={_shown(point[s])}" for s in free)
-    where = f"at {shown}"
-    return _Boundary(counterexample=f"differs {where}: expected {_display(e_v, 60)}, got "
-                     f"{_display(a_v, 60)} (a point where a sign, step, rounding or piece "
-                     "switches, which random sampling never meets)", hint=f"differs {where}")
+    where = say("check.sym.at", point=", ".join(f"{s.name}={_shown(point[s])}" for s in free))
+    return _Boundary(counterexample=say("check.sym.differs_switch", where=where,
+                                        expected=_display(e_v, 60), got=_display(a_v, 60)),
+                     hint=say("check.sym.differs_where", where=where))
 
 
 def _shown(value: Any) -> str:

@@ -15,14 +15,15 @@ from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Comparison
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import TIME_BUDGET, WALL_FACTOR, _time_limit, _Timeout
+from grader.messages import say
 
 CACHE_SIZE = 4096  # comparisons remembered (see _cached)
 _TOO_LONG = "the answer took too long to check"
 
 
 def _grader_problem(exc: BaseException) -> Comparison:
-    return Comparison(equal=None, message=f"the grader failed to compare this answer (a grader "
-                      f"problem, not your answer): {type(exc).__name__}: {exc}")
+    return Comparison(equal=None, message=say("check.compare_failed",
+                                              error=f"{type(exc).__name__}: {exc}"))
 
 
 def _guarded(run: Callable[[], Comparison | tuple[Comparison, Any]]) -> tuple[Comparison, Any]:
@@ -33,12 +34,11 @@ def _guarded(run: Callable[[], Comparison | tuple[Comparison, Any]]) -> tuple[Co
     except _Timeout as exc:
         # Ours, or one of our inner budgets that escaped at a boundary: either way the
         # answer is undecided, never a verdict, and compare() never raises.
-        spent = (f"more than {TIME_BUDGET:g} s of CPU time" if exc.cpu
-                 else f"not done within {TIME_BUDGET * WALL_FACTOR:g} s")
-        return Comparison(equal=None, message=f"{_TOO_LONG} ({spent}); it needs a human"), None
+        spent = (say("check.sym.cpu_time", seconds=f"{TIME_BUDGET:g}") if exc.cpu
+                 else say("check.sym.wall_time", seconds=f"{TIME_BUDGET * WALL_FACTOR:g}"))
+        return Comparison(equal=None, message=say("check.sym.too_long", spent=spent)), None
     except RecursionError:
-        return Comparison(equal=None, message="the expression is nested too deeply to "
-                          "check; it needs a human"), None
+        return Comparison(equal=None, message=say("check.sym.too_deep_human")), None
     except Exception as exc:  # a comparison must never raise; this is our bug
         return _grader_problem(exc), None
     return out if isinstance(out, tuple) else (out, None)

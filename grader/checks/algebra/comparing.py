@@ -12,7 +12,12 @@ from grader.checks import Comparison
 from grader.checks.algebra.cache import _cached, _grader_problem, _guarded
 from grader.checks.algebra.display import _describe_for_expressions, _display, _key, _shape
 from grader.checks.algebra.expressions import _compare_expression
-from grader.checks.algebra.reading import _expected_object, _normalise, _received_object, _Refused
+from grader.checks.algebra.reading import (
+    _expected_object,
+    _normalise,
+    _received_object,
+    _Refused,
+)
 from grader.checks.algebra.sets import _SET_LIKE, _compare_equation, _compare_sets
 from grader.checks.algebra.setup import _Setup, declare
 from grader.checks.algebra.systems import _compare_system
@@ -126,7 +131,8 @@ def _compare_dict(expected: Mapping[Any, Any], received: Any,
             k = undecided[0]
             return Comparison(equal=None, message=say(
                 "check.num.at_key", key=repr(k), detail=per_key[k].message)), per_key
-        return Comparison(equal=True, message=f"all {len(exp)} keys are equal"), per_key
+        return Comparison(equal=True, message=say("check.sym.all_keys_equal", n=len(exp))), \
+            per_key
     parts = []
     if wrong:
         parts.append(say("check.sym.keys_wrong", keys=", ".join(repr(k) for k in wrong)))
@@ -153,8 +159,7 @@ def _compare_one(expected: Any, received: Any, setup: _Setup) -> Comparison:
         try:
             return _compare(expected, received, setup), None
         except RecursionError:
-            return Comparison(equal=None, message="the expression is nested too deeply to "
-                              "check"), None
+            return Comparison(equal=None, message=say("check.sym.too_deep")), None
         except Exception as exc:  # our bug, confined to this key
             return _grader_problem(exc), None
 
@@ -174,44 +179,50 @@ def _compare_sequence(expected: list[Any], received: Any, setup: _Setup) -> Comp
     if isinstance(received, sp.Tuple):
         received = list(received.args)
     if not isinstance(received, list | tuple):
-        return Comparison(equal=False, message=f"expected {len(expected)} values, got "
-                          f"{_describe_for_expressions(received)}")
+        return Comparison(equal=False, message=say(
+            "check.sym.values_got", n=len(expected), got=_describe_for_expressions(received)))
     if len(received) != len(expected):
-        return Comparison(equal=False, message=f"expected {len(expected)} values, got "
-                          f"{len(received)}", hint=f"{len(received)} values instead of "
-                          f"{len(expected)}")
+        return Comparison(equal=False, message=say("check.sym.values_count", n=len(expected),
+                                                   got=len(received)),
+                          hint=say("check.sym.values_instead", got=len(received),
+                                   expected=len(expected)))
     undecided = None
     for i, (e, a) in enumerate(zip(expected, received, strict=True)):
         c = _compare(e, a, setup)
         if c.equal is False:
-            return Comparison(equal=False, message=f"element {i}: {c.message}", hint=c.hint)
+            return Comparison(equal=False, message=say("check.sym.element", index=i,
+                                                       detail=c.message), hint=c.hint)
         if c.equal is None and undecided is None:
-            undecided = Comparison(equal=None, message=f"element {i}: {c.message}")
-    return undecided or Comparison(equal=True, message=f"all {len(expected)} values are equal")
+            undecided = Comparison(equal=None, message=say("check.sym.element", index=i,
+                                                           detail=c.message))
+    return undecided or Comparison(equal=True, message=say("check.sym.all_values_equal",
+                                                           n=len(expected)))
 
 
 def _compare_matrix(e: Any, a: Any, setup: _Setup) -> Comparison:
     if not isinstance(a, sp.MatrixBase):
-        return Comparison(equal=False, message=f"expected a {_shape(e)} matrix, got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.sym.matrix_got", shape=_shape(e),
+                                                   got=_describe_for_expressions(a)))
     if a.shape != e.shape:
-        hint = f"a {_shape(a)} matrix instead of {_shape(e)}"
+        hint = say("check.sym.matrix_instead", got=_shape(a), expected=_shape(e))
         if a.shape == e.shape[::-1] and _all_entries_equal(e, a.T, setup):
-            hint = "transposed" + (" (a row where a column is expected, or back)"
-                                   if 1 in e.shape else "")
-        return Comparison(equal=False, message=f"expected a {_shape(e)} matrix, got a "
-                          f"{_shape(a)} matrix", hint=hint)
+            hint = say("check.sym.transposed_vector" if 1 in e.shape else "check.num.transposed")
+        return Comparison(equal=False, message=say("check.sym.matrix_shape", expected=_shape(e),
+                                                   got=_shape(a)), hint=hint)
     undecided = None
     rows, cols = e.shape
     for i in range(rows):
         for j in range(cols):
             c = _compare_expression(e[i, j], a[i, j], setup)
             if c.equal is False:
-                return Comparison(equal=False, message=f"entry ({i}, {j}): {c.message}",
-                                  hint=c.hint or f"entry ({i}, {j})")
+                return Comparison(equal=False, message=say("check.sym.entry", row=i, column=j,
+                                                           detail=c.message),
+                                  hint=c.hint or say("check.sym.entry_hint", row=i, column=j))
             if c.equal is None and undecided is None:
-                undecided = Comparison(equal=None, message=f"entry ({i}, {j}): {c.message}")
-    return undecided or Comparison(equal=True, message=f"all {rows * cols} entries are equal")
+                undecided = Comparison(equal=None, message=say("check.sym.entry", row=i,
+                                                               column=j, detail=c.message))
+    return undecided or Comparison(equal=True, message=say("check.sym.all_entries_equal",
+                                                           n=rows * cols))
 
 
 def _all_entries_equal(e: Any, a: Any, setup: _Setup) -> bool:
@@ -227,14 +238,16 @@ def _compare_structure(e: Any, a: Any, setup: _Setup) -> Comparison:
     try:
         e_n = _normalise(e, setup)
     except _Refused as exc:
-        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+        return Comparison(equal=None, message=say("check.sym.expected_refused", why=exc.reason))
     if not isinstance(a, sp.Basic):
-        return Comparison(equal=False, message=f"expected {_display(e)}, got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.num.expected_described",
+                                                   expected=_display(e),
+                                                   got=_describe_for_expressions(a)))
     try:
         a_n = _normalise(a, setup)
     except _Refused as exc:
-        return Comparison(equal=False, message=f"the answer {exc}")
+        return Comparison(equal=False, message=say("check.sym.answer_refused", why=exc.reason))
     if e_n == a_n:
-        return Comparison(equal=True, message="identical")
-    return Comparison(equal=False, message=f"expected {_display(e_n)}, got {_display(a_n)}")
+        return Comparison(equal=True, message=say("check.sym.identical"))
+    return Comparison(equal=False, message=say("check.num.expected_got", expected=_display(e_n),
+                                               got=_display(a_n)))

@@ -12,6 +12,7 @@ import sympy as sp
 from grader.answers import CallableAnswer
 from grader.checks.algebra.cache import _structure
 from grader.checks.common import _describe_plain, format_value
+from grader.messages import say
 
 MATHML_MAX_CHARS = 50_000  # longer MathML is left out (the report shows the text)
 
@@ -22,18 +23,18 @@ def _describe_for_expressions(value: Any) -> str:
     if plain is not None:
         return plain
     if isinstance(value, CallableAnswer):
-        return f"a function ({value.name}), not an expression"
+        return say("check.sym.a_function", name=value.name)
     if isinstance(value, bool | np.bool_):
-        return f"{bool(value)} (a bool), not an expression"
+        return say("check.sym.a_bool", value=bool(value))
     if isinstance(value, sp.MatrixBase):
-        return f"a {_shape(value)} matrix"
+        return say("check.sym.a_matrix", shape=_shape(value))
     if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
+        return say("check.num.array_of_shape", shape=value.shape)
     if isinstance(value, sp.Equality):
-        return f"the equation {_display(value)}"
+        return say("check.sym.the_equation", equation=_display(value))
     if isinstance(value, sp.Basic):
-        return f"{_display(value)} (a {type(value).__name__})"
-    return f"a value of type {type(value).__name__}"
+        return say("check.sym.sympy_typed", value=_display(value), type=type(value).__name__)
+    return say("check.num.value_of_type", type=type(value).__name__)
 
 
 def _display(value: Any, limit: int = 1000) -> str:

@@ -32,20 +32,21 @@ from grader.checks.algebra.sampling import (
 )
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _budget, _evaluate, _mp
+from grader.messages import say
 
 
 def _compare_expression(e: Any, a: Any, setup: _Setup, *, text: str | None = None) -> Comparison:
     if not isinstance(a, sp.Expr) or isinstance(a, sp.MatrixBase):
-        return Comparison(equal=False, message=f"expected an expression, got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.sym.expression_got",
+                                                   got=_describe_for_expressions(a)))
     try:
         e_n = _normalise(e, setup)
     except _Refused as exc:
-        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+        return Comparison(equal=None, message=say("check.sym.expected_refused", why=exc.reason))
     try:
         a_n = _normalise(a, setup)
     except _Refused as exc:
-        return Comparison(equal=False, message=f"the answer {exc}")
+        return Comparison(equal=False, message=say("check.sym.answer_refused", why=exc.reason))
     if e_n.has(sp.Order) or a_n.has(sp.Order):
         parts = _without_order(e_n, a_n, setup)
         if isinstance(parts, Comparison):
@@ -72,12 +73,14 @@ def _without_order(e_n: Any, a_n: Any, setup: _Setup) -> tuple[Any, Any] | Compa
             e_p, a_p = (e_p + cut).removeO(), (a_p + cut).removeO()
         return e_p, a_p
     if a_order is not None and e_order is None:
-        return Comparison(equal=False, message=f"the answer has an order term "
-                          f"{_display(a_order)}: remove it (sympy's removeO()) and give the "
-                          "polynomial part", hint="remove the order term")
+        return Comparison(equal=False, message=say("check.sym.order_term",
+                                                   term=_display(a_order)),
+                          hint=say("check.sym.order_term_hint"))
     if a_order is not None and a_order != e_order:
-        return Comparison(equal=False, message=f"the order term {_display(a_order)} should be "
-                          f"{_display(e_order)}", hint="the order of the series")
+        return Comparison(equal=False, message=say("check.sym.order_wrong",
+                                                   got=_display(a_order),
+                                                   expected=_display(e_order)),
+                          hint=say("check.sym.order_hint"))
     return e_n.removeO(), a_n.removeO()
 
 
@@ -102,7 +105,7 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
     sampling compares other expressions to the precision of the evaluation only.
     """
     if e_n == a_n:
-        return Comparison(equal=True, message="identical")
+        return Comparison(equal=True, message=say("check.sym.identical"))
     exact = exact_mode(setup, e_n, a_n)
     if exact:
         setup = tight(setup)
@@ -113,51 +116,49 @@ def _compare_values(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
     same = identical(e_n, a_n, setup.seed) if exact and applicable(e_n, a_n, setup) else None
     if same:
         # the identity test is a proof; sampling could only be fooled by cancellation
-        return Comparison(equal=True, message="the same rational function (an exact "
-                          "identity test)")
+        return Comparison(equal=True, message=say("check.sym.same_rational"))
     sampled = _sample(e_n, a_n, setup)
     if sampled.counterexample:
         return Comparison(equal=False, message=sampled.counterexample, hint=sampled.hint)
     if same is False:
         return Comparison(equal=False, message=_exact_difference_message(e_n, a_n),
-                          hint="a small exact difference")
-    probe = _probe_constants(e_n, a_n, setup)
+                          hint=say("check.sym.small_difference"))
+    probe, where = _probe_constants(e_n, a_n, setup)
     if probe:
-        return Comparison(equal=False, message=probe, hint=probe.split(":", 1)[0])
+        return Comparison(equal=False, message=probe, hint=where)
     if exact and not applicable(e_n, a_n, setup) and (e_n.free_symbols or a_n.free_symbols):
         difference = e_n - a_n
         if difference.is_Rational and difference != 0 and sampled.distinct:
             # sympy cancelled the rest: sin(x) and sin(x) + 10**-200 differ by a number
-            return Comparison(equal=False, message=f"differs from the expected answer by "
-                              f"exactly {_display(-difference, 200)}",
-                              hint="a small exact difference")
+            return Comparison(equal=False, message=say("check.sym.differs_by",
+                                                       difference=_display(-difference, 200)),
+                              hint=say("check.sym.small_difference"))
         real = [p for p in _box_candidates(setup)[:6] if _real_value(e_n, p, setup)]
         for point in real[:2]:
             if differs_exactly(e_n, a_n, point):
                 shown = ", ".join(f"{s.name}={_display(v)}" for s, v in sorted(
                     point.items(), key=lambda item: item[0].name) if s in e_n.free_symbols
                     | a_n.free_symbols)
-                return Comparison(equal=False, message=f"differs at {shown} by a tiny exact "
-                                  "amount (too small to see at 30 digits, but not zero)",
-                                  hint="a small exact difference")
+                return Comparison(equal=False, message=say("check.sym.differs_tiny",
+                                                           point=shown),
+                                  hint=say("check.sym.small_difference"))
         if any(beyond_check(e_n, a_n, point) for point in real[:2]) and not _cas_zero(
                 e_n - a_n):
-            return Comparison(equal=None, message="the answers agree to 120 digits at the "
-                              "sample points, but a part of them is too small or too large "
-                              "for that to tell, and simplification did not settle it")
+            return Comparison(equal=None, message=say("check.sym.agree_many_digits"))
     if switching(e_n, a_n) and not sampled.exact:
         boundary = check_boundaries(e_n, a_n, setup, exact=exact)
         if boundary.counterexample:
             return Comparison(equal=False, message=boundary.counterexample, hint=boundary.hint)
         if boundary.unresolved and not _cas_zero(e_n - a_n):
             # a jump sampling cannot see: the sides may differ at that one point
-            return Comparison(equal=None, message=f"{sampled.agreement or 'no difference'}"
-                              f", but {boundary.unresolved}, so a difference at a single "
-                              "point cannot be ruled out")
+            return Comparison(equal=None, message=say(
+                "check.sym.boundary_unresolved",
+                agreement=sampled.agreement or say("check.sym.no_difference"),
+                unresolved=boundary.unresolved))
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
         return Comparison(equal=True, message=sampled.agreement)
     if _cas_zero(e_n - a_n):
-        return Comparison(equal=True, message="equal (proved by simplification)")
+        return Comparison(equal=True, message=say("check.sym.proved"))
     if sampled.distinct >= math.ceil(setup.samples / 2):
         return Comparison(equal=True, message=sampled.agreement)
     return Comparison(equal=None, message=sampled.undecided)
@@ -167,16 +168,15 @@ def _compare_constants(e_n: Any, a_n: Any, setup: _Setup) -> Comparison:
     """Two exact constants: equal, different, or undecidable (never within a tolerance)."""
     same = constants_equal(e_n, a_n)
     if same:
-        return Comparison(equal=True, message="equal (exactly)")
+        return Comparison(equal=True, message=say("check.sym.equal_exactly"))
     if same is False:
         sampled = _sample(e_n, a_n, setup)
-        shown = sampled.counterexample or (f"differs as a number: expected {_display(e_n)}, "
-                                           f"got {_display(a_n)}")
-        return Comparison(equal=False, message=shown + " (exact values, compared exactly)",
+        shown = sampled.counterexample or say("check.sym.differs_number",
+                                              expected=_display(e_n), got=_display(a_n))
+        return Comparison(equal=False, message=say("check.sym.compared_exactly", detail=shown),
                           hint=sampled.hint)
-    return Comparison(equal=None, message=f"could not decide whether {_display(a_n)} "
-                      f"equals {_display(e_n)} exactly: they agree to many digits and "
-                      "simplification did not settle it")
+    return Comparison(equal=None, message=say("check.sym.constants_undecided",
+                                              got=_display(a_n), expected=_display(e_n)))
 
 
 def _exact_difference_message(e_n: Any, a_n: Any) -> str:
@@ -186,11 +186,8 @@ def _exact_difference_message(e_n: Any, a_n: Any) -> str:
         with _budget(CAS_BUDGET):
             found.append(sp.cancel(e_n - a_n))
         if found and found[0] != 0:
-            return (f"differs from the expected answer by exactly "
-                    f"{_display(found[0], 200)} (too small to see at the sample points, "
-                    "but not zero)")
-    return ("not the same rational function as the expected answer (an exact identity "
-            "test; the difference is too small to see at the sample points)")
+            return say("check.sym.differs_by_small", difference=_display(found[0], 200))
+    return say("check.sym.not_same_rational")
 
 
 def _real_value(expr: Any, point: dict[Any, Any], setup: _Setup) -> bool:

@@ -14,6 +14,7 @@ from grader.checks.algebra.cas import _timed
 from grader.checks.algebra.reading import _parse_cached
 from grader.checks.algebra.setup import _Setup
 from grader.errors import GraderError
+from grader.messages import say
 
 
 def _with_form(comparison: Comparison, raw: Any, setup: _Setup,
@@ -27,11 +28,11 @@ def _with_form(comparison: Comparison, raw: Any, setup: _Setup,
         return comparison
     problem = _form_problem(raw, setup.form, text, setup)
     if problem is None:
-        return Comparison(equal=None, message="equal in value, but the grader could not "
-                          f"check its form ({', '.join(setup.form)}) in time")
+        return Comparison(equal=None, message=say("check.sym.form_timeout",
+                                                  forms=", ".join(setup.form)))
     if problem:
-        return Comparison(equal=False, message=f"equal in value, but {problem}",
-                          hint=f"the value is right; the form is not ({problem})")
+        return Comparison(equal=False, message=say("check.sym.form_wrong", problem=problem),
+                          hint=say("check.sym.form_hint", problem=problem))
     return comparison
 
 
@@ -41,30 +42,30 @@ def _form_problem(expr: Any, forms: tuple[str, ...], text: str | None = None,
     tree = _written(text, setup) if text is not None and setup is not None else None
     for form in forms:
         if form == "no_derivative" and expr.has(sp.Derivative, sp.Subs, sp.Integral):
-            return "it still contains an unevaluated derivative or integral"
+            return say("check.sym.form_derivative")
         if tree is not None and form == "expanded":
             if _written_unexpanded(tree[0]):
-                return "it is not expanded"
+                return say("check.sym.form_not_expanded")
             continue
         if tree is not None and setup is not None and form == "factored":
             verdict = _written_factored(tree[0], tree[1], setup)
             if verdict is None:
                 return None
             if not verdict:
-                return "it is not fully factored"
+                return say("check.sym.form_not_factored")
             continue
         if form == "expanded":
             expanded = _timed(lambda: sp.expand(expr))
             if expanded is None:
                 return None
             if expanded != expr:
-                return "it is not expanded"
+                return say("check.sym.form_not_expanded")
         if form == "factored":
             factored = _timed(lambda: _is_factored(expr))
             if factored is None:
                 return None
             if not factored:
-                return "it is not fully factored"
+                return say("check.sym.form_not_factored")
     return ""
 
 

@@ -17,12 +17,23 @@ from grader.checks.algebra.display import _describe_for_expressions
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _short_text
 from grader.errors import GraderError
+from grader.messages import say
 
 _MAX_FUNCTION_ROUNDS = 30  # nesting depth of sigma(sigma(...)) we unfold
 
 
 class _Refused(Exception):
     """An expression we will not compare (undeclared symbol, unknown function...)."""
+
+    @property
+    def reason(self) -> str:
+        """Why, as it was raised: a check message keeps its parts (``str(exc)`` would not)."""
+        return self.args[0] if self.args and isinstance(self.args[0], str) else str(self)
+
+
+def _why(exc: Exception) -> str:
+    """An exception's reason as a message value: a refusal's own parts, else its text."""
+    return exc.reason if isinstance(exc, _Refused) else str(exc)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -77,12 +88,12 @@ def _expected_object(expected: Any, setup: _Setup) -> Any:
         try:
             return _parse(expected, setup)
         except GraderError as exc:
-            return Comparison(equal=None, message=f"the expected expression {expected!r} "
-                              f"cannot be read (a grader problem): {exc}")
+            return Comparison(equal=None, message=say("check.sym.expected_unreadable",
+                                                      expression=repr(expected), error=exc))
     converted = _sympify_plain(expected)
     if converted is None:
-        return Comparison(equal=None, message=f"the grader cannot compare an expected value "
-                          f"of type {type(expected).__name__} (a grader problem)")
+        return Comparison(equal=None, message=say("check.num.cannot_compare",
+                                                  type=type(expected).__name__))
     return converted
 
 
@@ -97,24 +108,25 @@ def _received_object(received: Any, setup: _Setup, *,
         try:
             received = _parse(received, setup)
         except GraderError as exc:
-            return Comparison(equal=False, message=f"could not read the expression "
-                              f"{_short_text(received)}: {exc}")
+            return Comparison(equal=False, message=say("check.sym.unreadable_expression",
+                                                       text=_short_text(received), error=exc))
         if shape is None:
             return received
     if shape is not None and isinstance(received, list | tuple | np.ndarray | sp.Tuple):
         try:
             rows = _matrix_rows(received)
         except (_Refused, ValueError, TypeError) as exc:
-            return Comparison(equal=False, message=f"expected a matrix, got "
-                              f"{_describe_for_expressions(received)} ({exc})")
+            return Comparison(equal=False, message=say(
+                "check.sym.matrix_got_why", got=_describe_for_expressions(received),
+                why=_why(exc)))
         flat = bool(rows) and all(len(r) == 1 for r in rows) and not _nested(received)
         if flat and shape[0] == 1 and shape[1] == len(rows):
             rows = [[r[0] for r in rows]]  # a flat list has no orientation: a row here
         return sp.ImmutableMatrix(rows)
     converted = _sympify_plain(received)
     if converted is None:
-        return Comparison(equal=False, message=f"expected an expression, got "
-                          f"{_describe_for_expressions(received)}")
+        return Comparison(equal=False, message=say("check.sym.expression_got",
+                                                   got=_describe_for_expressions(received)))
     return converted
 
 
@@ -167,18 +179,18 @@ def _matrix_rows(value: Any) -> list[list[Any]]:
     out = []
     for row in rows:
         if not isinstance(row, list | tuple | np.ndarray | sp.Tuple):
-            raise _Refused("rows of different kinds")
+            raise _Refused(say("check.sym.rows_kinds"))
         items = (row.tolist() if isinstance(row, np.ndarray)
                  else list(row.args) if isinstance(row, sp.Tuple) else row)
         entries = []
         for v in items:
             s = _sympify_plain(v)
             if s is None or not isinstance(s, sp.Expr):
-                raise _Refused(f"an entry that is {_describe_for_expressions(v)}")
+                raise _Refused(say("check.sym.entry_is", what=_describe_for_expressions(v)))
             entries.append(s)
         out.append(entries)
     if any(len(r) != len(out[0]) for r in out):
-        raise _Refused("rows of different lengths")
+        raise _Refused(say("check.sym.rows_lengths"))
     return out
 
 
@@ -209,23 +221,23 @@ def _normalise_cached(expr: Any, setup: _Setup) -> Any:
             name = f.func.__name__
             lam = functions.get(name)
             if lam is None:
-                allowed = ", ".join(functions) or "none are allowed here"
-                raise _Refused(f"uses the function '{name}', which is not among the given "
-                               f"functions ({allowed})")
+                raise _Refused(say("check.sym.unknown_function", name=name,
+                                   allowed=", ".join(functions)) if functions else
+                               say("check.sym.no_functions", name=name))
             if len(f.args) not in lam.nargs:
-                raise _Refused(f"calls '{name}' with {len(f.args)} arguments")
+                raise _Refused(say("check.sym.wrong_arity", name=name, n=len(f.args)))
             replace[f] = lam(*f.args)
         expr = expr.xreplace(replace)
     else:
-        raise _Refused("nests functions too deeply")
+        raise _Refused(say("check.sym.nests_too_deeply"))
     if expr.has(sp.Derivative, sp.Subs):
         expr = expr.replace(lambda n: isinstance(n, sp.Derivative | sp.Subs),
                             lambda n: n.doit())
     free = expr.free_symbols
     for s in sorted(free, key=str):
         if not isinstance(s, sp.Symbol):
-            raise _Refused(f"uses {sp.sstr(s)!r}, which is not a plain symbol")
+            raise _Refused(say("check.sym.not_plain_symbol", symbol=repr(sp.sstr(s))))
         if s.name not in declared:
-            raise _Refused(f"uses symbol '{s.name}' which is not among {setup.names}")
+            raise _Refused(say("check.sym.unknown_symbol", symbol=s.name, names=setup.names))
     mapping = {s: declared[s.name] for s in free if s != declared[s.name]}
     return expr.xreplace(mapping) if mapping else expr

@@ -219,10 +219,9 @@ def _sample(e_n: Any, a_n: Any, setup: _Setup, *, proportional: bool = False) ->
     distinct = len(agreeing)
     return _Sampled(
         distinct=distinct, exact=not free and distinct == 1,
-        agreement="equal as numbers" if not free else f"equal at {distinct} sample points",
-        undecided=f"could not decide: the answers agree at all {distinct} distinct sample "
-                  "points, too few to tell (the expected answer is undefined elsewhere, or "
-                  "the symbols take few values), and simplification did not settle it")
+        agreement=say("check.sym.equal_as_numbers") if not free else say(
+            "check.sym.equal_at_points", n=distinct),
+        undecided=say("check.sym.too_few_points", n=distinct))
 
 
 _CONFIRM_DIGITS = (60, 250, 1000, 4000)  # precisions of a confirmation
@@ -373,9 +372,9 @@ def _pair(e: Any, a: Any) -> tuple[str, str]:
 
     def text(v: Any, n: int) -> str:
         if v is None:
-            return "undefined"
+            return say("check.sym.undefined")
         if not ctx.isfinite(v):
-            return "infinite or undefined"
+            return say("check.sym.infinite")
         if v != 0 and abs(ctx.mag(v)) > 3000:
             # nstr would compute all the digits of 10**exponent: show the size only
             sign = "-" if not isinstance(v, ctx.mpc) and v < 0 else ""
@@ -393,8 +392,10 @@ _PROBE_CONSTANTS = 4  # the largest constants of the expressions probed around
 _PROBE_MIN = 5  # constants this small are inside the sampled ranges anyway
 
 
-def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> str:
-    """A counterexample beyond the largest constants of the two sides; "" if none.
+def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> tuple[str, str]:
+    """A counterexample beyond the largest constants of the two sides, and where it is.
+
+    ``("", "")`` if none.
 
     ``Min(n, 10**5)`` equals ``n`` wherever the sampling goes; just beyond ``10**5`` it
     does not. Each free symbol takes values just past each large constant (and its
@@ -403,13 +404,13 @@ def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> str:
     """
     free = sorted(e_n.free_symbols | a_n.free_symbols, key=str)
     if not free:
-        return ""
+        return "", ""
     sizes = sorted({abs(c) for c in (e_n.atoms(sp.Rational) | a_n.atoms(sp.Rational))
                     if abs(c) >= _PROBE_MIN}, reverse=True)[:_PROBE_CONSTANTS]
     boxed = _box_candidates(setup) or _candidates(setup)
     domain = dict(setup.domain)
     if not (sizes or any(s.name in domain for s in free)) or not boxed:
-        return ""
+        return "", ""
     base = boxed[0]
     for s in free:
         tried = [v for c in sizes for v in (c + 1, 2 * c + 1, -c - 1, -2 * c - 1)]
@@ -420,8 +421,10 @@ def _probe_constants(e_n: Any, a_n: Any, setup: _Setup) -> str:
             value = sp.Integer(math.floor(value)) if s.is_integer else sp.Rational(value)
             found = _probe_at(e_n, a_n, {**base, s: value}, s, domain.get(s.name), setup)
             if found:
-                return _differs(free, {**base, s: value}, *found)
-    return ""
+                point = {**base, s: value}
+                return _differs(free, point, *found), say(
+                    "check.sym.differs_where", where=_where(free, point))
+    return "", ""
 
 
 def _probe_at(e_n: Any, a_n: Any, point: dict[Any, Any], symbol: Any,

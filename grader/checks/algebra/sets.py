@@ -39,6 +39,7 @@ from grader.checks.common import (
     _precision,
     max_matching,
 )
+from grader.messages import say
 
 _SET_LIKE = (sp.Set, sp.core.relational.Relational, BooleanFunction)
 
@@ -48,34 +49,32 @@ _SET_LIKE = (sp.Set, sp.core.relational.Relational, BooleanFunction)
 
 def _compare_equation(e: Any, a: Any, setup: _Setup) -> Comparison:
     if a is sp.true or a is sp.false:
-        return Comparison(equal=False, message=f"expected an equation, got one that sympy "
-                          f"evaluated to {a}")
+        return Comparison(equal=False, message=say("check.sym.equation_evaluated", value=a))
     if not isinstance(a, sp.Equality):
         if isinstance(a, _SET_LIKE) and len(_free_names(e) | _free_names(a)) == 1:
             return _compare_sets(e, a, setup)  # x = 1 against 1 <= x <= 1: the same set
-        return Comparison(equal=False, message=f"expected an equation (Eq), got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.sym.equation_got",
+                                                   got=_describe_for_expressions(a)))
     try:
         d_e = _normalise(e.lhs - e.rhs, setup)
     except _Refused as exc:
-        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+        return Comparison(equal=None, message=say("check.sym.expected_refused", why=exc.reason))
     try:
         d_a = _normalise(a.lhs - a.rhs, setup)
     except _Refused as exc:
-        return Comparison(equal=False, message=f"the answer {exc}")
+        return Comparison(equal=False, message=say("check.sym.answer_refused", why=exc.reason))
     if d_e == d_a or d_e == -d_a:
-        return Comparison(equal=True, message="the same equation")
+        return Comparison(equal=True, message=say("check.sym.same_equation"))
     multiple, witness = _constant_multiple(d_e, d_a, setup)
     if multiple:
-        return Comparison(equal=True, message="an equivalent equation (a constant multiple: "
-                          f"{witness})")
+        return Comparison(equal=True, message=say("check.sym.equation_multiple",
+                                                  witness=witness))
     solutions = _same_solutions(d_e, d_a, setup)
     if solutions is not None:
         return solutions
     if multiple is False:
-        return Comparison(equal=None, message="lhs - rhs is not a constant multiple of the "
-                          f"expected one ({witness}), and the grader could not compare the "
-                          "solution sets; it needs a human")
+        return Comparison(equal=None, message=say("check.sym.equation_undecided",
+                                                  witness=witness))
     return Comparison(equal=None, message=witness)
 
 
@@ -85,14 +84,14 @@ def _constant_multiple(d_e: Any, d_a: Any, setup: _Setup) -> tuple[bool | None, 
     if exact and applicable(d_e, d_a, setup):
         found = constant_ratio(d_e, d_a, setup.seed)
         if found is not None:
-            return found, "an exact test"
+            return found, say("check.sym.an_exact_test")
     sampled = _sample(d_e, d_a, tight(setup) if exact else setup, proportional=True)
     if sampled.counterexample:
         return False, sampled.counterexample
     if sampled.exact or sampled.distinct >= CONFIDENT_POINTS:
         return True, sampled.agreement
     if _cas_constant_ratio(d_a, d_e):
-        return True, "proved by simplification"
+        return True, say("check.sym.by_simplification")
     if sampled.distinct >= math.ceil(setup.samples / 2):
         return True, sampled.agreement
     return None, sampled.undecided
@@ -115,9 +114,9 @@ def _witness(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
         return None
     point, which = found[0]
     shown = ", ".join(f"{s.name}={_display(point[s], 30)}" for s in free if s in point)
-    return Comparison(equal=False, message=f"not equivalent to the expected equation: {shown} "
-                      f"solves the {which} equation but not the other",
-                      hint="different solutions")
+    return Comparison(equal=False, message=say("check.sym.root_of_expected" if which == "expected"
+                                               else "check.sym.root_of_answer", point=shown),
+                      hint=say("check.sym.different_solutions"))
 
 
 def _first_root_off(d_e: Any, d_a: Any, free: list[Any], setup: _Setup,
@@ -220,38 +219,39 @@ def _same_solutions(d_e: Any, d_a: Any, setup: _Setup) -> Comparison | None:
         if result.equal is None:
             return _witness(d_e, d_a, setup)
         if result.equal:
-            return Comparison(equal=True, message="an equivalent equation (the same "
-                              "solutions; " + result.message + ")")
-        return Comparison(equal=False, message=f"not equivalent to the expected equation: "
-                          f"{result.message}", hint=result.hint)
+            return Comparison(equal=True, message=say("check.sym.equation_same_system",
+                                                      detail=result.message))
+        return Comparison(equal=False, message=say("check.sym.not_equivalent",
+                                                   detail=result.message), hint=result.hint)
     var = free[0]
     domain = _solution_domain(var, setup)
     e_set, a_set = _solution_set(d_e, var, domain), _solution_set(d_a, var, domain)
     if e_set is None or a_set is None:
         return _witness(d_e, d_a, setup)
     if e_set == a_set:
-        return Comparison(equal=True, message=f"an equivalent equation (the same solutions "
-                          f"{_display(e_set)})")
+        return Comparison(equal=True, message=say("check.sym.equation_same_solutions",
+                                                  solutions=_display(e_set)))
     if isinstance(e_set, sp.FiniteSet) and isinstance(a_set, sp.FiniteSet):
         got = _compare_finite_sets(e_set, a_set, setup)
     elif _pieces(e_set) is not None and _pieces(a_set) is not None:
         got = _compare_real_sets(e_set, a_set, setup)
     elif e_set.is_finite_set is not None and a_set.is_finite_set is not None and (
             e_set.is_finite_set != a_set.is_finite_set):
-        got = Comparison(equal=False, message="one is finite", hint="different solutions")
+        got = Comparison(equal=False, message=say("check.sym.one_finite"),
+                         hint=say("check.sym.different_solutions"))
     else:
         inclusion = _inclusions(e_set, a_set)
         if inclusion is None:
             return _witness(d_e, d_a, setup)
-        got = Comparison(equal=inclusion, message="", hint="different solutions")
+        got = Comparison(equal=inclusion, message="", hint=say("check.sym.different_solutions"))
     if got.equal is None:
         return None
     if got.equal:
-        return Comparison(equal=True, message=f"an equivalent equation (the same solutions "
-                          f"{_display(e_set)})")
-    return Comparison(equal=False, message=f"not equivalent to the expected equation: the "
-                      f"solutions are {_display(a_set)}, expected {_display(e_set)}",
-                      hint=got.hint or "different solutions")
+        return Comparison(equal=True, message=say("check.sym.equation_same_solutions",
+                                                  solutions=_display(e_set)))
+    return Comparison(equal=False, message=say("check.sym.solutions_differ", got=_display(a_set),
+                                               expected=_display(e_set)),
+                      hint=got.hint or say("check.sym.different_solutions"))
 
 
 def _free_names(obj: Any) -> set[str]:
@@ -266,27 +266,29 @@ def _compare_sets(e: Any, a: Any, setup: _Setup) -> Comparison:
     try:
         e_n = _normalise(e, setup)
     except _Refused as exc:
-        return Comparison(equal=None, message=f"the expected answer {exc} (a grader problem)")
+        return Comparison(equal=None, message=say("check.sym.expected_refused", why=exc.reason))
     if not isinstance(a, sp.Basic) or isinstance(a, sp.MatrixBase):
-        return Comparison(equal=False, message=f"expected {_what_set(e)}, got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.sym.expected_what", what=_what_set(e),
+                                                   got=_describe_for_expressions(a)))
     try:
         a_n = _normalise(a, setup)
     except _Refused as exc:
-        return Comparison(equal=False, message=f"the answer {exc}")
+        return Comparison(equal=False, message=say("check.sym.answer_refused", why=exc.reason))
     if e_n == a_n:
-        return Comparison(equal=True, message="identical")
+        return Comparison(equal=True, message=say("check.sym.identical"))
     if not (isinstance(a_n, _SET_LIKE) or a_n in (sp.true, sp.false)):
-        return Comparison(equal=False, message=f"expected {_what_set(e_n)}, got "
-                          f"{_describe_for_expressions(a)}")
+        return Comparison(equal=False, message=say("check.sym.expected_what",
+                                                   what=_what_set(e_n),
+                                                   got=_describe_for_expressions(a)))
     if isinstance(e_n, sp.FiniteSet) and isinstance(a_n, sp.FiniteSet) and (
             _pieces(e_n) is None or _pieces(a_n) is None):
         return _compare_finite_sets(e_n, a_n, setup)
     free = sorted(e_n.free_symbols | a_n.free_symbols, key=str)
     if len(free) > 1:
         if isinstance(e_n, sp.Set) or isinstance(a_n, sp.Set):
-            return Comparison(equal=False, message=f"expected {_what_set(e_n)}, got "
-                              f"{_describe_for_expressions(a)}")
+            return Comparison(equal=False, message=say("check.sym.expected_what",
+                                                       what=_what_set(e_n),
+                                                       got=_describe_for_expressions(a)))
         return _compare_conditions(e_n, a_n, free, setup)
     var = free[0] if free else None
     e_set, a_set = _as_real_set(e_n, var), _as_real_set(a_n, var)
@@ -299,17 +301,17 @@ def _compare_sets(e: Any, a: Any, setup: _Setup) -> Comparison:
             a_set = a_set if isinstance(a_n, sp.Set) or a_set is None else a_set.intersect(
                 allowed)
     if e_set is None:
-        return Comparison(equal=None, message=f"the grader could not turn the expected "
-                          f"{_display(e_n)} into a set of numbers")
+        return Comparison(equal=None, message=say("check.sym.expected_not_set",
+                                                  expected=_display(e_n)))
     if a_set is None:
-        return Comparison(equal=None, message=f"could not turn {_display(a_n)} into a set of "
-                          "numbers to compare")
+        return Comparison(equal=None, message=say("check.sym.answer_not_set",
+                                                  got=_display(a_n)))
     return _compare_real_sets(e_set, a_set, setup)
 
 
 def _what_set(obj: Any) -> str:
-    return f"the set {_display(obj)}" if isinstance(obj, sp.Set) else (
-        f"the condition {_display(obj)}")
+    return say("check.sym.the_set" if isinstance(obj, sp.Set) else "check.sym.the_condition",
+               value=_display(obj))
 
 
 def _as_real_set(obj: Any, var: Any) -> Any:
@@ -339,36 +341,38 @@ def _as_real_set(obj: Any, var: Any) -> Any:
 
 def _compare_real_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
     if e_set == a_set:
-        return Comparison(equal=True, message="the same set")
+        return Comparison(equal=True, message=say("check.sym.same_set"))
     e_parts, a_parts = _pieces(e_set), _pieces(a_set)
     if e_parts is None or a_parts is None:
         if isinstance(e_set, sp.FiniteSet) and isinstance(a_set, sp.FiniteSet):
             return _compare_finite_sets(e_set, a_set, setup)
-        return Comparison(equal=None, message=f"could not compare the set {_display(a_set)} "
-                          f"with {_display(e_set)}")
-    shown = f"expected {_display(e_set)}, got {_display(a_set)}"
+        return Comparison(equal=None, message=say("check.sym.sets_undecided",
+                                                  got=_display(a_set), expected=_display(e_set)))
+    shown = say("check.sym.not_same_set", expected=_display(e_set), got=_display(a_set))
     if len(e_parts) != len(a_parts):
-        return Comparison(equal=False, message=f"not the same set: {shown}",
-                          hint=f"{len(a_parts)} pieces instead of {len(e_parts)}")
+        return Comparison(equal=False, message=shown,
+                          hint=say("check.sym.pieces_instead", got=len(a_parts),
+                                   expected=len(e_parts)))
     for (e_lo, e_hi, e_lo_open, e_hi_open), (a_lo, a_hi, a_lo_open, a_hi_open) in zip(
             e_parts, a_parts, strict=True):
         for which, e_end, a_end in (("lower", e_lo, a_lo), ("upper", e_hi, a_hi)):
             same = _same_number(e_end, a_end, setup)
             if same is None:
-                return Comparison(equal=None, message=f"could not decide whether the "
-                                  f"{which} end {_display(a_end)} equals {_display(e_end)}")
+                return Comparison(equal=None, message=say(
+                    "check.sym.lower_end_undecided" if which == "lower" else
+                    "check.sym.upper_end_undecided", got=_display(a_end),
+                    expected=_display(e_end)))
             if not same:
-                return Comparison(equal=False, message=f"not the same set: {shown}",
-                                  hint=f"the {which} end {_display(a_end)} should be "
-                                  f"{_display(e_end)}")
+                return Comparison(equal=False, message=shown, hint=say(
+                    "check.sym.lower_end_hint" if which == "lower" else
+                    "check.sym.upper_end_hint", got=_display(a_end), expected=_display(e_end)))
         for e_open, a_open, end in ((e_lo_open, a_lo_open, e_lo),
                                     (e_hi_open, a_hi_open, e_hi)):
             if e_open != a_open:
-                inside = "excluded" if e_open else "included"
-                return Comparison(equal=False, message=f"not the same set: {shown}",
-                                  hint=f"{_display(end)} should be {inside} (a strict "
-                                  "or non-strict inequality)")
-    return Comparison(equal=True, message=f"the same set {_display(e_set)}")
+                return Comparison(equal=False, message=shown, hint=say(
+                    "check.sym.should_exclude" if e_open else "check.sym.should_include",
+                    value=_display(end)))
+    return Comparison(equal=True, message=say("check.sym.same_set_of", value=_display(e_set)))
 
 
 def _pieces(s: Any) -> list[tuple[Any, Any, bool, bool]] | None:
@@ -410,8 +414,8 @@ def _compare_finite_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
     """Finite sets of expressions: every element matched to an equal one, in any order."""
     e_items, a_items = list(e_set.args), list(a_set.args)
     if len(e_items) != len(a_items):
-        return Comparison(equal=False, message=f"expected a set of {len(e_items)} elements, "
-                          f"got {len(a_items)}")
+        return Comparison(equal=False, message=say("check.sym.set_size", n=len(e_items),
+                                                   got=len(a_items)))
     verdicts = [[(_compare_values(x, y, setup).equal
                   if isinstance(x, sp.Expr) and isinstance(y, sp.Expr) else x == y)
                  for y in a_items] for x in e_items]
@@ -419,12 +423,12 @@ def _compare_finite_sets(e_set: Any, a_set: Any, setup: _Setup) -> Comparison:
     missing = [e_items[i] for i in range(len(e_items)) if match[i] is None]
     if missing and None not in max_matching([[v is not False for v in row]
                                              for row in verdicts]):
-        return Comparison(equal=None, message=f"could not decide whether the answer has an "
-                          f"element equal to {_display(missing[0])}")
+        return Comparison(equal=None, message=say("check.sym.element_undecided",
+                                                  value=_display(missing[0])))
     if missing:
-        return Comparison(equal=False, message=f"not the same set: nothing in the answer "
-                          f"equals {_display(missing[0])}")
-    return Comparison(equal=True, message=f"the same set of {len(e_items)} elements")
+        return Comparison(equal=False, message=say("check.sym.element_missing",
+                                                   value=_display(missing[0])))
+    return Comparison(equal=True, message=say("check.sym.same_finite_set", n=len(e_items)))
 
 
 # --------------------------------------------------------------------------- conditions
@@ -438,13 +442,12 @@ def _compare_conditions(e: Any, a: Any, free: list[Any], setup: _Setup) -> Compa
         d_a = a_form[0]
         sign = _ratio_sign(d_e, d_a, setup)
         if sign == 1 or (sign == -1 and kind == "!="):
-            return Comparison(equal=True, message="the same condition (one side is a "
-                              "positive multiple of the other)")
+            return Comparison(equal=True, message=say("check.sym.same_condition"))
     witness = _disagreement(e, a, free, setup)
     if witness:
-        return Comparison(equal=False, message=f"not the same condition: {witness}")
-    return Comparison(equal=None, message="could not decide whether the two conditions "
-                      "hold at the same points; it needs a human")
+        return Comparison(equal=False, message=say("check.sym.not_same_condition",
+                                                   detail=witness))
+    return Comparison(equal=None, message=say("check.sym.conditions_undecided"))
 
 
 def _inequality(rel: Any) -> tuple[Any, str] | None:
@@ -495,8 +498,7 @@ def _disagreement(e: Any, a: Any, free: list[Any], setup: _Setup) -> str:
             t_e, t_a = _truth(e, point), _truth(a, point)
             if t_e is not None and t_a is not None and t_e != t_a:
                 shown = ", ".join(f"{s.name}={_coordinate(point[s])}" for s in free)
-                return (f"at {shown} the expected condition is {t_e} and the answer's is "
-                        f"{t_a}")
+                return say("check.sym.condition_at", point=shown, expected=t_e, got=t_a)
     return ""
 
 

@@ -14,6 +14,7 @@ from grader.checks.algebra.sampling import _agree, _candidates
 from grader.checks.algebra.setup import _Setup
 from grader.checks.common import _budget, _evaluate, _mp
 from grader.errors import GraderError
+from grader.messages import say
 
 _SYSTEM_POINTS = 5  # sample points per solution family of a system
 _MAX_SOLUTIONS = 50  # more solutions than this: the system is not compared
@@ -23,65 +24,55 @@ def _compare_system(expected: Any, received: Any, setup: _Setup) -> Comparison:
     """Lists of equations by their solution sets (see :mod:`grader.checks.algebra`)."""
     e_items = _equations(expected, setup)
     if isinstance(e_items, str):
-        return Comparison(equal=None, message=f"the expected system {e_items} (a grader "
-                          "problem)")
+        return Comparison(equal=None, message=say("check.sym.system_expected_bad", why=e_items))
     a_items = _equations(received, setup)
     if isinstance(a_items, str):
-        return Comparison(equal=False, message=f"expected a list of equations; the answer "
-                          f"{a_items}")
+        return Comparison(equal=False, message=say("check.sym.system_answer_bad", why=a_items))
     try:
         e_eqs = [_normalise(d, setup) for d in e_items]
     except _Refused as exc:
-        return Comparison(equal=None, message=f"the expected system {exc} (a grader problem)")
+        return Comparison(equal=None, message=say("check.sym.system_expected_bad",
+                                                  why=exc.reason))
     try:
         a_eqs = [_normalise(d, setup) for d in a_items]
     except _Refused as exc:
-        return Comparison(equal=False, message=f"the answer {exc}")
+        return Comparison(equal=False, message=say("check.sym.answer_refused", why=exc.reason))
     order = {name: i for i, (name, _) in enumerate(setup.symbols)}
     unknowns = sorted({s for d in e_eqs + a_eqs for s in d.free_symbols},
                       key=lambda s: order.get(s.name, len(order)))
     if {d for d in e_eqs if d != 0} <= {d for d in a_eqs} | {-d for d in a_eqs} and {
             d for d in a_eqs if d != 0} <= {d for d in e_eqs} | {-d for d in e_eqs}:
-        return Comparison(equal=True, message="the same equations")
+        return Comparison(equal=True, message=say("check.sym.same_equations"))
     e_sols = _solve(e_eqs, unknowns)
     if e_sols is None:
-        return Comparison(equal=None, message="the grader could not solve the expected "
-                          "system; it needs a human")
+        return Comparison(equal=None, message=say("check.sym.system_unsolved"))
     bad = _violation(e_sols, a_eqs, unknowns, setup)
     if bad:
-        return Comparison(equal=False, message=f"the expected solution {bad} does not "
-                          "satisfy the answer's equations", hint="a solution is lost")
+        return Comparison(equal=False, message=say("check.sym.solution_lost", point=bad),
+                          hint=say("check.sym.solution_lost_hint"))
     a_sols = _solve(a_eqs, unknowns)
     if a_sols is None:
-        return Comparison(equal=None, message="every expected solution satisfies the "
-                          "answer, but the grader could not solve the answer's system to "
-                          "check the converse; it needs a human")
+        return Comparison(equal=None, message=say("check.sym.converse_unsolved"))
     bad = _violation(a_sols, e_eqs, unknowns, setup)
     if bad:
-        return Comparison(equal=False, message=f"the answer's system has the solution {bad}, "
-                          "which is not a solution of the expected one",
-                          hint="an extra solution")
+        return Comparison(equal=False, message=say("check.sym.extra_solution", point=bad),
+                          hint=say("check.sym.extra_solution_hint"))
     if not all(_polynomial(d, unknowns) for d in e_eqs + a_eqs):
-        return Comparison(equal=None, message="no counterexample, but the equations are not "
-                          "polynomial, so sympy's solutions may be incomplete; it needs a "
-                          "human")
+        return Comparison(equal=None, message=say("check.sym.not_polynomial"))
     same = _same_variety(e_eqs, a_eqs, unknowns)
     complex_unknowns = all(u.is_extended_real is None and u.is_integer is None
                            and u.name not in dict(setup.domain) for u in unknowns)
     if same is False and complex_unknowns:
-        return Comparison(equal=False, message="not the same solutions: an exact test (the "
-                          "polynomials of one system do not vanish on all solutions of the "
-                          "other)", hint="different solutions")
+        return Comparison(equal=False, message=say("check.sym.varieties_differ"),
+                          hint=say("check.sym.different_solutions"))
     if same is None and not (e_sols and a_sols):
         # sympy's "no solutions" is not a proof (a quintic it cannot solve gives none too)
-        return Comparison(equal=None, message="sympy found no solutions of a system and the "
-                          "grader could not prove there are none; it needs a human")
+        return Comparison(equal=None, message=say("check.sym.no_solutions_found"))
     if same is False:
-        return Comparison(equal=None, message="the complex solutions differ, and the grader "
-                          "could not tell whether the real ones do; it needs a human")
+        return Comparison(equal=None, message=say("check.sym.complex_solutions_differ"))
     if same:
-        return Comparison(equal=True, message="the same solutions (an exact test)")
-    return Comparison(equal=True, message=f"the same solutions ({len(e_sols)} solution(s))")
+        return Comparison(equal=True, message=say("check.sym.same_solutions_exact"))
+    return Comparison(equal=True, message=say("check.sym.same_solutions_n", n=len(e_sols)))
 
 
 def _same_variety(e_eqs: list[Any], a_eqs: list[Any], unknowns: list[Any]) -> bool | None:
@@ -132,7 +123,7 @@ def _equations(value: Any, setup: _Setup) -> list[Any] | str:
         try:
             value = _parse(value, setup)
         except GraderError as exc:
-            return f"could not be read: {exc}"
+            return say("check.sym.system_unreadable", error=exc)
     if isinstance(value, sp.Tuple):
         value = list(value.args)
     if not isinstance(value, list | tuple):
@@ -143,7 +134,7 @@ def _equations(value: Any, setup: _Setup) -> list[Any] | str:
             try:
                 item = _parse(item, setup)
             except GraderError as exc:
-                return f"could not be read: {exc}"
+                return say("check.sym.system_unreadable", error=exc)
         if isinstance(item, sp.Equality):
             out.append(item.lhs - item.rhs)
         elif isinstance(item, sp.Expr) and not isinstance(item, sp.MatrixBase):
@@ -153,7 +144,7 @@ def _equations(value: Any, setup: _Setup) -> list[Any] | str:
         elif item is sp.false:
             out.append(sp.Integer(1))  # 1 = 0: holds nowhere
         else:
-            return f"holds {_describe_for_expressions(item)}, not an equation"
+            return say("check.sym.system_not_equation", what=_describe_for_expressions(item))
     return out
 
 
@@ -197,7 +188,7 @@ def _violation(solutions: list[dict[Any, Any]], eqs: list[Any], unknowns: list[A
                 if not _agree(_mp().mpf(0), residual, setup):
                     shown = ", ".join(f"{u.name}={_display(full[u], 40)}" for u in unknowns
                                       if u in full)
-                    return shown or "(any point)"
+                    return shown or say("check.sym.any_point")
     return ""
 
 

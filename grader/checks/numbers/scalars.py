@@ -77,7 +77,7 @@ def _is_inf(x: Number) -> bool:
 def _compare_numbers(e: Number, a: Number, tol: _Tol) -> Comparison:
     if _is_nan(e) or _is_nan(a):
         if tol.equal_nan and _is_nan(e) and _is_nan(a):
-            return Comparison(equal=True, message="both NaN (equal_nan)")
+            return Comparison(equal=True, message=say("check.num.both_nan"))
         if _is_nan(e):
             return Comparison(equal=False, message=say(
                 "check.num.nan_expected" if tol.equal_nan else "check.num.nan_expected_unless"))

@@ -109,7 +109,7 @@ def _up_to_factor(expected: Any, received: Any, tol: _Tol,
         return _same_direction(e, a, tol, whole)
     with np.errstate(all="ignore"):
         if bool(_close(-e, a, tol).all()):
-            return Comparison(equal=True, message="equal up to sign (the answer is -expected)")
+            return Comparison(equal=True, message=say("check.num.up_to_sign"))
     return None
 
 
@@ -146,8 +146,8 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
             return None
         if e_norm <= tol.atol:
             if a_norm <= tol.atol:
-                return Comparison(equal=True, message=f"both are the zero vector (norms at "
-                                  f"most atol = {_num(tol.atol)})")
+                return Comparison(equal=True, message=say("check.num.both_zero",
+                                                          atol=_num(tol.atol)))
             return None  # a non-zero answer for the zero vector: the plain comparison says so
         if a_norm <= tol.atol:
             return Comparison(equal=False, message=say(
@@ -171,14 +171,14 @@ def _same_direction(e: np.ndarray, a: np.ndarray, tol: _Tol,
         return None
     if k_scaled < 0 and not whole.up_to_sign:
         return Comparison(equal=False, message=say("check.num.negative_multiple"))
-    kind = "a positive" if k_scaled > 0 else "a negative"
     try:
         k_text = _num(math.ldexp(k_scaled, a_shift - e_shift))
     except OverflowError:
         k_text = f"{_num(k_scaled)} * 2**{a_shift - e_shift}"
     if k_text in ("0", "-0"):
         k_text = f"{_num(k_scaled)} * 2**{a_shift - e_shift}"
-    return Comparison(equal=True, message=f"equal up to {kind} scale factor ({k_text})")
+    return Comparison(equal=True, message=say(
+        "check.num.positive_scale" if k_scaled > 0 else "check.num.negative_scale", factor=k_text))
 
 
 def _times_power_of_two(v: np.ndarray, shift: int) -> np.ndarray:
@@ -237,7 +237,7 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
     try:
         table = _pairwise(expected, received, n, tol, whole)
     except _TooManyExact as exc:
-        return Comparison(equal=None, message=str(exc))
+        return Comparison(equal=None, message=exc.args[0])
     if isinstance(table, _Unmatched):
         unmatched = table.indices
     else:
@@ -246,7 +246,7 @@ def _compare_unordered(expected: Any, received: Any, tol: _Tol, whole: _Whole) -
         match = max_matching(table)
         unmatched = [i for i in range(n) if match[i] is None]
     if not unmatched:
-        return Comparison(equal=True, message=f"equal as multisets of {n} values")
+        return Comparison(equal=True, message=say("check.num.multisets", n=n))
     i = unmatched[0]
     return Comparison(equal=False, message=say(
         "check.num.unmatched", wrong=len(unmatched), n=n, value=_format(e_items[i], 1), index=i))
@@ -307,9 +307,7 @@ def _exact_pairwise(e: np.ndarray, a: np.ndarray, n: int,
                 unmatched.append(i)
         return _Unmatched(unmatched)
     if n * e.size > _MAX_EXACT_PAIRWISE:
-        raise _TooManyExact(f"too many numbers past int64 or a float's range ({e.size}) to "
-                            f"compare in any order under a tolerance; at most "
-                            f"{_MAX_EXACT_PAIRWISE} pairs of entries")
+        raise _TooManyExact(say("check.num.too_many_exact", n=e.size, most=_MAX_EXACT_PAIRWISE))
     return [[bool(_close(np.asarray(x, dtype=object), np.asarray(y, dtype=object),
                          tol).all()) for y in a_rows] for x in e_rows]
 
