@@ -14,11 +14,13 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+import grader.timings as timings
 from grader.atomic import atomic_write
 from grader.course import CourseRecord, Intake, dated
 from grader.errors import GraderError
@@ -264,6 +266,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
 
             def commit(done: Finished, how: str = options.executor) -> None:
                 sub = by_student[done.student]
+                began = time.monotonic()
                 # The coordinator's view of where the files are (a cluster saw a copy).
                 result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
@@ -282,6 +285,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 except Exception as exc:  # the row is committed; a page can be redone
                     _cannot_write(sub.student, exc)
                 (shown.rechecked if how == RECHECKED else shown.graded)(merged)
+                timings.add("reports", began)
 
             for sub in replay:
                 done = _recheck(book, sub, rubric, current[sub.student], settings, isolation,
@@ -300,7 +304,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         finally:
             shown.close()
             results = tuple(sorted(current.values(), key=lambda r: r.student))
-            write_course(out, rubric, results, book)
+            with timings.phase("reports"):
+                write_course(out, rubric, results, book)
     return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results,
                        rechecked=tuple(rechecked))
 

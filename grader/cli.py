@@ -19,8 +19,9 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import grader.timings as timings
 from grader.errors import GraderError
 from grader.kernel import sandbox
 from grader.kernel.sandbox import Isolation
@@ -29,6 +30,9 @@ from grader.report import languages
 from grader.results import automatic, totals
 from grader.rubric import Rubric, load_rubric
 from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
+
+if TYPE_CHECKING:
+    from grader.executors.worker import WarmPool
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
                    help="kernel isolation: auto (bwrap when it works, else limits only; the "
                         "default), bwrap or required (refuse without it), none")
+    g.add_argument("--timings", action="store_true",
+                   help="print where the time went (start-up, kernel, cells, harvest, calls, "
+                        "checks, reports) on stderr when done")
     _batch_arguments(g)
     g.set_defaults(handler=_grade)
 
@@ -146,6 +153,61 @@ def _isolation(settings: ExecutionSettings) -> Isolation:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    if args.timings:
+        timings.start()
+    # The execution settings need the rubric's tables only; its reference (sympy, numpy:
+    # a quarter of a second) is loaded while a lone submission's kernel starts.
+    settings = _settings(load_rubric(args.rubric, check_reference=False), args)
+    isolation = _isolation(settings)
+    kernels = _head_start(args, settings, isolation)
+    try:
+        status = _grade_with(args, settings, isolation, kernels)
+    finally:
+        if kernels is not None:
+            kernels.close()  # taken over and closed by the batch, unless it stopped early
+    if args.timings:
+        timings.since_start("total")
+        print("\n".join(timings.lines()), file=sys.stderr)
+    return status
+
+
+def _head_start(args: argparse.Namespace, settings: ExecutionSettings,
+                isolation: Isolation) -> WarmPool | None:
+    """A kernel already starting for a lone submission file, or None for anything else.
+
+    Grading one notebook waits on its kernel (ipykernel and the preload imported, about
+    a second): started first, that overlaps the rubric's reference, the discovery and
+    the templates (:meth:`WarmPool.ahead`). Not for ``--resume``, ``--only`` or
+    ``--questions``, which may need no kernel at all.
+    """
+    from grader.executors.worker import WarmPool
+
+    paths: list[Path] = args.paths
+    if args.executor != "local" or args.resume or args.only or args.questions or \
+            len(paths) != 1 or paths[0].suffix not in (".ipynb", ".py") or \
+            not paths[0].is_file():
+        return None
+    timings.since_start("start-up")
+    return WarmPool.ahead(settings, isolation)
+
+
+def _prepare_grading(templates: Path | None = None) -> None:
+    """Do now what grading one submission does on first use, while its kernel starts.
+
+    The page templates are compiled and the check kinds' comparison modules imported;
+    after the cells ran, the student would wait on them.
+    """
+    from grader import report, summary
+    from grader.executors.worker import warm_checks
+
+    report.prepare(templates)
+    summary.prepare()
+    warm_checks()
+
+
+def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation: Isolation,
+                kernels: WarmPool | None) -> int:
+    """``grader grade`` once the settings are known (and ``kernels`` perhaps starting)."""
     import functools
     import tempfile
 
@@ -157,8 +219,10 @@ def _grade(args: argparse.Namespace) -> int:
 
     rubric = load_rubric(args.rubric)
     check_templates(args.templates)  # a TA's template with a typo fails before any grading
+    if kernels is not None and _settings(rubric, args) != settings:
+        kernels.close()  # the rubric changed on disk since: start kernels for what it says
+        kernels = None
     settings = _settings(rubric, args)
-    isolation = _isolation(settings)
     out: Path = args.out
     write = functools.partial(write_student, rubric=rubric, out=out, lang=args.lang,
                               templates=args.templates)
@@ -176,12 +240,14 @@ def _grade(args: argparse.Namespace) -> int:
             print(printable("grader: no submissions found in " + ", ".join(map(str, args.paths))),
                   file=sys.stderr)
             return 2
+        if kernels is not None:
+            _prepare_grading(args.templates)
         options = BatchOptions(jobs=args.jobs, executor=args.executor,
                                scheduler=args.scheduler, retries=args.retries,
                                resume=args.resume, fork=not args.fresh_kernels,
                                only=chosen(subs, args.only.split(",")) if args.only else (),
                                questions=check_questions(rubric, args.questions.split(","))
-                               if args.questions else ())
+                               if args.questions else (), kernels=kernels)
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
                              options=options, write_page=write, intake=intake)
     if args.manual is not None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
+import time
 from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import grader.timings as timings
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks.protocol import CallPlan, CheckSpec, Evidence, make_result
 from grader.checks.registry import kind_of
@@ -75,11 +77,14 @@ def grade_submission(
     *,
     student: str | None = None,
     settings: ExecutionSettings | None = None,
+    isolation: Isolation | None = None,
+    session: KernelSession | None = None,
 ) -> SubmissionResult:
     """Grade one notebook or module, or a student's folder holding one.
 
     A broken submission gives a result, never an exception; only a path that holds no
-    submission at all raises :class:`~grader.errors.SubmissionError`.
+    submission at all raises :class:`~grader.errors.SubmissionError`. ``session`` (a
+    kernel started ahead of need, under ``isolation``) is as for :func:`grade`.
     """
     from grader.discover import pick, student_id
 
@@ -91,7 +96,7 @@ def grade_submission(
         sub = Submission(student=student or student_id(path.name), path=picked, folder=path)
     else:
         sub = Submission(student=student or student_id(path.stem), path=path)
-    return grade(sub, rubric, settings=settings)
+    return grade(sub, rubric, settings=settings, isolation=isolation, session=session)
 
 
 def grade(sub: Submission, rubric: Rubric, *,
@@ -148,9 +153,11 @@ def grade_run(sub: Submission, rubric: Rubric, *,
                 transcript = replace(crossed, isolation=isolation.mode, fingerprint=(
                     run_fingerprint(digest, rubric, calls, settings, isolation.mode)))
         answers.update(_text_answers(loaded.nb, rubric))
+    began = time.monotonic()
     result = _result(sub, rubric, answers, outcomes, calls, reference, run=run,
                      isolation=isolation.mode, command=command, digest=digest,
                      questions=questions)
+    timings.add("checks", began)
     return result, transcript
 
 
@@ -343,8 +350,10 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, CallPlan],
             current.load(sub)
             harvester = Harvester(current)
             harvester.load()
+            began = time.monotonic()
             run = current.run_notebook(nb, preamble=preamble, skip=skip,
                                        answer_names=rubric.answer_names)
+            timings.add("cells", began)
             bad = run.errors[-1].index if run.errors and run.outcome != "ok" else None
             if bad is not None and attempt < MAX_RERUNS:
                 # A dead kernel is never a pass: grade what the rest of the code defines.
@@ -355,14 +364,18 @@ def _run(sub: Submission, nb: Any, rubric: Rubric, calls: dict[int, CallPlan],
                 reason = run.message or "the submission did not finish running"
                 return (_with_fatal(run, fatal), {n: Rejected(reason) for n in rubric.answer_names},
                         {}, Transcript(fingerprint="", answers=None, refused=reason))
+            began = time.monotonic()
             answers = harvester.answers(rubric.answer_names)
+            timings.add("harvest", began)
             outcomes: dict[int, tuple[Any, ...]] = {}
             made = []
+            began = time.monotonic()
             for c in _calling(rubric, calls, answers):
                 plan = calls[id(c)]
                 outcomes[id(c)] = harvester.call(c.answer, plan.calls, timeout=plan.timeout)
                 made.append((keys[id(c)], plan.timeout or settings.call_timeout,
                              tuple(harvester.last_items)))
+            timings.add("calls", began)
             if current.deadline_hit:
                 run = replace(run, outcome="timeout", message=(
                     f"the submission ran past its time limit of {settings.timeout:g} s"))

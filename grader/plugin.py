@@ -33,12 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import grader.timings as timings
 from grader.points import format_points
 from grader.results import automatic, question_status, totals
 
 if TYPE_CHECKING:
+    from grader.executors.worker import WarmPool
     from grader.results import CheckResult, QuestionResult, SubmissionResult
     from grader.rubric import Question, Rubric
+    from grader.settings import ExecutionSettings
 
 _FEEDBACK_CHARS = 300  # of one message in a table cell
 
@@ -54,6 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "question")
     group.addoption("--grader-submission", dest="grader_submission", metavar="FILE",
                     default=None, help="the notebook (.ipynb) or module (.py) to grade")
+    group.addoption("--grader-timings", dest="grader_timings", action="store_true",
+                    default=False, help="print where the grading's time went (as grader "
+                    "grade --timings does) in the grader section of the summary")
     parser.addini("grader_rubric", "the assignment's rubric, relative to the ini file",
                   default="")
     parser.addini("grader_submission", "the notebook or module to grade, relative to the "
@@ -69,14 +75,29 @@ def pytest_configure(config: pytest.Config) -> None:
     from grader.errors import GraderError
     from grader.rubric import load_rubric
 
+    if config.getoption("grader_timings"):
+        timings.start()
     try:
-        rubric = load_rubric(rubric_path)
+        # The rubric's tables are enough to start the kernel; its reference (if it has
+        # one) and pytest's collection then load while the kernel starts.
+        settings = load_rubric(rubric_path, check_reference=False).execution
     except GraderError as exc:
         raise pytest.UsageError(f"grader: {exc}") from None
     if not submission.is_file():
         raise pytest.UsageError(f"grader: the submission {submission} does not exist (set by "
                                 "--grader-submission or grader_submission)")
-    run = GradingRun(rubric, submission)
+    kernels = None if config.getoption("help") or config.getoption("collectonly") \
+        else _head_start(settings)
+    try:
+        rubric = load_rubric(rubric_path)
+    except GraderError as exc:
+        if kernels is not None:
+            kernels.close()
+        raise pytest.UsageError(f"grader: {exc}") from None
+    if kernels is not None and rubric.execution != settings:
+        kernels.close()  # the rubric changed on disk since: grade() starts its own kernel
+        kernels = None
+    run = GradingRun(rubric, submission, kernels=kernels)
     config.stash[_RUN] = run
     config.pluginmanager.register(run, "grader-run")
     # `pytest` without paths collects testpaths or the current folder; the submission must
@@ -84,6 +105,15 @@ def pytest_configure(config: pytest.Config) -> None:
     source = getattr(config, "args_source", None)
     if source is not pytest.Config.ArgsSource.ARGS and not _covered(config, submission):
         config.args.append(str(submission))
+
+
+def _head_start(settings: ExecutionSettings) -> WarmPool:
+    """The kernel for the session's one grading, starting now (as ``grader grade`` does)."""
+    from grader.executors.worker import WarmPool
+    from grader.kernel import sandbox
+
+    timings.since_start("start-up")
+    return WarmPool.ahead(settings, sandbox.resolve(settings.sandbox))
 
 
 def _settings(config: pytest.Config) -> tuple[Path, Path] | None:
@@ -130,12 +160,14 @@ class QuestionFailed(Exception):
 class GradingRun:
     """The session's one grading of the submission, shared by all question items."""
 
-    def __init__(self, rubric: Rubric, submission: Path) -> None:
+    def __init__(self, rubric: Rubric, submission: Path, *,
+                 kernels: WarmPool | None = None) -> None:
         self.rubric = rubric
         self.submission = submission
         self.result: SubmissionResult | None = None
         self.error = ""
         self._started = False
+        self.kernels = kernels  # the grading's kernel, starting since pytest_configure
 
     def graded(self) -> SubmissionResult:
         """Grade the submission on first use; every later call returns the same result."""
@@ -143,10 +175,23 @@ class GradingRun:
             self._started = True
             from grader.grade import grade_submission
 
+            session = None
             try:
-                self.result = grade_submission(self.submission, self.rubric)
+                if self.kernels is not None:
+                    from grader.executors.worker import warm_checks
+
+                    warm_checks()
+                    with timings.phase("kernel wait"):
+                        session = self.kernels.take(prefetch=False)
+                self.result = grade_submission(
+                    self.submission, self.rubric, session=session,
+                    isolation=self.kernels.isolation if self.kernels is not None else None)
             except Exception as exc:  # every question reports it, not only the first
                 self.error = str(exc) or type(exc).__name__
+            finally:
+                if session is not None:
+                    session.close()  # grade() closed it; unless it failed before
+                self.close()
         if self.result is None:
             raise GradingFailed(f"{self.submission.name} could not be graded: {self.error}")
         return self.result
@@ -167,6 +212,16 @@ class GradingRun:
                 report.longrepr, tuple):
             report.longrepr = (item.location[0], None, report.longrepr[2])
 
+    def close(self) -> None:
+        """Stop the kernel started for the grading, if it was never used."""
+        if self.kernels is not None:
+            self.kernels.close()
+            self.kernels = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """No question ran (all deselected, an interrupted session): stop its kernel."""
+        self.close()
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """One line with the points of the visible checks, and the cells that raised."""
         if self.result is None:
@@ -174,6 +229,10 @@ class GradingRun:
         terminalreporter.section("grader")
         for line in summary_lines(self.result):
             terminalreporter.write_line(line)
+        if timings.running() is not None:
+            timings.since_start("total")
+            for line in timings.lines():
+                terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Append the result table to the GitHub Actions job summary, when there is one."""

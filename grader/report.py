@@ -165,6 +165,15 @@ def _make_environment(templates: str | None) -> Any:
 _environment = functools.cache(_make_environment)
 
 
+def prepare(templates: Path | str | None = None) -> None:
+    """Compile the feedback page's templates now, ahead of the first page.
+
+    For a lone submission the command does this while the kernel starts, rather than
+    after the checks, where the student waits on it.
+    """
+    _environment(None if templates is None else str(templates)).get_template(PAGE_TEMPLATE)
+
+
 def check_templates(templates: Path | str | None) -> None:
     """Fail early, naming the file, when a TA's template folder is missing or has a typo."""
     if templates is None:

@@ -247,6 +247,12 @@ def _environment() -> Any:
     return env
 
 
+def prepare() -> None:
+    """Compile the summary pages' templates now (a lone submission's kernel starts meanwhile)."""
+    for name in ("index.html.j2", "answers.html.j2"):
+        _environment().get_template(name)
+
+
 def render_index(rubric: Rubric, results: Sequence[SubmissionResult],
                  roster: Roster | None = None) -> str:
     """The course's index page; ``roster`` the course's, when one was given."""

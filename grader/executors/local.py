@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.executors.protocol import BatchOptions, Finished, Report, Task, deliver
-from grader.executors.worker import Worker, die_with_parent, settings_from, task_limit
+from grader.executors.worker import (
+    WarmPool,
+    Worker,
+    die_with_parent,
+    settings_from,
+    task_limit,
+)
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
 from grader.settings import ExecutionSettings
@@ -50,19 +56,27 @@ class LocalExecutor:
             isolation: Isolation, options: BatchOptions, report: Report) -> None:
         """Grade ``tasks`` in worker processes; report each as it finishes."""
         deliver(run_local(tasks, rubric=rubric, settings=settings, isolation=isolation,
-                          jobs=options.workers, warm=options.warm, fork=options.fork),
+                          jobs=options.workers, warm=options.warm, fork=options.fork,
+                          pool=options.kernels),
                 report)
 
 
 def run_local(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettings,
-              isolation: Isolation, jobs: int, warm: int = 1, fork: bool = True
-              ) -> Generator[Finished, None, None]:
-    """Grade ``tasks`` on this machine; yield each as it finishes (in any order)."""
+              isolation: Isolation, jobs: int, warm: int = 1, fork: bool = True,
+              pool: WarmPool | None = None) -> Generator[Finished, None, None]:
+    """Grade ``tasks`` on this machine; yield each as it finishes (in any order).
+
+    ``pool``, kernels already starting, serves a batch graded in this thread (one task,
+    or ``jobs`` 1) and is closed otherwise.
+    """
+    jobs = max(1, min(jobs, len(tasks)))
+    if pool is not None and (jobs > 1 or not tasks):
+        pool.close()
+        pool = None
     if not tasks:
         return
-    jobs = max(1, min(jobs, len(tasks)))
     if jobs == 1:
-        worker = Worker(rubric, settings, isolation, warm, fork=fork)
+        worker = Worker(rubric, settings, isolation, warm, fork=fork, pool=pool)
         try:
             for task in tasks:
                 yield Finished.from_json(worker.grade(task))

@@ -39,6 +39,10 @@ class BatchOptions:
     resume: bool = False  # keep results already graded for the same content and rubric
     only: tuple[str, ...] = ()  # grade these students only (--only); (): every one given
     questions: tuple[str, ...] = ()  # keep the stored verdicts of every other question
+    # Local: kernels already starting for this batch's settings (a WarmPool), which the
+    # batch's one worker takes over; the command starts one for a single submission
+    # before it loads the rubric's reference. None: each worker starts its own.
+    kernels: Any = None
 
     @property
     def workers(self) -> int:

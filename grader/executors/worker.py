@@ -15,9 +15,11 @@ import json
 import os
 import signal
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import grader.timings as timings
 from grader.executors.protocol import Task
 from grader.gradebook import now, result_json
 from grader.kernel.sandbox import Isolation
@@ -57,6 +59,16 @@ class WarmPool:
         for _ in range(self.size):
             self._start_one()
 
+    @classmethod
+    def ahead(cls, settings: ExecutionSettings, isolation: Isolation) -> WarmPool:
+        """One kernel, starting now, for a lone submission (``grader grade`` of one
+        file, the pytest plugin) while the rubric's reference and the rest load.
+
+        A plain kernel with the preload run in it, as ``--fresh-kernels`` makes: a fork
+        server costs as much for its first kernel and pays off from the second.
+        """
+        return cls(settings, isolation, 1, fork=False)
+
     def _start_one(self) -> None:
         with self._lock:
             if not self._closed:
@@ -65,6 +77,7 @@ class WarmPool:
     def _warm(self) -> Any:
         from grader.kernel.execute import KernelSession
 
+        began = time.monotonic()
         session = KernelSession(self.settings, isolation=self.isolation)
         session.start()
         if self.settings.preload:
@@ -83,6 +96,7 @@ class WarmPool:
                 "_grader_preload()\n"
                 "del _grader_preload\n",
                 timeout=self.settings.startup_timeout)
+        timings.add("kernel ready", began)
         return session
 
     def take(self, *, prefetch: bool = True) -> Any | None:
@@ -131,21 +145,28 @@ class WarmPool:
 
 
 class Worker:
-    """Grades tasks one at a time in the calling thread, with a warm kernel ready."""
+    """Grades tasks one at a time in the calling thread, with a warm kernel ready.
+
+    ``pool`` is kernels already starting for these settings and this sandbox (one
+    submission's kernel, started before the rubric's reference was loaded); the worker
+    takes it over and closes it. Without one it starts its own.
+    """
 
     def __init__(self, rubric: Rubric, settings: ExecutionSettings, isolation: Isolation,
-                 warm: int = 1, *, fork: bool = True) -> None:
+                 warm: int = 1, *, fork: bool = True, pool: WarmPool | None = None) -> None:
         self.rubric = rubric
         self.settings = settings
         self.isolation = isolation
-        self.pool = WarmPool(settings, isolation, warm, fork=fork)
+        self.pool = pool if pool is not None else WarmPool(settings, isolation, warm, fork=fork)
 
     def grade(self, task: Task) -> str:
         """Grade one submission; the result and its times as JSON text."""
         from grader.grade import failed_result, grade_run
 
         sub = task.submission()
+        began = time.monotonic()
         session = self.pool.take(prefetch=task.prefetch)
+        timings.add("kernel wait", began)
         started = now()
         transcript = ""
         try:
@@ -167,6 +188,18 @@ class Worker:
     def close(self) -> None:
         """Stop the warm kernels."""
         self.pool.close()
+
+
+def warm_checks() -> None:
+    """Import the check kinds' comparison modules now, while a lone submission's kernel starts.
+
+    Each kind imports its own on first use, to keep other commands light; grading one
+    submission would otherwise wait on those imports after its cells ran.
+    """
+    import importlib
+
+    for name in ("grader.checks.common", "grader.checks.numbers", "grader.checks.algebra"):
+        importlib.import_module(name)
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:

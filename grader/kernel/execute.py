@@ -10,6 +10,7 @@ back messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import signal
@@ -155,12 +156,30 @@ class KernelSession:
         if self._disk is not None:
             self._disk.stop()
         if self._context is not None:
+            self._end_own_process()
             try:
                 self._context.__exit__(None, None, None)
             except Exception:  # a kernel that is already dead cannot be shut down cleanly
                 self._kill()
             self._context = None
         self._teardown()
+
+    def _end_own_process(self) -> None:
+        """Kill a kernel this session started, and wait (briefly) for it to end.
+
+        The shutdown is ``immediate`` (a kill) anyway; jupyter_client, finding the kernel
+        still alive just after its kill, would poll for its end every 0.1 s. A forked
+        kernel is the fork server's to end.
+        """
+        if self.forkserver is not None:
+            return
+        km = self._client.km if self._client is not None else None
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is None or process.poll() is not None:
+            return
+        self._stop_process_tree()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1.0)
 
     def _teardown(self) -> None:
         if self._cgroup is not None:
