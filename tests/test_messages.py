@@ -319,3 +319,242 @@ def test_one_translation_missing_is_english_the_test_finds(persian_examples,
                             vocabulary):
             missed.append(key)
     assert missed == []
+
+
+# --------------------------------------------------------------------------- every call site
+
+
+def _call_sites() -> list[tuple[str, str, frozenset[str] | None]]:
+    """Every ``say(...)`` in grader/: where, the key (each of ``a if c else b``), the args.
+
+    The args are the keyword names given, or None when they are spread (``**values``).
+    """
+    sites = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "say" and node.args):
+                continue
+            names = None if any(k.arg is None for k in node.keywords) else frozenset(
+                k.arg for k in node.keywords if k.arg)
+            first = node.args[0]
+            keys = [first] if not isinstance(first, ast.IfExp) else [first.body, first.orelse]
+            for key in keys:
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                sites.append((where, key.value if isinstance(key, ast.Constant) else "", names))
+    return sites
+
+
+CALL_SITES = _call_sites()
+
+
+def test_the_call_sites_are_found() -> None:
+    assert len(CALL_SITES) >= 250
+    # A key that is not spelled out (a table's entry) is said without values.
+    dynamic = [(where, names) for where, key, names in CALL_SITES if not key]
+    assert dynamic and all(names == frozenset() for _, names in dynamic), dynamic
+
+
+@pytest.mark.parametrize(("where", "key", "names"), [s for s in CALL_SITES if s[1]],
+                         ids=[f"{s[0]}:{s[1]}" for s in CALL_SITES if s[1]])
+def test_every_say_names_a_key_of_both_catalogues_with_its_placeholders(
+        where: str, key: str, names: frozenset[str] | None) -> None:
+    for lang in ("en", "fa"):
+        catalogue = load_catalogue(lang)
+        assert key in catalogue, f"{where}: {key} is not in {lang}.json"
+        if names is not None:
+            assert _placeholders(catalogue[key]) == names, f"{where}: {key} in {lang}.json"
+
+
+# --------------------------------------------------------------------------- wrong answers
+
+
+def _wrong_answers() -> list[tuple[str, Any, Any, tuple[Any, ...]]]:
+    """(id, check, received, call outcomes): a wrong answer of each kind and each family."""
+    import numpy as np
+    import sympy as sp
+
+    from grader.answers import MISSING, CallableAnswer, CallOutcome, Rejected
+    from grader.calls import Call
+    from grader.checks.public import canonical, digest
+    from grader.checks.registry import make_check
+
+    x, y = sp.symbols("x y")
+    calls = (Call(args=(2.0,)), Call(args=(3.0,)))
+    func = CallableAnswer("f", "(x)")
+
+    def sym(value: Any, **options: Any) -> Any:
+        return make_check("symbolic", answer="f", symbols=options.pop("symbols", ("x",)),
+                          value=value, **options)
+
+    salt = "0" * 32
+    return [
+        # numeric
+        ("numeric scalar", make_check("numeric", answer="f", value=4), 3, ()),
+        ("numeric shape", make_check("numeric", answer="f", value=[1.0, 2.0]), [[1.0, 2.0]], ()),
+        ("numeric dict", make_check("numeric", answer="f", value={"a": 1}), {"b": 1}, ()),
+        ("numeric text", make_check("numeric", answer="f", value=1.5), "one and a half", ()),
+        ("missing", make_check("numeric", answer="f", value=1), MISSING, ()),
+        ("unreadable", make_check("numeric", answer="f", value=1), Rejected("too large"), ()),
+        # function
+        ("function wrong", make_check("function", answer="f", inputs=calls, outputs=(4.0, 9.0)),
+         func, (CallOutcome(value=4.0), CallOutcome(value=6.0))),
+        ("function timeout", make_check("function", answer="f", inputs=calls,
+                                        outputs=(4.0, 9.0)),
+         func, (CallOutcome(timed_out=True, limit=2.0), CallOutcome(timed_out=True,
+                                                                    not_run=True))),
+        ("function raised", make_check("function", answer="f", inputs=calls,
+                                       outputs=(4.0, 9.0)),
+         func, (CallOutcome(error="ZeroDivisionError: division by zero"),
+                CallOutcome(value=9.0))),
+        ("function hidden", make_check("function", answer="f", inputs=calls,
+                                       outputs=(4.0, 9.0), visibility="hidden"),
+         func, (CallOutcome(timed_out=True, limit=2.0), CallOutcome(value=1.0))),
+        ("not a function", make_check("function", answer="f", inputs=calls,
+                                      outputs=(4.0, 9.0)), 3, ()),
+        # format and digest (public checks)
+        ("format array", make_check("format", answer="f", form={"type": "array",
+                                                                 "shape": [2]}), [1, 2, 3], ()),
+        ("format dict", make_check("format", answer="f", form={"type": "dict",
+                                                                "keys": ["a"]}), 3, ()),
+        ("format symbols", make_check("format", answer="f", form={
+            "type": "expression", "symbols": ["x"]}), x + y, ()),
+        ("format call", make_check("format", answer="f", form={"type": "callable"},
+                                   inputs=calls, outputs=({"type": "number"},) * 2),
+         func, (CallOutcome(value="text"), CallOutcome(value=1.0))),
+        ("format call timeout", make_check("format", answer="f", form={"type": "callable"},
+                                           inputs=calls, outputs=({"type": "number"},) * 2),
+         func, (CallOutcome(timed_out=True), CallOutcome(value=1.0))),
+        ("digest value", make_check("digest", answer="f", salt=salt,
+                                    digest=digest(salt, canonical(4))), 5, ()),
+        ("digest inexact", make_check("digest", answer="f", salt=salt,
+                                      digest=digest(salt, canonical(4))), 0.1, ()),
+        ("digest call", make_check("digest", answer="f", salt=salt, inputs=calls,
+                                   digests=(digest(salt, canonical(4)),) * 2),
+         func, (CallOutcome(value=5), CallOutcome(error="KeyError: 'a'"))),
+        ("digest not a function", make_check("digest", answer="f", salt=salt, inputs=calls,
+                                             digests=(digest(salt, canonical(4)),) * 2), 4, ()),
+        # symbolic: each family of the engine
+        ("expression", sym("x**2"), x**2 + 1, ()),
+        ("sign", sym("x**3 - x"), x - x**3, ()),
+        ("not an expression", sym("x**2"), True, ()),
+        ("unreadable text", sym("x**2"), "x**", ()),
+        ("undeclared symbol", sym("x**2"), x * y, ()),
+        ("unknown function", sym("x**2"), sp.Function("g")(x), ()),
+        ("boundary", sym("Abs(x)"), x * sp.sign(x) + sp.Piecewise((1, sp.Eq(x, 0)), (0, True)),
+         ()),
+        ("exact difference", sym("x**2"), x**2 + sp.Rational(1, 10**40), ()),
+        ("constant", sym("sqrt(2)"), sp.Rational(141421356237, 10**11), ()),
+        ("form", sym("(x - 1)*(x + 1)", form=("factored",)), "x**2 - 1", ()),
+        ("order term", sym("1 + x"), 1 + x + sp.O(x**2), ()),
+        ("equation", sym("Eq(x**2, 1)"), sp.Eq(x, 1), ()),
+        ("not an equation", sym("Eq(x, 1)"), x - 1, ()),
+        ("interval", sym("Interval(0, 1)"), sp.Interval.Lopen(0, 1), ()),
+        ("interval end", sym("Interval(0, 1)"), sp.Interval(0, 2), ()),
+        ("inequality", sym("x > 1"), x >= 1, ()),
+        ("finite set", sym("FiniteSet(1, 2)"), sp.FiniteSet(1, 3), ()),
+        ("condition", sym("x > y", symbols=("x", "y")), y > x, ()),
+        ("system", sym(["Eq(x + y, 2)", "Eq(x - y, 0)"], symbols=("x", "y"),
+                       compare="system"), [sp.Eq(x + y, 2), sp.Eq(x, 2)], ()),
+        ("system extra", sym(["Eq(x + y, 2)", "Eq(x - y, 0)"], symbols=("x", "y"),
+                             compare="system"), [sp.Eq(x + y, 2)], ()),
+        ("matrix", sym("Matrix([[1, x], [0, 1]])"), sp.Matrix([[1, 0], [x, 1]]), ()),
+        ("matrix shape", sym("Matrix([[1, x]])"), sp.Matrix([[1], [x]]), ()),
+        ("sequence", sym(["x", "x**2"]), [x], ()),
+        ("sequence element", sym(["x", "x**2"]), [x, x**3], ()),
+        ("dict", sym({"a": "x", "b": "x**2"}), {"a": x, "c": x**2}, ()),
+        ("array", sym("x"), np.array([1, 2]), ()),
+        ("a function for an expression", sym("x"), func, ()),
+        # property and manual
+        ("property", make_check("property", answer="f", property_name="is_positive"), -1, ()),
+        ("property calls", make_check("property", answer="f", property_name="is_positive",
+                                      inputs=calls),
+         func, (CallOutcome(value=-1.0), CallOutcome(timed_out=True, limit=2.0))),
+        ("manual", make_check("manual", answer="f"), 3, ()),
+    ]
+
+
+def _reference() -> Any:
+    import types
+
+    module = types.ModuleType("reference")
+    module.is_positive = lambda value, *args: value > 0  # type: ignore[attr-defined]
+    return module
+
+
+WRONG = _wrong_answers()
+
+
+def _values_left_out(parts: Any) -> list[Any]:
+    """The parts with every value left out: what the catalogue itself says, and text as written."""
+    out = []
+    for part in parts:
+        if "key" in part:
+            out.append({"key": part["key"], "args": {
+                name: _values_left_out(v) if isinstance(v, list) else ""
+                for name, v in part.get("args", {}).items()}})
+        elif "sentence" in part:
+            out.append({"sentence": _values_left_out(part["sentence"])})
+        else:
+            out.append(part)
+    return out
+
+
+# Words the Persian messages keep: names of types, options and functions, written as code.
+_KEPT = TERMS | {"eq", "lhs", "rhs", "sigfigs", "decimals", "int64"}
+
+
+def _graded(check: Any, received: Any, outcomes: Any) -> CheckResult:
+    from grader.checks import Evidence
+    from grader.checks.registry import kind_of
+
+    evidence = Evidence(received=received, reference=_reference(),
+                        calls=getattr(check.options, "inputs", ()), outcomes=outcomes)
+    return kind_of(check).grade(check, evidence, 1.0)
+
+
+def _english_words(parts: Any, messages: dict[str, Any]) -> list[str]:
+    """The English words of ``parts`` rendered with ``messages``, values and code left out."""
+    text = render(_values_left_out(parts), messages, load_catalogue("en"))
+    return [w for w in _TOKEN.findall(re.sub(r"`[^`]*`", " ", text)) if w.lower() not in _KEPT]
+
+
+def test_the_wrong_answers_cover_every_kind_that_grades_by_itself_or_not() -> None:
+    from grader.checks.registry import KINDS
+
+    assert {w[1].kind for w in WRONG} == set(KINDS)
+
+
+@pytest.mark.parametrize(("check", "received", "outcomes"), [w[1:] for w in WRONG],
+                         ids=[w[0] for w in WRONG])
+def test_a_wrong_answer_of_each_kind_and_family_says_nothing_in_english_in_persian(
+        check: Any, received: Any, outcomes: Any) -> None:
+    result = _graded(check, received, outcomes)
+    assert result.status in ("failed", "error", "partial", "missing"), result.message
+    fa, en = load_catalogue("fa"), load_catalogue("en")
+    for text, parts in ((result.message, result.message_parts),
+                        (result.hint, result.hint_parts)):
+        if not text:
+            continue
+        # The whole message is the catalogue's: no piece of it is English glued on.
+        assert parts and render(parts, en) == text
+        assert all("text" not in p for p in parts), parts
+        assert _english_words(parts, fa) == [], (text, render(parts, fa, en))
+        assert _PERSIAN.search(render(parts, fa, en))
+        # The English rendering is full of words the test would see.
+        assert _english_words(parts, en)
+
+
+def test_a_translation_missing_is_english_the_wrong_answers_find() -> None:
+    fa = load_catalogue("fa")
+    found = {}
+    for _, check, received, outcomes in WRONG:
+        result = _graded(check, received, outcomes)
+        for parts in (result.message_parts, result.hint_parts):
+            for key in _keys(parts):
+                without = {k: v for k, v in fa.items() if k != key}
+                found[key] = found.get(key, False) or bool(_english_words(parts, without))
+    wordless = {k for k, v in _check_keys("en").items() if not _WORD.search(
+        "".join(text for form in _forms(v) for text, *_ in string.Formatter().parse(form)))}
+    assert len(found) >= 80
+    assert sorted(k for k, seen in found.items() if not seen and k not in wordless) == []
