@@ -494,6 +494,19 @@ def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path, monkeypat
     assert _verdicts(out)["wrong"] == first["wrong"]
     rows = (out / "grades.csv").read_text()
     assert "good," in rows and "wrong," in rows
+    # Again: good's stored run now is the one limited to q_num, so no kernel runs at all.
+    checked.clear()
+    kernels.clear()
+    assert main(["grade", str(subs), "--rubric", str(MINI / "rubric.toml"), "--out",
+                 str(out), "-j", "1", "--questions", "q_num"]) == 0
+    assert checked == ["k", "k"] and kernels == []
+    with Gradebook.existing(out) as book:
+        again = book.result("good")
+        executors = dict(book.db.execute(
+            "SELECT student, executor FROM results WHERE id IN (SELECT id FROM latest)"))
+    assert executors == {"good": "stored answers", "wrong": "stored answers"}
+    assert again is not None and [(q.id, q.score) for q in again.questions] == [
+        (q.id, q.score) for q in good.questions]
     bad = subprocess.run(_grade_cmd(subs, out, "--only", "nobody", jobs=1),
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "--only: no submission of nobody" in bad.stderr
