@@ -67,6 +67,10 @@ class Message(str):
         self.parts = parts
         return self
 
+    def __getnewargs__(self) -> tuple[tuple[Part, ...]]:  # type: ignore[override]
+        # pickle and copy make a str subclass again from its text; a Message is its parts.
+        return (self.parts,)
+
     def __add__(self, other: str) -> Message:
         return Message((*self.parts, *parts_of(other)))
 

@@ -117,6 +117,18 @@ def test_a_message_is_its_english_text_and_renders_in_persian(message: Message, 
     assert render(json.loads(json.dumps(message.parts)), load_catalogue("fa")) == persian
 
 
+def test_a_message_survives_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    message = say("check.first_wrong", summary=say("check.wrong_on", wrong=1, n=7),
+                  detail="as written")
+    for again in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message),
+                  copy.copy(message)):
+        assert isinstance(again, Message) and again == message
+        assert again.parts == message.parts
+
+
 def test_plural_forms_are_picked_by_n() -> None:
     plural = {"one": "{n} entry differs", "other": "{n} entries differ"}
     for n, text in ((1, "1 entry differs"), (3, "3 entries differ")):
