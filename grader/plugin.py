@@ -219,8 +219,10 @@ class GradingRun:
             self.kernels = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """No question ran (all deselected, an interrupted session): stop its kernel."""
+        """Stop the kernel if no question ran (all deselected, interrupted), and the clock."""
         self.close()
+        if config.getoption("grader_timings"):
+            timings.stop()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """One line with the points of the visible checks, and the cells that raised."""

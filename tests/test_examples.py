@@ -16,7 +16,8 @@ everything else in it is a correct answer in that student's own style:
 The same table is checked twice: for :func:`grade_submission` in this process, and for
 ``grader grade submissions_example/ --rubric rubrics/hw2.toml`` exactly as ``make demo``
 runs it, in every kernel path of a batch (kernels forked from each worker's fork server,
-``--fresh-kernels``, ``-j 1``, ``--executor dask``), from the files the command writes.
+``--fresh-kernels``, ``-j 1``, ``--executor dask``), from the files the command writes,
+and for each file graded alone (``grader grade alice.ipynb``: the kernel started first).
 In every path a kernel runs as Jupyter runs a notebook: in the submission's folder, with
 that folder on ``sys.path`` ahead of the installed packages (dave imports his own
 ``helpers.py``).
@@ -236,6 +237,24 @@ def test_make_demo_verdicts_through_the_cli(flags: list[str], tmp_path, monkeypa
     for e in EXAMPLES_EXPECTED:
         errors = f", {len(e.errors)} cell error(s)" if e.errors else ""
         assert f"] {e.student}: {e.score:g}/100{errors} -> " in printed, printed
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("expected", [e for e in EXAMPLES_EXPECTED
+                                      if (EXAMPLES / e.path).is_file()],
+                         ids=lambda e: e.student)
+def test_one_example_through_the_cli(expected: Expected, tmp_path, monkeypatch,
+                                     capsys) -> None:
+    # `grader grade` of one file takes the fast path of a lone submission: its kernel
+    # (plain, preloaded) starts before the rubric's reference loads. Same table.
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "reports"
+    printed = _grade(["grade", f"submissions_example/{expected.path}", "--rubric",
+                      "rubrics/hw2.toml", "--out", str(out), "--timings"], capsys)
+    assert "  start-up " in printed, printed  # the kernel was asked for first
+    students = _students(out)
+    assert list(students) == [expected.student], printed
+    assert _json_row(students[expected.student]) == _table_row(expected), printed
 
 
 # A student folder with its own module: the kernel must import it, and say where it ran.

@@ -1,0 +1,136 @@
+"""One submission's fast path: its kernel starts first, and the result is the batch's.
+
+``grader grade`` of a lone file (and the pytest plugin) starts a plain preloaded kernel
+from the rubric's tables before it loads the reference, discovers and compiles the
+templates (:meth:`grader.executors.worker.WarmPool.ahead`). What a student or a TA sees
+must not change: the result is compared with the same notebook's in a batch, whose
+kernels are forked from a fork server. ``--timings`` prints each phase, and what it
+times stays out of the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import grader.timings as timings
+from grader.cli import _head_start, main
+from grader.report import STUDENTS
+from grader.settings import DEFAULTS
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "submissions_example"
+RUBRIC = ROOT / "rubrics" / "hw2.toml"
+
+# What --timings prints for one submission graded in a kernel, in this order.
+PHASES = ("start-up", "kernel ready", "kernel wait", "cells", "harvest", "checks",
+          "reports", "total")
+
+
+def _comparable(data: dict[str, Any]) -> dict[str, Any]:
+    """A result's JSON without what differs between any two runs: when, and how long."""
+    data = dict(data)
+    data.pop("graded_at", None)
+    data["run"] = {k: v for k, v in data["run"].items() if k != "seconds"}
+    return data
+
+
+def _phases(printed: str) -> list[str]:
+    """The phase names of a --timings breakdown, in the order printed."""
+    lines = printed.split("timings (seconds", 1)[1].splitlines()[1:]
+    return [line[2:15].strip() for line in lines if line.startswith("  ")]
+
+
+@pytest.mark.kernel
+def test_one_submission_is_graded_as_in_a_batch(tmp_path, monkeypatch, capsys) -> None:
+    # The same files, at the same paths: alone (fast path) and in a batch of two graded
+    # in this process with kernels forked from a fork server (-j 1).
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in ("alice.ipynb", "carol.ipynb"):
+        shutil.copy(EXAMPLES / name, two / name)
+    monkeypatch.chdir(tmp_path)
+    assert main(["grade", "two", "--rubric", str(RUBRIC), "--out", "batch", "-j", "1"]) == 0
+    batch_printed = capsys.readouterr()
+    assert main(["grade", "two/alice.ipynb", "--rubric", str(RUBRIC), "--out", "one",
+                 "--timings"]) == 0
+    printed = capsys.readouterr()
+
+    # The lone file took the fast path (its kernel was asked for at start-up) and the
+    # breakdown names every phase, on stderr, once the command's own lines are out.
+    assert [p for p in _phases(printed.err) if p != "calls"] == list(PHASES), printed.err
+    assert "timings" not in printed.out and "timings" not in batch_printed.err
+    assert "[1/1] alice: 75/100" in printed.out
+
+    def result(out: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((tmp_path / out / STUDENTS / "alice.json")
+                                          .read_text("utf-8"))
+        return data
+
+    one, batch = result("one"), result("batch")
+    assert _comparable(one) == _comparable(batch)
+    assert one["run"]["outcome"] == "ok" and one["run"]["figures"]
+    # The page a student reads differs by nothing but the time it was graded.
+    pages = [(tmp_path / out / STUDENTS / "alice.html").read_text("utf-8")
+             for out in ("one", "batch")]
+    assert pages[0].replace(one["graded_at"], "") == pages[1].replace(batch["graded_at"], "")
+
+
+def _args(*paths: str, **given: Any) -> argparse.Namespace:
+    values = {"paths": [Path(p) for p in paths], "executor": "local", "resume": False,
+              "only": None, "questions": None, **given}
+    return argparse.Namespace(**values)
+
+
+@pytest.mark.parametrize("args", [
+    _args("submissions_example"),  # a folder: a batch
+    _args("submissions_example/alice.ipynb", "submissions_example/bob.py"),
+    _args("submissions_example/alice.ipynb", resume=True),  # may need no kernel
+    _args("submissions_example/alice.ipynb", only="alice"),
+    _args("submissions_example/alice.ipynb", questions="q1_1"),
+    _args("submissions_example/alice.ipynb", executor="dask"),
+    _args("submissions_example/missing.ipynb"),
+    _args("rubrics/hw2.toml"),  # not a submission's kind of file
+], ids=["folder", "two-files", "resume", "only", "questions", "dask", "missing", "toml"])
+def test_only_a_lone_submission_file_starts_a_kernel_first(args, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert _head_start(args, DEFAULTS, isolation=None) is None  # type: ignore[arg-type]
+
+
+def test_the_clock_is_off_unless_asked_and_keeps_to_itself() -> None:
+    assert timings.running() is None
+    with timings.phase("cells"):
+        pass
+    timings.add("checks", time.monotonic())
+    assert timings.lines() == []
+
+    clock = timings.start()
+    try:
+        assert timings.start() is clock  # one clock per process
+        began = time.monotonic() - 0.25
+        timings.add("cells", began)
+        timings.add("cells", began)
+        with timings.phase("checks"):
+            pass
+        timings.since_start("total")
+        lines = timings.lines()
+    finally:
+        assert timings.stop() is clock
+    assert timings.running() is None
+    assert lines[0].startswith("timings (seconds")
+    named = {line.split()[0]: line for line in lines[1:]}
+    assert list(named) == ["cells", "checks", "total"]  # in PHASES order, timed ones only
+    assert " x2 " in named["cells"] and float(named["cells"].split()[1]) >= 0.5
+    assert clock.counts == {"cells": 2, "checks": 1, "total": 1}
+    # "at" is counted from this process's start, which came before this test.
+    assert clock.ends["total"] >= clock.ends["checks"] > 0
+
+
+def test_the_process_start_is_in_the_past() -> None:
+    assert 0 < time.monotonic() - timings.process_start() < 24 * 3600
