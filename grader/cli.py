@@ -353,6 +353,13 @@ def _batch_commands(sub: Any) -> None:
                                                       for name, fmt in FORMATS.items()))
     e.add_argument("--to", type=Path, metavar="PATH",
                    help="where to write (default: OUT/export/)")
+    e.add_argument("--template", type=Path, metavar="CSV",
+                   help="canvas: the gradebook Canvas exports (Grades, Export), filled in")
+    e.add_argument("--column", metavar="NAME", default="",
+                   help="canvas: the assignment column to fill, by header, name or id "
+                        "(default: the one named after the rubric)")
+    e.add_argument("--scale", action="store_true",
+                   help="canvas: write points out of the column's Points Possible")
     e.set_defaults(handler=_export)
 
 
@@ -397,8 +404,13 @@ def _merged_words(merged: Any) -> str:
 def _export(args: argparse.Namespace) -> int:
     from grader.batch import printable
     from grader.export import export
+    from grader.export_format import ExportOptions
 
-    written = export(args.out, args.format, args.to)
+    # What the TA should know of the file (students matched on one side only) is printed
+    # as it is found, before the file is named.
+    options = ExportOptions(template=args.template, column=args.column, scale=args.scale,
+                            notify=lambda note: print(printable(note)))
+    written = export(args.out, args.format, args.to, options)
     print(printable(f"Exported {written.count} submission(s) as {args.format} to "
                     f"{written.path}"))
     return 0

@@ -3,8 +3,10 @@
 Everything is read from ``gradebook.sqlite`` (each student's latest result, with the TA's
 grades of text answers merged in where the format carries them), never from the pages.
 A format is a small class with a ``name`` (what ``--format`` takes), a ``description``,
-whether it carries the TA's grades (``ta_grades``) and a ``write`` method
-(:class:`ExportFormat`); adding one is a class and a line in :data:`FORMATS`.
+whether it carries the TA's grades (``ta_grades``), the options it reads (``uses``) and a
+``write`` method (:class:`grader.export_format.ExportFormat`, with its
+:class:`~grader.export_format.ExportOptions`); adding one is a class and a line in
+:data:`FORMATS`. The LMS formats (Canvas, Moodle) are in modules of their own.
 
 This module also holds the one writer of ``grades.csv`` (:func:`grades_table`), which
 the batch uses for the ``grades.csv`` of ``--out`` (:func:`grades_csv`).
@@ -16,35 +18,21 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 from grader.atomic import atomic_write
 from grader.course import CourseRecord
 from grader.errors import GraderError
+from grader.export_canvas import CanvasExport
+from grader.export_format import NO_OPTIONS, ExportFormat, ExportOptions
+from grader.export_moodle import MoodleExport
 from grader.gradebook import Gradebook
 from grader.gradescope import GradescopeExport
 from grader.points import format_points
 from grader.results import SubmissionResult
 from grader.roster import EXPORTED, Roster
-from grader.rubric import Rubric
-
-
-class ExportFormat(Protocol):
-    """One way to write a gradebook's results into a folder."""
-
-    name: str  # what --format takes
-    description: str  # one line for --help
-    ta_grades: bool  # whether the results carry a TA's grades of text answers
-
-    def write(self, results: Sequence[SubmissionResult], target: Path, *,
-              roster: Roster | None = None) -> list[Path]:
-        """Write ``results`` into the folder ``target``; return the files written.
-
-        ``roster`` is the course's roster when one was given (names, sections, LMS ids).
-        """
-        ...
+from grader.rubric import Rubric, load_rubric
 
 
 class CsvExport:
@@ -59,9 +47,11 @@ class CsvExport:
     name = "csv"
     description = "grades.csv (a row per student) and checks.csv (a row per check)"
     ta_grades = True
+    uses: tuple[str, ...] = ()
 
     def write(self, results: Sequence[SubmissionResult], target: Path, *,
-              roster: Roster | None = None) -> list[Path]:
+              roster: Roster | None = None, options: ExportOptions = NO_OPTIONS
+              ) -> list[Path]:
         """Write both tables into ``target``."""
         files = [target / "grades.csv", target / "checks.csv"]
         atomic_write(files[0], grades_table(results, roster=roster))
@@ -75,9 +65,11 @@ class JsonExport:
     name = "json"
     description = "results.json, every student's result in the documented form"
     ta_grades = True
+    uses: tuple[str, ...] = ()
 
     def write(self, results: Sequence[SubmissionResult], target: Path, *,
-              roster: Roster | None = None) -> list[Path]:
+              roster: Roster | None = None, options: ExportOptions = NO_OPTIONS
+              ) -> list[Path]:
         """Write the list into ``target`` (the roster is in the gradebook, not here)."""
         path = target / "results.json"
         atomic_write(path, json.dumps([r.to_dict() for r in results], indent=1,
@@ -86,8 +78,11 @@ class JsonExport:
 
 
 FORMATS: dict[str, ExportFormat] = {
-    f.name: f for f in (CsvExport(), JsonExport(), GradescopeExport())
+    f.name: f for f in (CsvExport(), JsonExport(), GradescopeExport(), CanvasExport(),
+                        MoodleExport())
 }
+# The command line's spelling of each ExportOptions field a format may read.
+FLAGS = {"template": "--template", "column": "--column", "scale": "--scale"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,11 +94,22 @@ class Exported:
     files: tuple[Path, ...] = ()
 
 
-def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
-    """Write the gradebook of ``out`` in the format ``fmt`` into ``to`` (``out/export``)."""
+def export(out: Path, fmt: str, to: Path | None = None,
+           options: ExportOptions = NO_OPTIONS) -> Exported:
+    """Write the gradebook of ``out`` in the format ``fmt`` into ``to`` (``out/export``).
+
+    ``options`` are the command line's; the rubric's id and title are filled in from the
+    gradebook (and the rubric it was graded with, when it is still there). An option the
+    format does not read is an error, not silently dropped.
+    """
     chosen = FORMATS.get(fmt)
     if chosen is None:
         raise GraderError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
+    unused = [FLAGS[name] for name in options.given() if name not in chosen.uses]
+    if unused:
+        readers = [f.name for f in FORMATS.values() if set(options.given()) & set(f.uses)]
+        raise GraderError(f"--format {fmt} does not read {', '.join(unused)} (only "
+                          f"--format {' or '.join(readers)} does): leave it out")
     target = Path(to) if to is not None else Path(out) / "export"
     with Gradebook.existing(out) as book:
         course = CourseRecord(book.db)
@@ -111,8 +117,19 @@ def export(out: Path, fmt: str, to: Path | None = None) -> Exported:
             course.reread_policy()  # a [late] edited since grading counts, on the raw scores
         results = book.merged() if chosen.ta_grades else book.results()
         roster = course.roster()
-    files = chosen.write(results, target, roster=roster)
+        options = _named(options, book)
+    files = chosen.write(results, target, roster=roster, options=options)
     return Exported(path=target, count=len(results), files=tuple(files))
+
+
+def _named(options: ExportOptions, book: Gradebook) -> ExportOptions:
+    """``options`` with the assignment's id and title, which name its LMS column."""
+    path = book.meta("rubric")
+    title = options.title
+    if not title and path and Path(path).is_file():
+        title = load_rubric(path, check_reference=False).title
+    return replace(options, assignment=options.assignment or book.meta("assignment") or "",
+                   title=title)
 
 
 # --------------------------------------------------------------------------- the tables

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError
-from grader.lms import NO_OPTIONS, ExportOptions, Identity, identity, pending_note
+from grader.export_format import NO_OPTIONS, ExportOptions
+from grader.lms import Identity, identity, pending_note
 from grader.points import format_points
 from grader.results import SubmissionResult
 from grader.roster import Roster
@@ -159,7 +160,7 @@ def fill(template: Template, results: Sequence[SubmissionResult], roster: Roster
             rows[i] += [""] * (column + 1 - len(rows[i]))
             rows[i][column] = format_points(points)
             filled += 1
-    _report(template, rows, found, rows_of, [r for r, _ in people], options)
+    _report(template, rows, found, rows_of, people, options)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator=template.newline).writerows(rows)
     options.notify(f"filled {filled} of {len(student_rows)} student row(s) of column "
@@ -168,7 +169,7 @@ def fill(template: Template, results: Sequence[SubmissionResult], roster: Roster
 
 
 def _report(template: Template, rows: list[list[str]], found: dict[int, list[SubmissionResult]],
-            rows_of: dict[str, list[int]], results: list[SubmissionResult],
+            rows_of: dict[str, list[int]], people: list[tuple[SubmissionResult, Identity]],
             options: ExportOptions) -> None:
     """Tell the TA what was matched on one side only, or ambiguously."""
     def shown(i: int) -> str:
@@ -176,12 +177,18 @@ def _report(template: Template, rows: list[list[str]], found: dict[int, list[Sub
 
     unmatched = [shown(i) for i, m in found.items() if not m]
     if unmatched:
-        options.notify(f"in {template.path.name} but not graded ({len(unmatched)}): "
-                       + "; ".join(unmatched))
-    ungraded = sorted(r.student for r in results if r.student not in rows_of)
+        options.notify(f"in {template.path.name} but not in the gradebook "
+                       f"({len(unmatched)}), left as they were: " + "; ".join(unmatched))
+    ungraded = sorted((who for r, who in people if r.student not in rows_of),
+                      key=lambda who: who.student)
     if ungraded:
-        options.notify(f"graded but not in {template.path.name} ({len(ungraded)}): "
-                       + ", ".join(ungraded) + " (give a --roster with their lms_id)")
+        # With an LMS id the student is not in this Canvas course; without one, the
+        # roster can say who they are.
+        options.notify(f"in the gradebook but not in {template.path.name} ({len(ungraded)}): "
+                       + ", ".join(who.student + (f" (lms_id {who.lms_id})" if who.lms_id
+                                                  else " (no lms_id)") for who in ungraded)
+                       + ("; give a --roster with their lms_id" if any(
+                           not who.lms_id for who in ungraded) else ""))
     for i, m in found.items():
         if len(m) > 1:
             options.notify(f"{shown(i)} matches several students "
@@ -190,7 +197,7 @@ def _report(template: Template, rows: list[list[str]], found: dict[int, list[Sub
         if len(lines) > 1:
             options.notify(f"{student} matches several rows "
                            f"({', '.join(shown(i) for i in lines)}): left as they were")
-    note = pending_note(results)
+    note = pending_note([r for r, _ in people])
     if note:
         options.notify(note)
 
@@ -202,14 +209,16 @@ class CanvasExport:
     description = ("Canvas's gradebook export (--template) with this assignment's column "
                    "filled in, to import back")
     ta_grades = True
+    uses: tuple[str, ...] = ("template", "column", "scale")
 
     def write(self, results: Sequence[SubmissionResult], target: Path, *,
               roster: Roster | None = None, options: ExportOptions = NO_OPTIONS
               ) -> list[Path]:
         """Write ``canvas-import.csv`` into ``target``."""
         if options.template is None:
-            raise GraderError("--format canvas needs --template: the CSV Canvas exports "
-                              "(Grades, Export, Export Entire Gradebook)")
+            raise GraderError("--format canvas needs --template CSV: the gradebook Canvas "
+                              "exports (Grades, Export, Export Entire Gradebook), which it "
+                              "fills in to import back")
         text = fill(read_template(options.template), results, roster, options)
         path = target / "canvas-import.csv"
         atomic_write(path, text)

@@ -3,8 +3,9 @@
 Moodle maps the columns of an imported CSV by hand: one identifies the user (email
 address, ID number or username) and each other is mapped to a grade item or to its
 feedback. The file has three columns: the identifier, the assignment's points (headed
-with the rubric's title) and ``Feedback`` (each question's points, and a line for each
-question or check whose points staff set).
+with the rubric's title) and ``Feedback`` (each question's points, what staff set on a
+question or check, why a student on the roster has no points, the score before a late
+penalty, and the text answers still waiting for a TA).
 
 The identifier is the roster's ``email`` when every student has one (``Email address``),
 else its ``lms_id`` when every student has one (``ID number``), else the grader's student
@@ -20,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.atomic import atomic_write
-from grader.lms import NO_OPTIONS, ExportOptions, Identity, identity, pending_note
+from grader.export_format import NO_OPTIONS, ExportOptions
+from grader.lms import Identity, identity, pending_note
 from grader.points import format_points
-from grader.results import SubmissionResult
+from grader.results import ABSENT, SubmissionResult
 from grader.roster import Roster
 
 # The identifier columns in the order they are preferred, with where each value is.
@@ -43,6 +45,12 @@ def feedback(result: SubmissionResult) -> str:
                 line += f"; {c.answer} set by staff" + (
                     f": {c.override.comment}" if c.override.comment else "")
         lines.append(line)
+    if result.run.outcome in ABSENT:
+        lines.append(result.run.message or result.run.outcome)  # no submission, a PDF only
+    penalty = result.late_penalty
+    if penalty is not None and penalty.penalty:
+        lines.append(f"late: {format_points(penalty.score_before)} less a late penalty "
+                     f"of {format_points(penalty.penalty)}")
     if result.pending_manual:
         lines.append(f"{result.pending_manual} text answer(s) not graded yet")
     return "\n".join(lines)
@@ -95,6 +103,7 @@ class MoodleExport:
     description = ("moodle-grades.csv for Moodle's grade import: email, ID number or "
                    "username, points and feedback")
     ta_grades = True
+    uses: tuple[str, ...] = ()
 
     def write(self, results: Sequence[SubmissionResult], target: Path, *,
               roster: Roster | None = None, options: ExportOptions = NO_OPTIONS

@@ -38,6 +38,7 @@ from typing import Any
 
 from grader.atomic import atomic_write
 from grader.errors import GraderError, SubmissionError
+from grader.export_format import NO_OPTIONS, ExportOptions
 from grader.points import format_points
 from grader.report import STUDENTS
 from grader.results import CheckResult, QuestionResult, SubmissionResult, automatic
@@ -237,9 +238,10 @@ class GradescopeExport:
     description = ("students/<student>/results.json in Gradescope's autograder format "
                    "(automatic points only)")
     ta_grades = False
+    uses: tuple[str, ...] = ()
 
     def write(self, results: Sequence[SubmissionResult], target: Path, *,
-              roster: Any = None) -> list[Path]:
+              roster: Any = None, options: ExportOptions = NO_OPTIONS) -> list[Path]:
         """Write each student's file under ``target`` (a roster adds nothing to them)."""
         files = []
         for r in results:

@@ -2,45 +2,20 @@
 
 Who a graded student is in the LMS (:func:`identity`): the roster's ``lms_id`` and
 ``email`` when a roster was given, else the Canvas user id in the submission's file name
-(``lastfirst_12345_678901_hw3.ipynb``: 12345). How an export tells what it could not
-match (:class:`ExportOptions` ``notify``), and how points are written (two decimals at
-most, the grader's own rule: :func:`grader.points.format_points`).
+(``lastfirst_12345_678901_hw3.ipynb``: 12345), and the note on text answers not graded
+yet (:func:`pending_note`). An export tells what it could not match through its options'
+``notify`` (:class:`grader.export_format.ExportOptions`); points are written as the
+grader writes them everywhere (two decimals at most: :func:`grader.points.format_points`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from grader.layouts import CANVAS
 from grader.results import SubmissionResult
 from grader.roster import Roster
-
-
-def _ignore(note: str) -> None:
-    """Drop a note: the default where no one reads them."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExportOptions:
-    """What the LMS formats need besides the results (``grader export`` options).
-
-    ``assignment`` and ``title`` are the rubric's id and title, which name the LMS
-    column; ``notify`` receives a line for each thing the TA should know about the file
-    written (students matched on one side only, points not yet graded).
-    """
-
-    template: Path | None = None  # the LMS's own export to fill in (Canvas)
-    column: str = ""  # the LMS column to fill; "": the one named after the assignment
-    scale: bool = False  # write points out of the LMS column's Points Possible
-    assignment: str = ""
-    title: str = ""
-    notify: Callable[[str], None] = _ignore
-
-
-NO_OPTIONS = ExportOptions()
 
 
 @dataclass(frozen=True, kw_only=True)

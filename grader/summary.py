@@ -68,6 +68,7 @@ class QuestionRate:
     manual: int
     mean: float
     total: int
+    overridden: int = 0  # of those counted above, questions with points a TA set
 
     @property
     def pass_rate(self) -> float:
@@ -148,17 +149,22 @@ def score_bars(results: Sequence[SubmissionResult], *, width: float = 520,
 
 def question_rates(results: Sequence[SubmissionResult], rubric: Rubric
                    ) -> tuple[QuestionRate, ...]:
-    """Per-question counts of full marks, partial marks and the rest."""
+    """Per-question counts of full marks, partial marks and the rest.
+
+    A question a TA overrode counts by the points given (full marks, partial or none:
+    ``QuestionResult.verdict``), as a TA reading the table expects, not as "none".
+    """
     out = []
     for q in rubric.questions:
         found = [qr for r in results for qr in r.questions if qr.id == q.id]
-        status = Counter(qr.status for qr in found)
+        status = Counter(qr.verdict for qr in found)
         out.append(QuestionRate(
             id=q.id, title=q.title, points=q.points, passed=status["passed"],
             partial=status["partial"], manual=status["manual"],
             other=len(found) - status["passed"] - status["partial"] - status["manual"],
             mean=round(statistics.fmean([qr.score for qr in found]), 3) if found else 0.0,
-            total=len(found)))
+            total=len(found), overridden=sum(qr.status == "overridden" or any(
+                c.status == "overridden" for c in qr.checks) for qr in found)))
     return tuple(out)
 
 

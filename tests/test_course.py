@@ -3,9 +3,12 @@
 The course (:func:`course`) is the five example submissions as Canvas exports them, one of
 them late (``_LATE_``, and a time from ``--submitted-at``), a student who handed in a PDF
 only, and a roster with one student who handed in nothing and without one who did. It
-is graded once for the module (:func:`graded`); each test reads what came out. Further
-parts of the course flow (a TA's override, the Canvas gradebook export) add tests that
-take ``graded`` and work on a copy of its folder (:func:`copy_of`).
+is graded once for the module (:func:`graded`); each test reads what came out. The rest
+of the flow works on a copy of its folder (:func:`copy_of`), through the command line as
+a TA types it: an edited late policy re-applied, and a TA's override of an automatic
+check kept through a re-grade, then exported into the Canvas gradebook of
+``tests/data/lms/canvas-course-hw2.csv`` (written from Canvas's documentation of its
+export) and into Moodle's grade import, every figure asserted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -242,6 +245,131 @@ def test_an_edited_late_policy_is_applied_again_without_running_a_notebook(grade
     assert [r[-1] for r in exported[1:]] == ["9", "9", "9", "9", "3", "0", "0"]
 
 
+# --------------------------------------------------------------------------- override, export
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """A ``grader`` command as a TA types it: its exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    return status, out.getvalue(), err.getvalue()
+
+
+TEMPLATE = ROOT / "tests" / "data" / "lms" / "canvas-course-hw2.csv"
+COMMENT = "lr_0 was a typo for lr: the update is right once the cell runs."
+# What grader export --format canvas --scale writes into "Homework 2 (50001)": the total
+# after the late penalty (dave's with the TA's override), out of Canvas's 50 points.
+CANVAS = {"Student": "Homework 2 (50001)", "Points Possible": "50.00",
+          "Ahmadi, Alice": "37.5", "Bahrami, Bob": "37.5", "Karimi, Carol": "25",
+          "Davoudi, Dave": "37.5", "Esmaili, Erin": "11", "Farahani, Frank": "0",
+          "Hosseini, Omid": "", "Student, Test": ""}
+
+
+@pytest.mark.kernel
+def test_override_regrade_and_export_to_canvas_and_moodle(graded, tmp_path):
+    c = copy_of(graded, tmp_path)
+    # A TA gives dave the 4 points of an automatic check his typo (a cell that raised)
+    # left without an answer.
+    grades = tmp_path / "override.csv"
+    grades.write_text(f"student,question,answer,points,comment\n"
+                      f"dave,q3_3,q3_3_update,4,{COMMENT}\n")
+    status, said, err = run("manual", str(c.out), str(grades), "--by", "Dr. Rahimi")
+    assert status == 0, err
+    assert "Merged 0 manual grade(s), 1 override(s) (1 change(s) logged)" in said
+    # Re-grading keeps it: nothing runs again, and the override stays.
+    status, printed = grade(c, "--resume")
+    assert status == 0, printed
+    assert "5 kept" in printed and "0 graded now" in printed
+    dave_points = POINTS["dave"].split()
+    dave_points[QUESTIONS.index("q3_3")] = "9"
+    assert table(c.out / "grades.csv")[1:] == [
+        [*row[:4], *dave_points, "75", "100", "ok", "1", "", "no", "75", "0"]
+        if row[0] == "dave" else row for row in expected_rows()]
+    dave = json.loads((c.out / "students" / "dave.json").read_text("utf-8"))
+    (q3_3,) = [q for q in dave["questions"] if q["id"] == "q3_3"]
+    update = {ch["answer"]: ch for ch in q3_3["checks"]}["q3_3_update"]
+    assert (q3_3["score"], q3_3["status"], update["status"], update["score"]) == (
+        9.0, "passed", "overridden", 4.0)
+    assert {k: update["override"][k] for k in ("points", "comment", "by", "auto_status",
+                                               "auto_score")} == {
+        "points": 4.0, "comment": COMMENT, "by": "Dr. Rahimi", "auto_status": "missing",
+        "auto_score": 0.0}
+    assert [(ch["question"], ch["answer"], ch["old_points"], ch["new_points"], ch["by"])
+            for ch in dave["changes"]] == [("q3_3", "q3_3_update", 0.0, 4.0, "Dr. Rahimi")]
+    page = (c.out / "students" / "dave.html").read_text("utf-8")
+    assert "Points given by a TA" in page and "Dr. Rahimi" in page
+    assert "The grader&#39;s own verdict:" in page
+    # The summary counts dave's q3_3 as full marks now: alice, bob and dave.
+    index = (c.out / "index.html").read_text("utf-8")
+    assert '<code>q3_3</code> <span dir="auto">' in index
+    row = index[index.index('<tr><th scope="row"><code>q3_3</code>'):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="num">3 (60%)</td><td class="num">1</td><td class="num">1</td>' in row
+
+    # Canvas: the TA's gradebook export, filled in and written back.
+    base = ("export", "--out", str(c.out), "--format", "canvas")
+    status, _, err = run(*base)
+    assert status == 2 and "--format canvas needs --template CSV" in err
+    status, _, err = run(*base, "--template", str(TEMPLATE))
+    assert status == 2 and f"{TEMPLATE}: no assignment column starts with 'Deep Learning, " \
+        "homework 2" in err and "give --column with the one to fill" in err
+    status, _, err = run(*base, "--template", str(TEMPLATE), "--column", "Homework 2 (50001)")
+    assert status == 2
+    assert f"{TEMPLATE}: Homework 2 (50001) has Points Possible 50 in Canvas, the rubric's " \
+        "maximum is 100: give --scale" in err
+    status, said, err = run(*base, "--template", str(TEMPLATE), "--column",
+                            "Homework 2 (50001)", "--scale")
+    assert status == 0, err
+    written = c.out / "export" / "canvas-import.csv"
+    assert said.splitlines() == [
+        "in canvas-course-hw2.csv but not in the gradebook (2), left as they were: "
+        "Hosseini, Omid (line 9); Student, Test (line 10)",
+        "in the gradebook but not in canvas-course-hw2.csv (1): gina (lms_id 1007)",
+        "5 student(s) have text answers not yet graded; their grade leaves those points "
+        "out: alice, bob, carol, dave, erin",
+        "filled 6 of 8 student row(s) of column 'Homework 2 (50001)'",
+        f"Exported 7 submission(s) as canvas to {c.out / 'export'}"]
+    got, original = table(written), table(TEMPLATE)
+    assert {r[0].strip(): r[6] for r in got} == CANVAS and len(got) == len(CANVAS)
+    # Every other cell as Canvas wrote it, and its line endings.
+    assert [r[:6] + r[7:] for r in got] == [r[:6] + r[7:] for r in original]
+    assert written.read_bytes().count(b"\r\n") == len(original)
+    status, _, err = run("export", "--out", str(c.out), "--format", "csv", "--template",
+                         str(TEMPLATE))
+    assert status == 2 and "--format csv does not read --template (only --format canvas " \
+        "does): leave it out" in err
+
+    # Moodle: every student has an LMS id (erin's from her file name), so they are the
+    # identifier; points and feedback per student.
+    status, said, err = run("export", "--out", str(c.out), "--format", "moodle", "--to",
+                            str(tmp_path / "moodle"))
+    assert status == 0, err
+    assert said.splitlines() == [
+        "points are out of 100: the Moodle grade item should have that maximum",
+        "5 student(s) have text answers not yet graded; their grade leaves those points "
+        "out: alice, bob, carol, dave, erin",
+        f"Exported 7 submission(s) as moodle to {tmp_path / 'moodle'}"]
+    moodle = table(tmp_path / "moodle" / "moodle-grades.csv")
+    assert moodle[0] == ["ID number", "Deep Learning, homework 2: optimisation, "
+                         "initialisation and regularisation", "Feedback"]
+    assert [r[:2] for r in moodle[1:]] == [
+        ["1001", "75"], ["1002", "75"], ["1003", "50"], ["1004", "75"], ["105", "22"],
+        ["1006", "0"], ["1007", "0"]]
+    feedback = dict(zip(ROWS, (r[2].splitlines() for r in moodle[1:]), strict=True))
+    assert "q3_3: 9/9; q3_3_update set by staff: " + COMMENT in feedback["dave"]
+    assert feedback["carol"][-2:] == ["late: 61.15 less a late penalty of 11.15",
+                                      "9 text answer(s) not graded yet"]
+    assert feedback["gina"] == ["no submission"]
+    assert feedback["frank"] == ["not a .ipynb or .py file; frank handed in no gradable file"]
+    for student, points in POINTS.items():
+        if student not in ("frank", "gina"):
+            shown = [line.split(":")[1].split("/")[0].strip() for line in feedback[student]
+                     if line.startswith("q")]
+            want = dave_points if student == "dave" else points.split()
+            assert shown == want, student
+
+
 # --------------------------------------------------------------------------- the summary alone
 
 
@@ -265,6 +393,33 @@ def _result(student: str, *, outcome: str = "ok", errors: int = 0) -> Submission
 def test_the_summary_never_says_every_submission_ran_when_cells_raised(results, says, never):
     page = render_index(load_rubric(ROOT / "rubrics" / "hw2.toml"), results)
     assert says in page and never not in page
+
+
+def test_an_overridden_question_counts_by_its_points_on_the_summary():
+    from grader.results import CheckResult, Override, QuestionResult
+    from grader.summary import question_rates
+
+    def with_q1_1(student: str, status: str, score: float, *, by_ta: bool) -> SubmissionResult:
+        check = CheckResult(answer="q1_1_curve", kind="numeric", status="failed", score=0.0,
+                            max_score=6.0, message="")
+        q = QuestionResult(id="q1_1", title="", score=score, max_score=6.0, status=status,
+                           checks=(check,), override=Override(
+                               points=score, comment="", by="ta", auto_status="failed",
+                               auto_score=0.0) if by_ta else None)
+        return replace(_result(student), questions=(q,))
+
+    results = [with_q1_1("a", "overridden", 6.0, by_ta=True),  # full marks given by a TA
+               with_q1_1("b", "overridden", 2.5, by_ta=True),  # partial
+               with_q1_1("c", "overridden", 0.0, by_ta=True),  # none
+               with_q1_1("d", "failed", 0.0, by_ta=False)]
+    rubric = load_rubric(ROOT / "rubrics" / "hw2.toml")
+    rate = question_rates(results, rubric)[0]
+    assert (rate.passed, rate.partial, rate.other, rate.manual, rate.overridden) == (
+        1, 1, 2, 0, 3)
+    page = render_index(rubric, results)
+    assert "counts by those points: full marks, partial or none. Overridden: " \
+        "<code>q1_1</code> 3." in page
+    assert "Overridden:" not in render_index(rubric, results[3:])
 
 
 def test_absent_students_are_listed_and_left_out_of_the_statistics():

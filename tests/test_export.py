@@ -132,3 +132,70 @@ def test_manual_command_merges_and_redraws_the_pages(tmp_path, capsys):
     assert "line 2" in capsys.readouterr().err
     assert json.loads((out / "students" / "bob.json").read_text())["questions"][1]["status"] \
         == "passed"
+
+
+LMS = Path(__file__).parent / "data" / "lms"
+
+
+@pytest.fixture()
+def course(tmp_path):
+    """A gradebook of the mini rubric (10 points) with two students in the Canvas sample."""
+    from grader.rubric import load_rubric
+
+    with Gradebook.in_folder(tmp_path) as book:
+        book.claim(load_rubric(MINI / "rubric.toml"))
+        for r in (result("arezaei", "Saturation."), result("smoradi", None, k_right=False),
+                  result("zed", "Vanishing.")):
+            book.record(SubmissionResult.from_dict({**r.to_dict(), "max_score": 10.0}))
+    return tmp_path
+
+
+def test_canvas_and_moodle_exports_through_the_command_line(course, capsys):
+    template = LMS / "canvas-gradebook.csv"
+    base = ["export", "--out", str(course), "--format", "canvas"]
+    assert main(base) == 2
+    assert "--format canvas needs --template CSV" in capsys.readouterr().err
+    assert main([*base, "--template", str(course / "absent.csv")]) == 2
+    assert f"--template {course / 'absent.csv'}: cannot read it" in capsys.readouterr().err
+    # The column is found by the rubric's title, "Mini assignment".
+    assert main([*base, "--template", str(template)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said == [
+        "in canvas-gradebook.csv but not in the gradebook (2), left as they were: "
+        "Karimi, Reza (line 5); Student, Test (line 6)",
+        "in the gradebook but not in canvas-gradebook.csv (1): zed (no lms_id); give a "
+        "--roster with their lms_id",
+        "2 student(s) have text answers not yet graded; their grade leaves those points "
+        "out: arezaei, zed",
+        "filled 2 of 4 student row(s) of column 'Mini assignment (48213)'",
+        f"Exported 3 submission(s) as canvas to {course / 'export'}"]
+    with (course / "export" / "canvas-import.csv").open(newline="") as f:
+        column = [row[5] for row in csv.reader(f)]
+    assert column == ["Mini assignment (48213)", "10.00", "2", "0", "", ""]
+    # Options a format does not read are refused, naming the one that reads them.
+    for fmt in ("csv", "json", "gradescope", "moodle"):
+        assert main(["export", "--out", str(course), "--format", fmt, "--column", "x",
+                     "--scale"]) == 2
+        assert f"--format {fmt} does not read --column, --scale (only --format canvas " \
+            "does): leave it out" in capsys.readouterr().err
+    assert main(["export", "--out", str(course), "--format", "moodle"]) == 0
+    assert "identified by their grader id (Username)" in capsys.readouterr().out
+    with (course / "export" / "moodle-grades.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert [r[:2] for r in rows] == [["Username", "Mini assignment"], ["arezaei", "2"],
+                                     ["smoradi", "0"], ["zed", "2"]]
+    assert rows[1][2] == "q_num: 2/2\nq_text: 0/1\n1 text answer(s) not graded yet"
+
+
+def test_canvas_points_out_of_another_maximum_need_scale(course, tmp_path, capsys):
+    template = tmp_path / "canvas.csv"
+    template.write_text((LMS / "canvas-gradebook.csv").read_text("utf-8")
+                        .replace(",10.00,10.00,", ",20.00,10.00,"), "utf-8")
+    base = ["export", "--out", str(course), "--format", "canvas", "--template", str(template)]
+    assert main(base) == 2
+    assert f"{template}: Mini assignment (48213) has Points Possible 20 in Canvas, the " \
+        "rubric's maximum is 10: give --scale" in capsys.readouterr().err
+    assert main([*base, "--scale", "--column", "48213"]) == 0
+    with (course / "export" / "canvas-import.csv").open(newline="") as f:
+        assert [row[5] for row in csv.reader(f)] == ["Mini assignment (48213)", "20.00",
+                                                     "4", "0", "", ""]

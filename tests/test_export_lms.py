@@ -17,8 +17,9 @@ import pytest
 
 from grader.errors import GraderError
 from grader.export_canvas import fill, read_template
+from grader.export_format import ExportOptions
 from grader.export_moodle import moodle_csv
-from grader.lms import ExportOptions, file_lms_id, identity
+from grader.lms import file_lms_id, identity
 from grader.results import CheckResult, Override, QuestionResult, RunLog, SubmissionResult
 from grader.roster import Roster, RosterEntry
 
@@ -81,9 +82,10 @@ def test_canvas_column_filled_by_id_sis_id_and_login_the_rest_kept():
     assert [r[:5] + r[6:] for r in out] == [r[:5] + r[6:] for r in original]
     assert text.count("\r\n") == 6 and not text.startswith("\ufeff")
     assert notes == [
-        "in canvas-gradebook.csv but not graded (1): Student, Test (line 6)",
-        "graded but not in canvas-gradebook.csv (1): nobody (give a --roster with their "
-        "lms_id)",
+        "in canvas-gradebook.csv but not in the gradebook (1), left as they were: "
+        "Student, Test (line 6)",
+        "in the gradebook but not in canvas-gradebook.csv (1): nobody (no lms_id); give a "
+        "--roster with their lms_id",
         "1 student(s) have text answers not yet graded; their grade leaves those points out: "
         "rkarimi",
         "filled 3 of 4 student row(s) of column 'Mini assignment (48213)'",
