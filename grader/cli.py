@@ -509,10 +509,12 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from grader.batch import printable
-    from grader.grade import grade_submission
+    from grader.executors.worker import grade_alone, rubric_and_kernel
     from grader.plugin import check_report
 
-    result = grade_submission(args.submission, load_rubric(args.rubric))
+    # As the pytest plugin does: the kernel first, with the preload of the final grading.
+    rubric, kernels = rubric_and_kernel(args.rubric, start=args.submission.exists())
+    result = grade_alone(args.submission, rubric, kernels)
     text, failed = check_report(result)
     print(printable(text, lines=True))  # a TA may check a student's notebook: its answers
     return 1 if failed else 0

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from grader.executors.worker import WarmPool
     from grader.results import CheckResult, QuestionResult, SubmissionResult
     from grader.rubric import Question, Rubric
-    from grader.settings import ExecutionSettings
 
 _FEEDBACK_CHARS = 300  # of one message in a table cell
 
@@ -73,30 +72,20 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     rubric_path, submission = paths
     from grader.errors import GraderError
-    from grader.rubric import load_rubric
+    from grader.executors.worker import rubric_and_kernel
 
     if config.getoption("grader_timings"):
         timings.start()
+    # The kernel starts now, from the rubric's tables, and pytest collects meanwhile.
+    start = submission.is_file() and not (config.getoption("help") or
+                                          config.getoption("collectonly"))
     try:
-        # The rubric's tables are enough to start the kernel; its reference (if it has
-        # one) and pytest's collection then load while the kernel starts.
-        settings = load_rubric(rubric_path, check_reference=False).execution
+        rubric, kernels = rubric_and_kernel(rubric_path, start=start)
     except GraderError as exc:
         raise pytest.UsageError(f"grader: {exc}") from None
     if not submission.is_file():
         raise pytest.UsageError(f"grader: the submission {submission} does not exist (set by "
                                 "--grader-submission or grader_submission)")
-    kernels = None if config.getoption("help") or config.getoption("collectonly") \
-        else _head_start(settings)
-    try:
-        rubric = load_rubric(rubric_path)
-    except GraderError as exc:
-        if kernels is not None:
-            kernels.close()
-        raise pytest.UsageError(f"grader: {exc}") from None
-    if kernels is not None and rubric.execution != settings:
-        kernels.close()  # the rubric changed on disk since: grade() starts its own kernel
-        kernels = None
     run = GradingRun(rubric, submission, kernels=kernels)
     config.stash[_RUN] = run
     config.pluginmanager.register(run, "grader-run")
@@ -105,15 +94,6 @@ def pytest_configure(config: pytest.Config) -> None:
     source = getattr(config, "args_source", None)
     if source is not pytest.Config.ArgsSource.ARGS and not _covered(config, submission):
         config.args.append(str(submission))
-
-
-def _head_start(settings: ExecutionSettings) -> WarmPool:
-    """The kernel for the session's one grading, starting now (as ``grader grade`` does)."""
-    from grader.executors.worker import WarmPool
-    from grader.kernel import sandbox
-
-    timings.since_start("start-up")
-    return WarmPool.ahead(settings, sandbox.resolve(settings.sandbox))
 
 
 def _settings(config: pytest.Config) -> tuple[Path, Path] | None:
@@ -173,25 +153,13 @@ class GradingRun:
         """Grade the submission on first use; every later call returns the same result."""
         if not self._started:
             self._started = True
-            from grader.grade import grade_submission
+            from grader.executors.worker import grade_alone
 
-            session = None
+            kernels, self.kernels = self.kernels, None
             try:
-                if self.kernels is not None:
-                    from grader.executors.worker import warm_checks
-
-                    warm_checks()
-                    with timings.phase("kernel wait"):
-                        session = self.kernels.take(prefetch=False)
-                self.result = grade_submission(
-                    self.submission, self.rubric, session=session,
-                    isolation=self.kernels.isolation if self.kernels is not None else None)
+                self.result = grade_alone(self.submission, self.rubric, kernels)
             except Exception as exc:  # every question reports it, not only the first
                 self.error = str(exc) or type(exc).__name__
-            finally:
-                if session is not None:
-                    session.close()  # grade() closed it; unless it failed before
-                self.close()
         if self.result is None:
             raise GradingFailed(f"{self.submission.name} could not be graded: {self.error}")
         return self.result

@@ -82,6 +82,29 @@ def test_one_submission_is_graded_as_in_a_batch(tmp_path, monkeypatch, capsys) -
     assert pages[0].replace(one["graded_at"], "") == pages[1].replace(batch["graded_at"], "")
 
 
+@pytest.mark.kernel
+def test_the_plugin_prints_its_breakdown_in_its_summary(pytester, tmp_path,
+                                                        monkeypatch) -> None:
+    # A student's repository from the release, the correct example as the notebook; no
+    # plugins but ours in the inner pytest (others cost a second a run).
+    from grader.release import release
+
+    bundle = release(RUBRIC, tmp_path / "hw2")
+    for path in bundle.files:
+        dest = pytester.path / path.relative_to(bundle.out)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest)
+    shutil.copy(EXAMPLES / "alice.ipynb", pytester.path / "hw2.ipynb")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest("-p", "grader.plugin", "--grader-timings")
+    result.assert_outcomes(passed=14, skipped=5)
+    out = result.stdout.str()
+    summary = out.split("= grader =", 1)[1]
+    assert [p for p in _phases(summary) if p != "calls"] == \
+        [p for p in PHASES if p != "reports"], summary  # the plugin writes no pages
+    assert timings.running() is None  # the inner session stopped its clock
+
+
 def _args(*paths: str, **given: Any) -> argparse.Namespace:
     values = {"paths": [Path(p) for p in paths], "executor": "local", "resume": False,
               "only": None, "questions": None, **given}

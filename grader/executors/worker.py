@@ -26,6 +26,9 @@ from grader.kernel.sandbox import Isolation
 from grader.settings import ExecutionSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from grader.results import SubmissionResult
     from grader.rubric import Rubric
 
 
@@ -188,6 +191,59 @@ class Worker:
     def close(self) -> None:
         """Stop the warm kernels."""
         self.pool.close()
+
+
+def rubric_and_kernel(path: Path, *, start: bool) -> tuple[Rubric, WarmPool | None]:
+    """The rubric at ``path`` and, when ``start``, a kernel for one submission.
+
+    The kernel starts as soon as the rubric's tables are read, before its reference
+    loads (:meth:`WarmPool.ahead`). A rubric that fails to load raises its
+    :class:`~grader.errors.GraderError` with no kernel left running; one changed on disk
+    meanwhile gets no kernel (grade() starts one for what it now says).
+    """
+    from grader.kernel import sandbox
+    from grader.rubric import load_rubric
+
+    settings = load_rubric(path, check_reference=False).execution
+    kernels = None
+    if start:
+        timings.since_start("start-up")
+        kernels = WarmPool.ahead(settings, sandbox.resolve(settings.sandbox))
+    try:
+        rubric = load_rubric(path)
+    except BaseException:
+        if kernels is not None:
+            kernels.close()
+        raise
+    if kernels is not None and rubric.execution != settings:
+        kernels.close()
+        kernels = None
+    return rubric, kernels
+
+
+def grade_alone(path: Path, rubric: Rubric, kernels: WarmPool | None) -> SubmissionResult:
+    """:func:`~grader.grade.grade_submission` of ``path`` in the kernel ``kernels`` started.
+
+    For one submission graded in this process (``grader check``, the pytest plugin):
+    the check kinds' modules are imported while the kernel finishes starting, and the
+    pool is closed after, used or not. Without ``kernels``, grade() starts its own.
+    """
+    from grader.grade import grade_submission
+
+    session = None
+    try:
+        if kernels is not None:
+            warm_checks()
+            began = time.monotonic()
+            session = kernels.take(prefetch=False)
+            timings.add("kernel wait", began)
+        return grade_submission(path, rubric, session=session,
+                                isolation=kernels.isolation if kernels is not None else None)
+    finally:
+        if session is not None:
+            session.close()  # grade() closed it, unless it failed before it could
+        if kernels is not None:
+            kernels.close()
 
 
 def warm_checks() -> None:
