@@ -34,7 +34,7 @@ from grader.rubric import load_rubric
 distributed = pytest.importorskip("distributed")
 
 from grader.executors import dask as dask_executor  # noqa: E402  (after the skip)
-from grader.executors.remote import bundle, payload  # noqa: E402
+from grader.executors.remote import Lines, bundle, payload  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 MINI = ROOT / "tests" / "data" / "mini"
@@ -286,3 +286,26 @@ def test_a_crashed_grading_process_is_restarted(slot):
     again = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
     assert _score(again) == _score(first)
     assert _warm() is not proc
+
+
+def test_lines_read_from_a_pipe_keep_what_arrived_together():
+    # The setup and the first submission reach a new grading process in one read: the
+    # second line must be served from what was read, not waited for on the pipe.
+    read, write = os.pipe()
+    try:
+        lines = Lines(read)
+        os.write(write, b'{"setup": 1}\n{"files": 2}\n{"par')
+        assert lines.next(5) == b'{"setup": 1}\n'
+        assert lines.next(0.5) == b'{"files": 2}\n'
+        started = time.monotonic()
+        assert lines.next(0.3) is None  # half a line, then nothing: a timeout
+        assert time.monotonic() - started >= 0.3
+        os.write(write, b't": 3}\n')
+        assert lines.next(5) == b'{"part": 3}\n'
+        os.close(write)
+        write = -1
+        assert lines.next(5) == b""
+    finally:
+        os.close(read)
+        if write >= 0:
+            os.close(write)

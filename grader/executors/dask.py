@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Generator, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.executors.protocol import (
@@ -40,7 +39,7 @@ from grader.executors.protocol import (
     default_jobs,
     deliver,
 )
-from grader.executors.remote import COMMAND, IDLE_EXIT, bundle, payload
+from grader.executors.remote import COMMAND, IDLE_EXIT, Lines, bundle, payload
 from grader.executors.worker import task_limit
 from grader.gradebook import now
 from grader.settings import ExecutionSettings
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
 # An idle grading process older than this is closed rather than used: it is about to
 # leave on its own (IDLE_EXIT), and a request must not cross its going.
 REUSE_IDLE = IDLE_EXIT / 2
+STOP_GRACE = 5.0  # seconds a process past its deadline has to close its kernels
 
 
 class DaskExecutor:
@@ -82,6 +82,8 @@ class GradingProcess:
         self.process: subprocess.Popen[bytes] = _LAUNCHER.submit(
             subprocess.Popen, [sys.executable, *COMMAND], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._log, start_new_session=True).result()
+        assert self.process.stdout is not None
+        self._replies = Lines(self.process.stdout.fileno())
         self._send(setup)
 
     @property
@@ -99,19 +101,19 @@ class GradingProcess:
         """The result JSON of grading ``files``; kills the process past ``limit`` seconds."""
         try:
             self._send(files)
-            line = _read_line(self.process.stdout, limit)
+            line = self._replies.next(limit)
         except OSError as exc:  # a broken pipe: the process is gone
+            tail = self._tail()
             self.kill()
-            raise RuntimeError(f"the grading process was lost: {exc}{self._tail()}") \
-                from None
+            raise RuntimeError(f"the grading process was lost: {exc}{tail}") from None
         if line is None:
-            self.kill()
+            self.kill(STOP_GRACE)
             raise TimeoutError(f"grading took longer than {limit:.0f} s: its process and "
                                "kernels were killed")
         if not line:
+            tail = self._tail()
             self.kill()
-            raise RuntimeError(f"the grading process exited {self.process.returncode}"
-                               + self._tail())
+            raise RuntimeError(f"the grading process exited {self.process.returncode}{tail}")
         text = line.decode("utf-8")
         if text.startswith('{"error":'):
             raise GraderError(json.loads(text)["error"])
@@ -125,8 +127,16 @@ class GradingProcess:
             return (": " + " | ".join(lines)) if lines else ""
         return ""
 
-    def kill(self) -> None:
-        """Stop the process now; its fork server and kernels die with it."""
+    def kill(self, grace: float = 0.0) -> None:
+        """Stop the process: SIGTERM lets it close its kernels; SIGKILL after ``grace`` s.
+
+        Its fork server and kernels die with it even when it cannot close them.
+        """
+        if grace > 0 and self.alive:
+            with contextlib.suppress(OSError):
+                self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
@@ -151,24 +161,6 @@ class GradingProcess:
             with contextlib.suppress(Exception):
                 if stream is not None:
                     stream.close()
-
-
-def _read_line(stream: IO[bytes] | None, limit: float) -> bytes | None:
-    """One line from ``stream``: b"" when it closed, None when none came in ``limit`` s."""
-    assert stream is not None
-    fd = stream.fileno()
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + limit
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return None
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b""
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            return b"".join(chunks)
 
 
 _LAUNCHER = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-launch")

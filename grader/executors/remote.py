@@ -9,14 +9,13 @@ It grades with the same :class:`~grader.executors.worker.Worker` as a local work
 process: in its main thread, each student's kernel forked fresh from a fork server that
 stays warm across submissions, in a sandbox, under the same limits. Each submission's
 files are unpacked into a folder of their own and removed after it is graded. The
-process leaves when its input closes, after ``IDLE_EXIT`` seconds without a request,
-or with its parent (a lost worker).
+process leaves, removing what it made, when its input closes, after ``IDLE_EXIT``
+seconds without a request, or on SIGTERM, which its parent's death sends.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import select
@@ -24,6 +23,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -107,11 +107,36 @@ def unpack_submission(files: dict[str, Any], folder: Path) -> Task:
                 questions=tuple(str(q) for q in files.get("questions", ())))
 
 
-def _request(stream: IO[bytes], idle: float) -> dict[str, Any] | None:
-    """The next request line, or None when the input closed or none came for ``idle`` s."""
-    ready, _, _ = select.select([stream], [], [], idle)
-    line = stream.readline() if ready else b""
-    if not line.strip():
+class Lines:
+    """Lines read from a pipe's file descriptor, each waited for at most a given time.
+
+    Unbuffered by Python: a buffered stream may hold the next line already read from the
+    pipe, where ``select`` cannot see it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._pending = b""
+
+    def next(self, limit: float) -> bytes | None:
+        """The next line: b"" when the pipe closed, None when none came in ``limit`` s."""
+        deadline = time.monotonic() + limit
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return b""
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        return line + b"\n"
+
+
+def _request(lines: Lines, idle: float) -> dict[str, Any] | None:
+    """The next request, or None when the input closed or none came for ``idle`` s."""
+    line = lines.next(idle)
+    if not line or not line.strip():
         return None
     request: dict[str, Any] = json.loads(line.decode("utf-8"))
     return request
@@ -125,7 +150,8 @@ def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -
     """
     from grader.kernel import sandbox
 
-    setup = _request(requests, idle)
+    lines = Lines(requests.fileno())
+    setup = _request(lines, idle)
     if setup is None:
         return
     settings = settings_from(setup["settings"])
@@ -137,7 +163,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -
         worker = Worker(rubric, settings, sandbox.resolve(settings.sandbox), warm=1)
         try:
             count = 0
-            while (files := _request(requests, idle)) is not None:
+            while (files := _request(lines, idle)) is not None:
                 count += 1
                 folder = root / f"submission-{count}"
                 folder.mkdir()
@@ -153,19 +179,33 @@ def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -
             worker.close()
 
 
-def main() -> None:
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    # SystemExit unwinds serve(): the kernel in use, the fork server and the unpacked
+    # files are closed and removed on the way out.
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
     """``python -m grader.executors.remote``: serve the requests on stdin until it closes."""
-    die_with_parent(signal.SIGKILL)
+    # The worker that started this process, dying, sends SIGTERM: it leaves as cleanly as
+    # when its input closes. A task past its deadline also sends SIGKILL a little later.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(signal.SIGTERM)
     protect_from_oom()
     # Replies go to a private copy of stdout; whatever else writes to fd 1 (a library's
     # print) goes to stderr and cannot break a reply line.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    with contextlib.suppress(BrokenPipeError):
+    try:
         serve(sys.stdin.buffer, replies)
+    except BrokenPipeError:
+        pass
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
     # Kernels are closed; leave without waiting for anything else.
-    os._exit(0)
+    os._exit(main())
