@@ -70,6 +70,14 @@ class WarmPool:
         A plain kernel with the preload run in it, as ``--fresh-kernels`` makes: a fork
         server costs as much for its first kernel and pays off from the second.
         """
+        # What starting a kernel imports, imported here: in the kernel's thread it would
+        # compete for the GIL with all the caller loads meanwhile, and the kernel's
+        # process would start a tenth of a second later.
+        import importlib
+
+        for name in ("nbformat", "nbclient", "jupyter_client.manager",
+                     "jupyter_client.asynchronous"):
+            importlib.import_module(name)
         return cls(settings, isolation, 1, fork=False)
 
     def _start_one(self) -> None:

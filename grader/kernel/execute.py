@@ -106,7 +106,10 @@ class KernelSession:
                 km = kernel_manager(argv, space.ipc)
             client_class = capped_client_class()
             self._client = client_class(
-                nbformat.v4.new_notebook(),
+                # The client's own notebook, empty: new_notebook() would validate it
+                # against the schema (50 ms) before the kernel can even be started.
+                nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                    "cells": []}),
                 km=km,
                 timeout=int(max(1, self.settings.cell_timeout)),
                 startup_timeout=int(self.settings.startup_timeout),
