@@ -150,11 +150,15 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def _points(out: Path) -> dict[str, Any]:
-    """Each student's score, and each question's points and status, from the CLI's files."""
+    """Each student's score, and each question's points and status, from the CLI's files.
+
+    With the submission's path and content digest: the TA's files, not a worker's copy.
+    """
     got = {}
     for path in sorted((out / "students").glob("*.json")):
         data = json.loads(path.read_text("utf-8"))
-        got[path.stem] = (data["score"], data["run"]["outcome"],
+        got[path.stem] = (data["submission"], data["submission_sha256"], data["score"],
+                          data["run"]["outcome"],
                           {q["id"]: (q["score"], q["status"]) for q in data["questions"]})
     return got
 

@@ -3,7 +3,7 @@
 :mod:`~grader.executors.protocol` says what an executor is and must guarantee;
 :mod:`~grader.executors.local` grades in worker processes on this machine (with
 :mod:`~grader.executors.worker`'s warm kernels), :mod:`~grader.executors.dask` on a Dask
-cluster (with :mod:`~grader.executors.remote`'s one-submission process). Adding an
+cluster (with :mod:`~grader.executors.remote`'s warm grading processes). Adding an
 executor is a module with a class that has the protocol's ``run``, and a line in
 :data:`EXECUTORS`; ``grader grade --executor`` offers every name in it.
 """
