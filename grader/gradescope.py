@@ -42,7 +42,7 @@ from grader.export_format import NO_OPTIONS, ExportOptions
 from grader.points import format_points
 from grader.report import STUDENTS
 from grader.results import CheckResult, QuestionResult, SubmissionResult, automatic
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric
 
 SUBMISSION_DIR = Path("/autograder/submission")
 RESULTS_PATH = Path("/autograder/results/results.json")
@@ -116,13 +116,16 @@ def run(rubric_path: str | Path, *, submission_dir: str | Path = SUBMISSION_DIR,
     A folder without a gradable file gives a zero result that says why. A rubric that
     cannot be loaded still gets a results file for the student, then raises.
     """
-    from grader.grade import failed_result, grade_submission
+    from grader.executors.worker import grade_alone, rubric_and_kernel
+    from grader.grade import failed_result
     from grader.submission import Submission
 
     started = time.monotonic()
     submission_dir, results_path = Path(submission_dir), Path(results_path)
     try:
-        rubric = load_rubric(rubric_path)
+        # The kernel starts first, as for every lone submission (the reference loads
+        # meanwhile), with the rubric's preload as in a batch.
+        rubric, kernels = rubric_and_kernel(rubric_path, start=submission_dir.is_dir())
     except GraderError as exc:
         _write(results_path, {"score": 0.0, "execution_time": 0, "visibility": "visible",
                               "stdout_visibility": "hidden",
@@ -131,7 +134,7 @@ def run(rubric_path: str | Path, *, submission_dir: str | Path = SUBMISSION_DIR,
                                         "graded."})
         raise GraderError(f"gradescope: {exc}") from exc
     try:
-        result = grade_submission(submission_dir, rubric, student="submission")
+        result = grade_alone(submission_dir, rubric, kernels, student="submission")
     except SubmissionError as exc:
         sub = Submission(student="submission", path=submission_dir)
         result = failed_result(sub, rubric, f"nothing to grade: {_reason(exc, rubric)}")

@@ -201,7 +201,7 @@ class Worker:
         self.pool.close()
 
 
-def rubric_and_kernel(path: Path, *, start: bool) -> tuple[Rubric, WarmPool | None]:
+def rubric_and_kernel(path: str | Path, *, start: bool) -> tuple[Rubric, WarmPool | None]:
     """The rubric at ``path`` and, when ``start``, a kernel for one submission.
 
     The kernel starts as soon as the rubric's tables are read, before its reference
@@ -229,7 +229,8 @@ def rubric_and_kernel(path: Path, *, start: bool) -> tuple[Rubric, WarmPool | No
     return rubric, kernels
 
 
-def grade_alone(path: Path, rubric: Rubric, kernels: WarmPool | None) -> SubmissionResult:
+def grade_alone(path: Path, rubric: Rubric, kernels: WarmPool | None, *,
+                student: str | None = None) -> SubmissionResult:
     """:func:`~grader.grade.grade_submission` of ``path`` in the kernel ``kernels`` started.
 
     For one submission graded in this process (``grader check``, the pytest plugin):
@@ -245,7 +246,7 @@ def grade_alone(path: Path, rubric: Rubric, kernels: WarmPool | None) -> Submiss
             began = time.monotonic()
             session = kernels.take(prefetch=False)
             timings.add("kernel wait", began)
-        return grade_submission(path, rubric, session=session,
+        return grade_submission(path, rubric, student=student, session=session,
                                 isolation=kernels.isolation if kernels is not None else None)
     finally:
         if session is not None:
