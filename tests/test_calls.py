@@ -132,7 +132,7 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
         "        pass\n"
         "    return 2 * x\n")
     spans: list[float] = []
-    original = Harvester.call
+    original = Harvester.collect
 
     def timed(self: Harvester, *args: Any, **kwargs: Any) -> Any:
         start = time.monotonic()
@@ -141,7 +141,11 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
         finally:
             spans.append(time.monotonic() - start)
 
-    monkeypatch.setattr(Harvester, "call", timed)
+    def one_by_one(self: Harvester, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("every call was to be made in the one request")
+
+    monkeypatch.setattr(Harvester, "collect", timed)
+    monkeypatch.setattr(Harvester, "call", one_by_one)
     result = grade_submission(tmp_path / "sub.py", load_rubric(tmp_path / "r.toml"))
     assert result.run.outcome == "ok", result.run.message
     f, g = (q.checks[0] for q in result.questions)
@@ -151,6 +155,134 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
     assert (g.status, g.score) == ("partial", pytest.approx(0.4))
     assert g.message == ("wrong on 3 of 5 test inputs (hidden): not run: an earlier call "
                          "timed out after 1 s, timed out (limit 1 s)")
-    assert len(spans) == 2
-    # 1 s of CPU time each (at most 3 s on the clock on a crowded machine), not 5 x 1 s
-    assert max(spans) < 4.0, spans
+    assert len(spans) == 1  # the answers and both checks' calls: one request
+    # 1 s of CPU time a check (at most 3 s on the clock on a crowded machine), not 5 x 1 s
+    assert spans[0] < 8.0, spans
+
+
+# --------------------------------------------------------------------------- one request
+
+
+def _agent_collect(monkeypatch: pytest.MonkeyPatch, namespace: dict[str, Any],
+                   checks: list[tuple[str, int, float]]) -> list[tuple[Any, Any]]:
+    """What the agent publishes for one request: (part, payload), in order, in this process.
+
+    ``checks`` are (function name, number of calls on 0 .. n-1, per-call limit).
+    """
+    from grader.kernel import agent
+
+    published: list[tuple[Any, Any]] = []
+    monkeypatch.setattr(agent, "_publish", lambda nonce, payload, call=None:
+                        published.append((call, payload)))
+    request = json.dumps([{"name": name, "timeout": limit,
+                           "calls": [{"args": agent.encode((i,)), "kwargs": agent.encode({})}
+                                     for i in range(n)]} for name, n, limit in checks])
+    agent._grader_collect(namespace, "nonce", sorted(namespace), 10**8, 10**7, request)
+    assert signal.getitimer(signal.ITIMER_PROF) == signal.getitimer(signal.ITIMER_REAL) \
+        == (0.0, 0.0)
+    return published
+
+
+def test_one_request_harvests_then_calls_each_function_check_with_its_own_limits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[str, int]] = []
+
+    def hangs_on_1(x: int) -> int:
+        made.append(("h", x))
+        while x == 1:
+            pass
+        return x
+
+    def double(x: int) -> int:
+        made.append(("d", x))
+        return 2 * x
+
+    namespace = {"h": hangs_on_1, "d": double, "k": 3}
+    start = time.monotonic()
+    published = _agent_collect(monkeypatch, namespace,
+                               [("h", 4, 0.3), ("k", 2, 1.0), ("d", 3, 0.5), ("h", 1, 0.2)])
+    took = time.monotonic() - start
+    parts = [part for part, _ in published]
+    # The answers first, then each function check's calls as their own part; k is no
+    # function, so its check (index 1) is not called at all.
+    assert parts == [None, 0, 2, 3]
+    answers = published[0][1]
+    assert answers["k"] == {"t": "int", "v": "3"} and answers["d"]["t"] == "callable"
+    hung = dict(published)[0]
+    assert hung[:1] == [{"value": {"t": "int", "v": "0"}}]
+    assert hung[1] == {"timeout": True, "limit": "cpu",
+                       "message": "the call used more than 0.3 s of CPU time"}
+    assert hung[2:] == [{"timeout": True, "not_run": True,
+                         "message": "not run: an earlier call timed out after 0.3 s"}] * 2
+    # The hung check costs the next check nothing; a later check of the same function
+    # is called afresh, with its own limit.
+    assert dict(published)[2] == [{"value": {"t": "int", "v": str(2 * i)}} for i in range(3)]
+    assert dict(published)[3] == [{"value": {"t": "int", "v": "0"}}]
+    assert made == [("h", 0), ("h", 1), ("d", 0), ("d", 1), ("d", 2), ("h", 0)]
+    assert took < 0.3 * 3 + 0.5
+
+
+class _Kernel:
+    """A session whose one request answers with the parts given (and what status)."""
+
+    def __init__(self, parts: dict[Any, Any], status: str = "ok") -> None:
+        self.settings = types.SimpleNamespace(call_timeout=10.0, cell_timeout=30.0)
+        self.space = types.SimpleNamespace(agent=Path("agent.py"))
+        self.parts, self.status = parts, status
+        self.requests: list[tuple[str, float, int]] = []
+
+    def run_code(self, code: str, timeout: float, messages: int = 1) -> tuple[str, list[Any]]:
+        from grader.kernel.agent import RESULT_MIME
+
+        self.requests.append((code, timeout, messages))
+        nonce = code.split("(globals(), '", 1)[1].split("'", 1)[0] if "(globals(), '" in code \
+            else ""
+        if "_grader_collect(" not in code:
+            return "ok", []  # the agent is loaded; a call asked for on its own finds nothing
+        outputs = [{"output_type": "display_data", "data": {RESULT_MIME: {
+            "nonce": nonce, **({} if part is None else {"call": part}), "payload": payload}}}
+            for part, payload in self.parts.items()]
+        return self.status, outputs
+
+
+FUNCTION = {"t": "callable", "name": "f", "signature": "(x)"}
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    # The request ran out of time in check 1: it fails as its own request would have, and
+    # check 2, never reached, is asked for on its own.
+    ("timeout", ["value", "ran past", "asked"]),
+    ("dead", ["value", "died", "asked"]),
+    # Everything came back but check 1 (the agent found no function): asked for alone.
+    ("ok", ["value", "asked", "asked"]),
+])
+def test_a_check_missing_from_the_request_fails_as_alone_and_the_rest_are_asked_for(
+        status: str, expected: list[str]) -> None:
+    from grader.kernel.harvest import Harvester
+
+    kernel = _Kernel({None: {"f": FUNCTION, "k": {"t": "int", "v": "1"}},
+                      0: [{"value": {"t": "int", "v": "2"}}]}, status)
+    harvester = Harvester(kernel)  # type: ignore[arg-type]
+    asked: list[str] = []
+
+    def call(name: str, calls: Any, *, timeout: float | None = None) -> Any:
+        asked.append(name)
+        harvester.last_items = [{"error": "asked"}] * len(calls)
+        return tuple(CallOutcome(error="asked") for _ in calls)
+
+    harvester.call = call  # type: ignore[method-assign]
+    one = [Call(args=(0,))]
+    answers, made = harvester.collect(["f", "k"], [("f", one, None), ("f", one, 2.0),
+                                                   ("f", one, None), ("k", one, None)])
+    assert isinstance(answers["f"], CallableAnswer) and answers["k"] == 1
+    assert made[3] is None  # k is no function: no calls
+    got = [m.outcomes[0] for m in made[:3] if m is not None]
+    assert [("value" if o.value == 2 else o.error or "") for o in got][:1] == ["value"]
+    assert [next(w for w in ("ran past", "died", "asked") if w in (o.error or ""))
+            for o in got[1:]] == expected[1:]
+    assert [m.limit for m in made[:3] if m is not None] == [10.0, 2.0, 10.0]
+    [(limit, messages)] = [(t, m) for code, t, m in kernel.requests
+                           if "_grader_collect(" in code]
+    assert messages == 5  # a message's worth of bytes for the answers, and for each check
+    # The harvest's limit, and each check's own (limit x calls + 10 s).
+    assert limit == 30.0 + (10 + 10) + (2 + 10) + (10 + 10) + (10 + 10)

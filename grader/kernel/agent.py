@@ -338,10 +338,11 @@ def _cap_streams(left: list[int]) -> None:
             continue
 
 
-def _publish(nonce: str, payload: Any) -> None:
+def _publish(nonce: str, payload: Any, **part: Any) -> None:
+    """Send ``payload`` to the grader; ``part`` (``call=i``) says which check's calls it is."""
     from IPython.display import publish_display_data
 
-    publish_display_data({RESULT_MIME: {"nonce": nonce, "payload": payload}})
+    publish_display_data({RESULT_MIME: {"nonce": nonce, **part, "payload": payload}})
 
 
 _json_dumps = json.dumps  # bound now, before a submission can replace it
@@ -366,12 +367,13 @@ def _wire_size(obj: Any) -> tuple[int, int, int]:
 
 
 def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str],
-                    total_bytes: int | None = None, total_values: int | None = None) -> None:
+                    total_bytes: int | None = None, total_values: int | None = None
+                    ) -> dict[str, Any]:
     """Encode each contract name found in the student's namespace and publish them.
 
     The answers together stay within ``total_bytes`` and ``total_values`` (the grader's
     budget for one submission): an answer that would take them past it is rejected
-    instead, and the ones after it may still fit.
+    instead, and the ones after it may still fit. Returns what it published.
     """
     _reserve.clear()
     out: dict[str, Any] = {}
@@ -393,6 +395,32 @@ def _grader_harvest(namespace: dict[str, Any], nonce: str, names: list[str],
                 size, width, values = size + n, max(width, w), values + k
         out[name] = obj
     _publish(nonce, out)
+    return out
+
+
+def _grader_collect(namespace: dict[str, Any], nonce: str, names: list[str],
+                    total_bytes: int, total_values: int, checks_json: str) -> None:
+    """Harvest the answers, then make every function check's calls: one request in all.
+
+    ``checks_json`` lists each function check as ``{"name", "calls", "timeout"}``; a
+    check is called only when its answer crossed as a function, exactly as if the grader
+    had asked for it after the harvest (see :func:`_grader_call`), and its results are
+    published as their own message (``call``: the check's index) as soon as they are
+    made, so a kernel that dies later keeps them. Each check has its own limits and its
+    own hung-call rule.
+    """
+    # Looked up by name, as the grader's own cell would: a submission that replaced the
+    # harvest gets what it would get without this request (no calls: the grader makes
+    # them one by one).
+    encoded = _grader_harvest(namespace, nonce, names, total_bytes, total_values)
+    if _type(encoded) is not _dict:
+        return
+    for index, check in enumerate(json.loads(checks_json)):
+        entry = _dict.get(encoded, check["name"])
+        if _type(entry) is not _dict or _dict.get(entry, "t") != "callable":
+            continue  # not a function: the grader makes no calls of it
+        results = _call_each(namespace, check["name"], check["calls"], check["timeout"])
+        _publish(nonce, results, call=index)
 
 
 class _CallTimeout(BaseException):
@@ -403,8 +431,8 @@ class _CallTimeout(BaseException):
 # students' kernels slows a call down without making it wrong, but one that sleeps or
 # waits uses no CPU and must end all the same.
 WALL_FACTOR = 3
-# The grader waits ``timeout * len(calls) + 10`` s for the whole cell (grader.kernel.harvest):
-# the calls end before that, so that their results are read.
+# The grader waits ``timeout * len(calls) + 10`` s for one check's calls (grader.kernel.harvest,
+# which adds that up over the checks of one request): the calls end before, to be read.
 _CELL_MARGIN = 5.0
 
 
@@ -418,11 +446,16 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
     is stopped the function is not called again: a function that hangs on every input
     costs one limit, not one per input, and the calls after it are reported not run.
     """
+    _publish(nonce, _call_each(namespace, name, json.loads(calls_json), timeout, total))
+
+
+def _call_each(namespace: dict[str, Any], name: str, calls: list[Any], timeout: float,
+               total: float | None = None) -> list[dict[str, Any]]:
+    """The results of :func:`_grader_call`'s calls, one item per argument set."""
     _reserve.clear()
     import signal
     import time
 
-    calls = json.loads(calls_json)
     func: Any = namespace.get(name)
     results: list[dict[str, Any]] = []
     wall = timeout * WALL_FACTOR
@@ -478,7 +511,7 @@ def _grader_call(namespace: dict[str, Any], nonce: str, name: str, calls_json: s
         stop_timers()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _publish(nonce, results)
+    return results
 
 
 def _safe_str(exc: BaseException) -> str:

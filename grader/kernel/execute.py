@@ -440,8 +440,13 @@ class KernelSession:
             return "kernel_died", _MUTE
         return _death(self.exit_signal())
 
-    def run_code(self, source: str, *, timeout: float | None = None) -> tuple[str, list[Any]]:
-        """Run the grader's own code; return its status and outputs."""
+    def run_code(self, source: str, *, timeout: float | None = None,
+                 messages: int = 1) -> tuple[str, list[Any]]:
+        """Run the grader's own code; return its status and outputs.
+
+        Its outputs may take ``messages`` messages' worth of bytes (the grader's request
+        that harvests and calls gets one a part, as each part's own request would).
+        """
         import nbformat
 
         if self.deadline_hit:
@@ -451,7 +456,7 @@ class KernelSession:
         if timeout is not None:
             self._client.timeout = int(max(1, min(timeout, self.time_left)))
         self._client.capping = False
-        self._client.grader_budget = self.guard.limits.message_bytes
+        self._client.grader_budget = self.guard.limits.message_bytes * max(1, messages)
         try:
             status = self._execute(cell)
         finally:

@@ -1,9 +1,10 @@
 """Bring answers out of the kernel as tagged JSON, and call student functions there.
 
 After the student's cells have run, the grader loads its agent
-(:mod:`grader.kernel.agent`) into the kernel as a module of its own, then asks it to
-encode each contract name. Results come back only as display data of the grader's
-MIME type carrying this run's random nonce; anything a student prints is ignored.
+(:mod:`grader.kernel.agent`) into the kernel as a module of its own, then asks it, in one
+request (:meth:`Harvester.collect`), to encode each contract name and to make every
+function check's calls. Results come back only as display data of the grader's MIME
+type carrying this run's random nonce; anything a student prints is ignored.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from grader.answers import MISSING, CallOutcome, Rejected
+from grader.answers import MISSING, CallableAnswer, CallOutcome, Rejected
 from grader.calls import Call
 from grader.kernel import wire
 from grader.kernel.agent import RESULT_MIME, encode
@@ -88,7 +90,13 @@ class Harvester:
             self._loaded = status == "ok"
         return self._loaded
 
-    def _payload(self, outputs: Iterable[Any]) -> Any:
+    def _parts(self, outputs: Iterable[Any]) -> dict[int | None, Any]:
+        """This run's payloads by part: None the answers, ``i`` the calls of check ``i``.
+
+        The first of each part counts (the agent's own, for what it sent before any of
+        the student's code ran in that request).
+        """
+        parts: dict[int | None, Any] = {}
         for out in outputs:
             if out.get("output_type") != "display_data":
                 continue
@@ -98,32 +106,83 @@ class Harvester:
                     data = wire.loads(data, self.limits)
                 except ValueError:  # MessageRefused included: such text is not read
                     continue
-            if isinstance(data, dict) and data.get("nonce") == self.nonce:
-                return data.get("payload")
-        return None
+            if not isinstance(data, dict) or data.get("nonce") != self.nonce:
+                continue
+            part = data.get("call")
+            if part is None or (isinstance(part, int) and not isinstance(part, bool)):
+                parts.setdefault(part, data.get("payload"))
+        return parts
+
+    def _payload(self, outputs: Iterable[Any]) -> Any:
+        return self._parts(outputs).get(None)
 
     def answers(self, names: Sequence[str]) -> dict[str, Any]:
         """Decode each name's value; :data:`MISSING` or :class:`Rejected` where none."""
+        return self.collect(names, ())[0]
+
+    def collect(self, names: Sequence[str], checks: Sequence[CheckCalls]
+                ) -> tuple[dict[str, Any], list[Made | None]]:
+        """The answers, and the calls of every check whose answer is a function, in one request.
+
+        ``checks`` are each function check's ``(name, calls, call_timeout)`` in the order
+        the calls are made; the result has, for each, None when its answer is not a
+        function (no calls), else what :meth:`call` gives and its per-call limit. The agent
+        makes each check's calls as :meth:`call` would, with that check's limits and its
+        hung-call rule; a check whose results did not come back (the request ran out of
+        time during it, or the kernel died) fails as :meth:`call` fails it, and the ones
+        after it are asked for one by one, so that a hung check costs the others nothing.
+        """
         if not names:
-            return {}
+            return {}, [None] * len(checks)
         if not self._ensure_agent():
-            return self._refuse(names, "the grader could not read the kernel's answers")
+            return (self._refuse(names, "the grader could not read the kernel's answers"),
+                    [None] * len(checks))
+        request = json.dumps([{"name": name, "calls": _wire(calls),
+                               "timeout": self._per_call(timeout)}
+                              for name, calls, timeout in checks])
         # The agent keeps the answers within the submission's budget, measured as the
         # grader's pre-scan measures them (wire.prescan): bytes and JSON values.
-        code = self._loader() + (f"_grader_agent._grader_harvest(globals(), {self.nonce!r}, "
+        code = self._loader() + (f"_grader_agent._grader_collect(globals(), {self.nonce!r}, "
                                  f"{json.dumps(list(names))}, {self.limits.answer_bytes}, "
-                                 f"{self.limits.answer_nodes})")
-        status, outputs = self.session.run_code(code, timeout=self.session.settings.cell_timeout)
-        payload = self._payload(outputs)
+                                 f"{self.limits.answer_nodes}, {json.dumps(request)})")
+        # The harvest's limit, and each check's as its own request would have it.
+        limit = self.session.settings.cell_timeout + sum(
+            _cell_limit(self._per_call(timeout), len(calls)) for _, calls, timeout in checks)
+        status, outputs = self.session.run_code(code, timeout=limit,
+                                                messages=1 + len(checks))
+        parts = self._parts(outputs)
+        payload = parts.get(None)
         if not isinstance(payload, dict):
             stopped = getattr(self.session, "limit_hit", "")
             reason = (f"the kernel was stopped before its answers could be read: {stopped}"
                       if stopped else
                       "the kernel stopped before its answers could be read" if status != "ok"
                       else "the kernel did not return the answers")
-            return self._refuse(names, reason)
+            return self._refuse(names, reason), [None] * len(checks)
         self.crossed = {n: payload.get(n, {"t": "missing"}) for n in names}
-        return decode_answers(self.crossed, self.budget)
+        answers = decode_answers(self.crossed, self.budget)
+        made: list[Made | None] = []
+        stopped_in = status != "ok"  # the request ended early: in the first check not back
+        for index, (name, calls, timeout) in enumerate(checks):
+            if not isinstance(answers.get(name), CallableAnswer):
+                made.append(None)
+                continue
+            per_call = self._per_call(timeout)
+            items = parts.get(index)
+            if not calls:
+                items = []
+            elif not isinstance(items, list) or len(items) != len(calls):
+                if not stopped_in:
+                    # Not called in the request (the submission replaced the agent's
+                    # harvest, say): asked for on its own, as before the request.
+                    outcomes = self.call(name, calls, timeout=timeout)
+                    made.append(Made(limit=per_call, items=tuple(self.last_items),
+                                     outcomes=outcomes))
+                    continue
+                items, stopped_in = _failed(status, len(calls)), False
+            made.append(Made(limit=per_call, items=tuple(items),
+                             outcomes=decode_calls(items, self.budget, per_call)))
+        return answers, made
 
     def _refuse(self, names: Sequence[str], reason: str) -> dict[str, Any]:
         self.crossed, self.refused = None, reason
@@ -139,23 +198,53 @@ class Harvester:
         self.last_items = []
         if not calls:
             return ()
-        per_call = timeout or self.session.settings.call_timeout
+        per_call = self._per_call(timeout)
         if not self._ensure_agent():
             self.last_items = [{"error": "the grader could not reach the kernel"}] * len(calls)
             return decode_calls(self.last_items, self.budget, per_call)
-        wire = json.dumps([{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))}
-                           for c in calls])
         code = self._loader() + (f"_grader_agent._grader_call(globals(), {self.nonce!r}, "
-                                 f"{name!r}, {json.dumps(wire)}, {per_call!r})")
-        status, outputs = self.session.run_code(code, timeout=per_call * len(calls) + 10)
+                                 f"{name!r}, {json.dumps(json.dumps(_wire(calls)))}, "
+                                 f"{per_call!r})")
+        status, outputs = self.session.run_code(code, timeout=_cell_limit(per_call, len(calls)))
         payload = self._payload(outputs)
         if not isinstance(payload, list) or len(payload) != len(calls):
-            reason = {"timeout": "the calls ran past the time limit",
-                      "dead": "the kernel died during the calls"}.get(
-                status, "the kernel did not return the results")
-            payload = [{"error": reason, "timeout": status == "timeout"}] * len(calls)
+            payload = _failed(status, len(calls))
         self.last_items = payload
         return decode_calls(payload, self.budget, per_call)
+
+    def _per_call(self, timeout: float | None) -> float:
+        """A check's own ``call_timeout``, else the execution settings'."""
+        return timeout or self.session.settings.call_timeout
+
+
+CheckCalls = tuple[str, Sequence[Call], float | None]  # a check's function, calls and limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Made:
+    """One check's calls as made: the per-call limit, the agent's items, their outcomes."""
+
+    limit: float
+    items: tuple[Any, ...]
+    outcomes: tuple[CallOutcome, ...]
+
+
+def _wire(calls: Sequence[Call]) -> list[dict[str, Any]]:
+    """A check's argument sets as the agent reads them (trusted values, tagged JSON)."""
+    return [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))} for c in calls]
+
+
+def _cell_limit(per_call: float, count: int) -> float:
+    """How long the grader waits for one check's ``count`` calls of ``per_call`` s each."""
+    return per_call * count + 10
+
+
+def _failed(status: str, count: int) -> list[dict[str, Any]]:
+    """The items of a check whose results did not come back, the request having ``status``."""
+    reason = {"timeout": "the calls ran past the time limit",
+              "dead": "the kernel died during the calls"}.get(
+        status, "the kernel did not return the results")
+    return [{"error": reason, "timeout": status == "timeout"}] * count
 
 
 def budget_of(limits: wire.Limits) -> DecodeBudget:
