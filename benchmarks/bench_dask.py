@@ -9,8 +9,8 @@ It generates N homework-2 notebooks (``bench_batch.generate``) and times, one af
 another, ``grader grade`` on them with the same number of slots (``-j``, default 2):
 
 local     ``grader grade -j 2`` (worker processes, each with a kernel fork server);
-dask      ``grader grade --executor dask -j 2`` (a local cluster of 2 worker processes,
-          started and stopped inside the run, as a user's run does);
+dask      ``grader grade --executor dask -j 2`` (a local cluster of 2 workers, started
+          and stopped inside the run, as a user's run does);
 external  ``grader grade --executor dask --scheduler tcp://...`` on a ``dask scheduler``
           and 2 ``dask worker --nthreads 1`` processes started before the clock starts.
 

@@ -290,7 +290,7 @@ def _batch_arguments(g: argparse.ArgumentParser) -> None:
                    help="local worker processes (default) or a Dask cluster")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="the Dask scheduler, e.g. tcp://HOST:8786 (default with --executor "
-                        "dask: a cluster of -j worker processes on this machine)")
+                        "dask: a cluster of -j workers on this machine)")
     g.add_argument("--retries", type=int, default=2, metavar="N",
                    help="Dask: times a failed task is tried again elsewhere (default: 2)")
     g.add_argument("--id-pattern", metavar="REGEX",

@@ -6,12 +6,14 @@ verdicts are the local executor's, each worker keeps one warm grading process, a
 worker SIGKILLed while it holds tasks loses nothing (its tasks finish on the other one,
 and its grading processes die with it). The warm grading process of a worker slot is
 also tested on its own: killed at the task's deadline with its kernels, and replaced
-after a crash.
+after a crash; and a local cluster (its workers threads of the grader's process) starts
+at most one per slot and leaves none running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -235,6 +237,7 @@ def test_a_worker_killed_while_it_holds_tasks_loses_none_of_them(cluster, local_
 @pytest.fixture
 def slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """What a Dask task of the mini rubric is sent, graded here in this process."""
+    dask_executor._close_all()
     rubric = load_rubric(MINI / "rubric.toml")
     sleepy = tmp_path / "sleepy.py"
     sleepy.write_text("import time\ntime.sleep(60)\nk = 1\n", "utf-8")
@@ -313,3 +316,37 @@ def test_lines_read_from_a_pipe_keep_what_arrived_together():
         os.close(read)
         if write >= 0:
             os.close(write)
+
+
+@pytest.mark.kernel
+def test_a_local_cluster_keeps_one_grading_process_per_slot_and_leaves_none(tmp_path,
+                                                                            monkeypatch):
+    from grader.batch import Progress, grade_batch
+    from grader.discover import discover
+    from grader.executors import BatchOptions
+    from grader.kernel import sandbox
+
+    dask_executor._close_all()
+    started: list[str] = []
+    made = dask_executor.GradingProcess.__init__
+
+    def counted(self: dask_executor.GradingProcess, key: str, setup: dict[str, Any]) -> None:
+        started.append(key)
+        made(self, key, setup)
+
+    monkeypatch.setattr(dask_executor.GradingProcess, "__init__", counted)
+    subs = tmp_path / "subs"
+    shutil.copytree(MINI / "submissions", subs)
+    found, _ = discover([subs])
+    rubric = load_rubric(MINI / "rubric.toml")
+    out = tmp_path / "out"
+    report = grade_batch(found, rubric, out=out, settings=rubric.execution,
+                         isolation=sandbox.resolve(rubric.execution.sandbox),
+                         options=BatchOptions(executor="dask", jobs=2),
+                         progress=Progress(len(found), out, io.StringIO()))
+    assert sorted(report.graded) == sorted(s.student for s in found)
+    assert len(found) >= 5 and 1 <= len(started) <= 2, started
+    # The batch is over: no grading process is left running, warm or not.
+    assert not dask_executor._IDLE
+    assert not [p for p in _descendants(os.getpid())
+                if "grader.executors.remote" in _cmdline(p) and _alive(p)]

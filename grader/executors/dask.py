@@ -166,10 +166,13 @@ class GradingProcess:
 _LAUNCHER = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-launch")
 _IDLE: list[GradingProcess] = []  # warm processes no task holds, oldest first
 _LOCK = threading.Lock()
+_HELD = 0  # processes tasks of this process hold now
+_PEAK = 1  # the most held at once: the slots of every Dask worker in this process
 
 
 def _acquire(key: str, setup: dict[str, Any]) -> GradingProcess:
     """A warm grading process set up for ``key``, or a new one."""
+    global _HELD, _PEAK
     found = None
     stale = []
     with _LOCK:
@@ -181,28 +184,42 @@ def _acquire(key: str, setup: dict[str, Any]) -> GradingProcess:
             elif found is None and proc.key == key:
                 _IDLE.remove(proc)
                 found = proc
+        _HELD += 1
+        _PEAK = max(_PEAK, _HELD)
     for proc in stale:
         proc.close()
-    return found if found is not None else GradingProcess(key, setup)
+    try:
+        return found if found is not None else GradingProcess(key, setup)
+    except BaseException:
+        _release(None)
+        raise
 
 
-def _release(proc: GradingProcess) -> None:
-    """Keep ``proc`` warm for the next task; past one per worker thread, close the oldest."""
+def _release(proc: GradingProcess | None) -> None:
+    """Keep ``proc`` warm for the next task, or none (it was killed).
+
+    At most one idle process per slot is kept (the oldest beyond is closed): a slot is a
+    thread of this Dask worker, or of every worker this process runs (a local cluster's,
+    whose workers are threads of the grader's own process).
+    """
+    global _HELD
     with _LOCK:
-        _IDLE.append(proc)
-        extra = _IDLE[:max(0, len(_IDLE) - _slots())]
+        _HELD -= 1
+        if proc is not None:
+            _IDLE.append(proc)
+        extra = _IDLE[:max(0, len(_IDLE) - max(_PEAK, _slots()))]
         del _IDLE[:len(extra)]
     for old in extra:
         old.close()
 
 
 def _slots() -> int:
-    """Tasks this Dask worker runs at once: how many warm processes it keeps."""
+    """Threads of the Dask worker running this task (1 outside one)."""
     with contextlib.suppress(Exception):
         from distributed import get_worker
 
         return max(1, int(get_worker().state.nthreads))
-    return default_jobs()
+    return 1
 
 
 @atexit.register
@@ -233,6 +250,7 @@ def grade_remote(packed: dict[str, Any], files: dict[str, Any],
         raise
     except BaseException:
         proc.kill()
+        _release(None)
         raise
     _release(proc)
     return text
@@ -246,7 +264,9 @@ def run_dask(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettin
     """Grade ``tasks`` on a Dask cluster; yield each as it comes back.
 
     ``scheduler`` is an address (``tcp://HOST:8786``), a ``distributed.Client``, or None
-    for a local cluster of ``jobs`` worker processes.
+    for a local cluster of ``jobs`` workers. Those are threads of this process: what
+    grades is each one's warm grading process, so a worker process of its own would
+    only cost its start-up.
     """
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -258,8 +278,11 @@ def run_dask(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettin
         if isinstance(scheduler, Client):
             client = scheduler
         elif scheduler is None:
+            # Its workers are threads here, their grading processes this process's
+            # children: stopped once the cluster is (a local batch leaves nothing warm).
+            stack.callback(_close_all)
             cluster = stack.enter_context(LocalCluster(
-                n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
+                n_workers=jobs or default_jobs(), threads_per_worker=1, processes=False,
                 dashboard_address=None))
             client = stack.enter_context(Client(cluster))
         else:

@@ -16,6 +16,7 @@ seconds without a request, or on SIGTERM, which its parent's death sends.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -30,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from grader.errors import GraderError
 from grader.executors.protocol import Task
-from grader.executors.worker import Worker, die_with_parent, settings_from
+from grader.executors.worker import Worker, die_with_parent, settings_from, warm_checks
 from grader.kernel.oom import protect_from_oom
 
 if TYPE_CHECKING:
@@ -162,6 +163,12 @@ def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -
         # on its way; it then serves every student this process grades.
         worker = Worker(rubric, settings, sandbox.resolve(settings.sandbox), warm=1)
         try:
+            # Meanwhile the reference and the check kinds' modules are imported here, off
+            # the first submission's time. One that fails to import fails each grading
+            # with its own message, as it would locally.
+            with contextlib.suppress(Exception):
+                rubric.load_reference()
+                warm_checks()
             count = 0
             while (files := _request(lines, idle)) is not None:
                 count += 1

@@ -1,6 +1,6 @@
 """What grades submissions inside a worker: warm kernels and the worker that uses them.
 
-Both the local executor's worker processes and the Dask task's fresh process grade with a
+Both the local executor's worker processes and a Dask worker's grading processes grade with a
 :class:`Worker`: one submission at a time, in the calling (main) thread, with a kernel
 from a :class:`WarmPool` (forked from a preloaded fork server, or started ahead of need).
 A kernel serves one student and is closed; it is never reused.
