@@ -17,8 +17,8 @@ c. the example's code cells run by plain ``python`` (``MPLBACKEND=Agg``), the fl
 
 It prints, per example, the median wall seconds of each, the ratios g/c and p/c against
 the target (2.5), and the median of each phase of the ``--timings`` breakdowns of (g) and
-(p): start-up, kernel ready and the wait for it, cells, harvest, calls, checks, reports,
-total. One untimed run of each comes first (caches, the font list).
+(p): start-up, kernel ready and the wait for it, cells, harvest (with the function
+checks' calls), checks, reports, total. One untimed run of each comes first (caches, the font list).
 """
 
 from __future__ import annotations

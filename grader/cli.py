@@ -62,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="kernel isolation: auto (bwrap when it works, else limits only; the "
                         "default), bwrap or required (refuse without it), none")
     g.add_argument("--timings", action="store_true",
-                   help="print where the time went (start-up, kernel, cells, harvest, calls, "
-                        "checks, reports) on stderr when done")
+                   help="print where the time went (start-up, kernel, cells, harvest and "
+                        "calls, checks, reports) on stderr when done")
     _batch_arguments(g)
     g.set_defaults(handler=_grade)
 
