@@ -103,22 +103,27 @@ class Cluster:
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         self.logs = where
-        self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.client: Any = None
         self.scheduler = self._start("scheduler", _dask(
             "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"))
-        self.workers = {f"w{i}": self._start(f"w{i}", _dask(
-            "worker", self.address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
-            "--no-dashboard", "--host", "127.0.0.1", "--death-timeout", "60"))
-            for i in range(2)}
-        self.client = distributed.Client(self.address, timeout="60s")
-        self.client.wait_for_workers(2, timeout=60)
+        try:
+            for i in range(2):
+                self.workers[f"w{i}"] = self._start(f"w{i}", _dask(
+                    "worker", self.address, "--name", f"w{i}", "--nthreads", "1",
+                    "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                    "--death-timeout", "60"))
+            self.client = distributed.Client(self.address, timeout="60s")
+            self.client.wait_for_workers(2, timeout=60)
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("wb")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=self.logs, start_new_session=True)
         log.close()
-        self.procs.append(proc)
         return proc
 
     def names(self) -> dict[str, str]:
@@ -127,17 +132,20 @@ class Cluster:
                 for addr, info in self.client.scheduler_info()["workers"].items()}
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close(timeout=10)
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=10)
+        # The workers first, while the scheduler is there to say goodbye to.
+        for group in (list(self.workers.values()), [self.scheduler]):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in group:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -288,10 +296,29 @@ def test_the_warm_grading_process_is_killed_at_the_deadline_and_replaced(slot,
 def test_a_crashed_grading_process_is_restarted(slot):
     first = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
     proc = _warm()
+    # Killed while idle: the next task starts another.
     os.kill(proc.process.pid, signal.SIGKILL)
     proc.process.wait(timeout=10)
     again = dask_executor.grade_remote(slot["packed"], slot["good"], slot["settings"])
     assert _score(again) == _score(first)
+    proc = _warm()
+    # Killed in the middle of a task: that task fails (Dask retries it), with its
+    # kernel; the next one starts another.
+    seen: set[int] = set()
+
+    def crash() -> None:
+        seen.update(_descendants(proc.process.pid))
+        os.kill(proc.process.pid, signal.SIGKILL)
+
+    timer = threading.Timer(3.0, crash)
+    timer.start()
+    with pytest.raises(RuntimeError, match="the grading process exited -9"):
+        dask_executor.grade_remote(slot["packed"], slot["sleepy"], slot["settings"])
+    timer.join()
+    assert seen and not _wait_gone(seen)
+    assert not dask_executor._IDLE
+    assert _score(dask_executor.grade_remote(slot["packed"], slot["good"],
+                                             slot["settings"])) == _score(first)
     assert _warm() is not proc
 
 

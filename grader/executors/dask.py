@@ -121,8 +121,9 @@ class GradingProcess:
         return text
 
     def _tail(self) -> str:
+        """The last lines the process wrote to stderr, for the task's error."""
         with contextlib.suppress(OSError):
-            self._log.seek(0)
+            self._log.seek(max(0, self._log.seek(0, os.SEEK_END) - 4096))
             lines = self._log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
             return (": " + " | ".join(lines)) if lines else ""
         return ""
