@@ -160,14 +160,17 @@ def _isolation(settings: ExecutionSettings) -> Isolation:
 def _grade(args: argparse.Namespace) -> int:
     if args.timings:
         timings.start()
-    kernels = None
+    kernels = ahead = None
     try:
         # The execution settings need the rubric's tables only; its reference (sympy,
-        # numpy: a quarter of a second) loads while a lone submission's kernel starts.
-        settings = _settings(load_rubric(args.rubric, check_reference=False), args)
+        # numpy: a quarter of a second) loads while a lone submission's kernel starts,
+        # or a batch's worker processes.
+        tables = load_rubric(args.rubric, check_reference=False)
+        settings = _settings(tables, args)
         isolation = _isolation(settings)
         kernels = _head_start(args, settings, isolation)
-        status = _grade_with(args, settings, isolation, kernels)
+        ahead = _workers_ahead(args, tables, settings, isolation) if kernels is None else None
+        status = _grade_with(args, settings, isolation, kernels, ahead)
         if args.timings:
             timings.since_start("total")
             print("\n".join(timings.lines()), file=sys.stderr)
@@ -175,6 +178,8 @@ def _grade(args: argparse.Namespace) -> int:
     finally:
         if kernels is not None:
             kernels.close()  # taken over and closed by the batch, unless it stopped early
+        if ahead is not None:
+            ahead.close()  # likewise
         if args.timings:
             timings.stop()
 
@@ -199,6 +204,22 @@ def _head_start(args: argparse.Namespace, settings: ExecutionSettings,
     return WarmPool.ahead(settings, isolation)
 
 
+def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSettings,
+                   isolation: Isolation) -> Any:
+    """A batch's worker processes, starting now, or None (see ``WorkersAhead``).
+
+    Only where a batch of several workers will surely run kernels: not for ``--resume``,
+    ``--only`` or ``--questions``, nor on one core.
+    """
+    from grader.executors import BatchOptions
+    from grader.executors.local import WorkersAhead
+
+    jobs = BatchOptions(jobs=args.jobs).workers
+    if args.executor != "local" or args.resume or args.only or args.questions or jobs < 2:
+        return None
+    return WorkersAhead(rubric, settings, isolation, jobs, fork=not args.fresh_kernels)
+
+
 def _prepare_grading(templates: Path | None = None) -> None:
     """Do now what grading one submission does on first use, while its kernel starts.
 
@@ -214,7 +235,7 @@ def _prepare_grading(templates: Path | None = None) -> None:
 
 
 def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation: Isolation,
-                kernels: WarmPool | None) -> int:
+                kernels: WarmPool | None, ahead: Any = None) -> int:
     """``grader grade`` once the settings are known (and ``kernels`` perhaps starting)."""
     import functools
     import tempfile
@@ -255,7 +276,7 @@ def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation
                                resume=args.resume, fork=not args.fresh_kernels,
                                only=chosen(subs, args.only.split(",")) if args.only else (),
                                questions=check_questions(rubric, args.questions.split(","))
-                               if args.questions else (), kernels=kernels)
+                               if args.questions else (), kernels=kernels, ahead=ahead)
         report = grade_batch(subs, rubric, out=out, settings=settings, isolation=isolation,
                              options=options, write_page=write, intake=intake)
     if args.manual is not None:

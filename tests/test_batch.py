@@ -385,6 +385,33 @@ def test_workers_take_the_lowest_oom_score_they_may(monkeypatch):
     assert {json.loads(r.run.message)["oom"] for r in results.values()} == {lowest}
 
 
+@pytest.mark.parametrize("same", [True, False])
+def test_workers_started_ahead_grade_the_batch_or_are_stopped(monkeypatch, same):
+    """Started before the batch knows its submissions: taken over when the batch wants as
+    many workers with the same settings; otherwise stopped at once, and fresh ones grade."""
+    monkeypatch.setattr(local, "_grade_in_worker", _kernel_free_grade)
+    rubric = load_rubric(MINI / "rubric.toml")
+    isolation = Isolation(mode="none")
+    ahead = local.WorkersAhead(rubric, ExecutionSettings(), isolation, 2, warm=0)
+    assert ahead.pool is not None
+    early = {p.pid for p in local._workers(ahead.pool)}
+    assert len(early) == 2  # spawned now, not when the batch submits
+    settings = ExecutionSettings() if same else ExecutionSettings(timeout=30)
+    tasks = [Task(student=s, path=str(MINI / "reference.py")) for s in ("a", "b", "c")]
+    start = time.monotonic()
+    results = {done.student: done.result for done in local.run_local(
+        tasks, rubric=rubric, settings=settings, isolation=isolation, jobs=2, warm=0,
+        ahead=ahead)}
+    assert sorted(results) == ["a", "b", "c"]
+    assert ahead.pool is None  # the batch's now, or stopped
+    if same:
+        assert _workers_of(results) <= early
+    else:
+        assert not _workers_of(results) & early
+        assert not _alive(early)
+    assert time.monotonic() - start < 30
+
+
 # --------------------------------------------------------------------------- --only, --questions
 
 

@@ -57,22 +57,27 @@ class LocalExecutor:
         """Grade ``tasks`` in worker processes; report each as it finishes."""
         deliver(run_local(tasks, rubric=rubric, settings=settings, isolation=isolation,
                           jobs=options.workers, warm=options.warm, fork=options.fork,
-                          pool=options.kernels),
+                          pool=options.kernels, ahead=options.ahead),
                 report)
 
 
 def run_local(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettings,
               isolation: Isolation, jobs: int, warm: int = 1, fork: bool = True,
-              pool: WarmPool | None = None) -> Generator[Finished, None, None]:
+              pool: WarmPool | None = None, ahead: WorkersAhead | None = None
+              ) -> Generator[Finished, None, None]:
     """Grade ``tasks`` on this machine; yield each as it finishes (in any order).
 
     ``pool``, kernels already starting, serves a batch graded in this thread (one task,
-    or ``jobs`` 1) and is closed otherwise.
+    or ``jobs`` 1) and is closed otherwise; ``ahead``, worker processes already starting,
+    serves a batch of as many workers with the same rubric and settings, and is closed
+    otherwise.
     """
     jobs = max(1, min(jobs, len(tasks)))
     if pool is not None and (jobs > 1 or not tasks):
         pool.close()
         pool = None
+    started = ahead.take(_config(rubric, settings, isolation, warm, fork), jobs) \
+        if ahead is not None else None
     if not tasks:
         return
     if jobs == 1:
@@ -84,7 +89,62 @@ def run_local(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSetti
             worker.close()
         return
     yield from _process_pool(tasks, rubric=rubric, settings=settings, isolation=isolation,
-                             jobs=jobs, warm=warm, fork=fork)
+                             jobs=jobs, warm=warm, fork=fork, started=started)
+
+
+class WorkersAhead:
+    """Worker processes started before the batch knows its submissions.
+
+    ``grader grade`` starts them as soon as it has the execution settings, so that their
+    start (an interpreter each, the rubric's reference, a fork server) overlaps what the
+    command does meanwhile: the rubric's reference, the templates, finding the
+    submissions, the gradebook. The batch takes them over when it wants as many workers
+    for the same rubric, settings and sandbox; otherwise they are closed.
+    """
+
+    def __init__(self, rubric: Rubric, settings: ExecutionSettings, isolation: Isolation,
+                 jobs: int, *, warm: int = 1, fork: bool = True) -> None:
+        self.config = _config(rubric, settings, isolation, warm, fork)
+        self.jobs = jobs
+        self.pool: cf.ProcessPoolExecutor | None = _new_pool(self.config, jobs)
+        # A process is spawned as a task needs one: one empty task each spawns them all.
+        for _ in range(jobs):
+            self.pool.submit(_started)
+
+    def take(self, config: str, jobs: int) -> cf.ProcessPoolExecutor | None:
+        """The processes, when they are what a batch of ``jobs`` workers with ``config``
+        needs (then they are the caller's); else None, and they are closed."""
+        pool, self.pool = self.pool, None
+        if pool is not None and (config, jobs) == (self.config, self.jobs):
+            return pool
+        if pool is not None:
+            _stop(pool)  # not waited for until their start is done: SIGTERM ends it
+        return None
+
+    def close(self) -> None:
+        """Stop the processes unless a batch took them over."""
+        self.take("", 0)
+
+
+def _started() -> None:
+    """The empty task that makes a pool spawn a worker process now."""
+
+
+def _config(rubric: Rubric, settings: ExecutionSettings, isolation: Isolation, warm: int,
+            fork: bool) -> str:
+    """What a worker process is started with (see :func:`_init_worker`), as JSON text."""
+    return json.dumps({"rubric": str(rubric.path), "digest": rubric.digest,
+                       "settings": dataclasses.asdict(settings),
+                       "isolation": dataclasses.asdict(isolation), "warm": warm,
+                       "fork": fork})
+
+
+def _new_pool(config: str, jobs: int) -> cf.ProcessPoolExecutor:
+    import multiprocessing
+
+    return cf.ProcessPoolExecutor(max_workers=jobs,
+                                  mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_init_worker, initargs=(config,))
 
 
 # --------------------------------------------------------------------------- worker processes
@@ -106,13 +166,20 @@ def _init_worker(config: str) -> None:
     die_with_parent()
     protect_from_oom()
     cfg = json.loads(config)
-    from grader.rubric import load_rubric
+    settings, isolation = settings_from(cfg["settings"]), Isolation(**cfg["isolation"])
+    # The fork server (a process of its own, importing ipykernel and the preload) starts
+    # first, while this one imports the rubric's reference (sympy, numpy: about a second).
+    pool = WarmPool(settings, isolation, cfg["warm"], fork=cfg["fork"])
+    try:
+        from grader.rubric import load_rubric
 
-    rubric = load_rubric(cfg["rubric"])
-    if rubric.digest != cfg["digest"]:
-        raise GraderError("the rubric changed on disk while the batch started")
-    worker = Worker(rubric, settings_from(cfg["settings"]), Isolation(**cfg["isolation"]),
-                    cfg["warm"], fork=cfg["fork"])
+        rubric = load_rubric(cfg["rubric"])
+        if rubric.digest != cfg["digest"]:
+            raise GraderError("the rubric changed on disk while the batch started")
+    except BaseException:
+        pool.close()
+        raise
+    worker = Worker(rubric, settings, isolation, cfg["warm"], fork=cfg["fork"], pool=pool)
     _WORKER = worker
     import atexit
     from multiprocessing import util
@@ -128,25 +195,26 @@ def _grade_in_worker(task: Task) -> str:
 
 
 def _process_pool(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionSettings,
-                  isolation: Isolation, jobs: int, warm: int, fork: bool
-                  ) -> Iterator[Finished]:
-    import multiprocessing
+                  isolation: Isolation, jobs: int, warm: int, fork: bool,
+                  started: cf.ProcessPoolExecutor | None = None) -> Iterator[Finished]:
     from concurrent.futures.process import BrokenProcessPool
 
-    config = json.dumps({"rubric": str(rubric.path), "digest": rubric.digest,
-                         "settings": dataclasses.asdict(settings),
-                         "isolation": dataclasses.asdict(isolation), "warm": warm,
-                         "fork": fork})
+    config = _config(rubric, settings, isolation, warm, fork)
     limit = task_limit(settings.timeout, settings.startup_timeout)
     pending = list(tasks)
     deaths: dict[str, int] = {}
     while pending:
-        pool = cf.ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
-                                      mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_init_worker, initargs=(config,))
+        pool, started = started or _new_pool(config, min(jobs, len(pending))), None
         retry: list[Task] = []
         try:
-            futures = {pool.submit(_grade_in_worker, t): t for t in pending}
+            try:
+                futures = {pool.submit(_grade_in_worker, t): t for t in pending}
+            except BrokenProcessPool:
+                # Started ahead, a worker already died (a rubric changed on disk since,
+                # say): none of these submissions reached it; a fresh pool takes them.
+                _stop(pool)
+                pool = _new_pool(config, min(jobs, len(pending)))
+                futures = {pool.submit(_grade_in_worker, t): t for t in pending}
             waiting = set(futures)
             while waiting:
                 done, waiting = cf.wait(waiting, timeout=limit,

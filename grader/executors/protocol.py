@@ -43,6 +43,10 @@ class BatchOptions:
     # batch's one worker takes over; the command starts one for a single submission
     # before it loads the rubric's reference. None: each worker starts its own.
     kernels: Any = None
+    # Local: worker processes already starting (a grader.executors.local.WorkersAhead),
+    # which a batch of as many workers with the same settings takes over; None: started
+    # when the batch runs.
+    ahead: Any = None
 
     @property
     def workers(self) -> int:
