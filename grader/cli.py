@@ -209,13 +209,26 @@ def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSet
     """A batch's worker processes, starting now, or None (see ``WorkersAhead``).
 
     Only where a batch of several workers will surely run kernels: not for ``--resume``,
-    ``--only`` or ``--questions``, nor on one core.
+    ``--only`` or ``--questions``, nor on one core, nor for what cannot hold two
+    submissions (one notebook or module, a folder of one entry).
     """
+    import itertools
+    import os
+
     from grader.executors import BatchOptions
     from grader.executors.local import WorkersAhead
 
     jobs = BatchOptions(jobs=args.jobs).workers
     if args.executor != "local" or args.resume or args.only or args.questions or jobs < 2:
+        return None
+    entries = 0
+    for path in args.paths:
+        try:
+            entries += len(list(itertools.islice(os.scandir(path), 2))) if path.is_dir() \
+                else 2 if path.suffix == ".zip" else 1  # an LMS's archive holds many
+        except OSError:
+            entries += 1
+    if entries < 2:
         return None
     return WorkersAhead(rubric, settings, isolation, jobs, fork=not args.fresh_kernels)
 
