@@ -11,6 +11,7 @@ import pytest
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.kernel.agent import decode_trusted, encode
 from grader.kernel.codec import decode_answer
+from grader.settings import DEFAULTS
 
 ROUND_TRIPS = [
     None,
@@ -225,3 +226,35 @@ def test_sets_cross_as_frozensets_within_the_list_bounds():
     assert encode(set(range(1_100_000)))["t"] == "rejected"  # the bound lists have
     nested = {"t": "set", "v": [{"t": "set", "v": [{"t": "int", "v": "1"}]}]}
     assert decode_answer(nested) == frozenset({frozenset({1})})
+
+
+def test_lone_surrogates_from_the_kernel_become_replacement_characters():
+    # JSON can spell a lone surrogate; Python reads it as a str no UTF-8 writer accepts
+    # (a page, a Dask reply, sqlite). Every string read off the wire is made safe.
+    import json
+
+    from grader.kernel import wire
+    from grader.kernel.harvest import budget_of, decode_answers, decode_calls
+
+    text = json.dumps({"answers": {"a": {"t": "str", "v": "x\ud800y"},
+                                   "d": {"t": "dict", "v": [[{"t": "str", "v": "\udfff"},
+                                                             {"t": "int", "v": "1"}]]}},
+                       "calls": [{"value": {"t": "str", "v": "\udc80"}},
+                                 {"error": "ValueError: bad \ud800 value"}],
+                       "\ud801key": "fine \U0001f600"})
+    assert "\\ud800" in text
+    limits = wire.Limits.of(DEFAULTS)
+    for raw in (text, text.encode("ascii")):
+        data = wire.loads(raw, limits)
+        budget = budget_of(limits)
+        answers = decode_answers(data["answers"], budget)
+        calls = decode_calls(data["calls"], budget, 1.0)
+        assert answers == {"a": "x\ufffdy", "d": {"\ufffd": 1}}
+        assert calls[0].value == "\ufffd"
+        assert calls[1].error == "ValueError: bad \ufffd value"
+        assert data["\ufffdkey"] == "fine \U0001f600"  # a real pair is kept
+        json.dumps([answers, [c.error for c in calls], data],
+                   ensure_ascii=False).encode("utf-8")
+    # A transcript read back from disk is decoded by the codec itself, not the wire.
+    assert decode_answer({"t": "str", "v": "\ud800"}) == "\ufffd"
+    assert decode_answer({"t": "rejected", "reason": "r\ud800"}) == Rejected("r\ufffd")

@@ -345,6 +345,45 @@ def test_lines_read_from_a_pipe_keep_what_arrived_together():
             os.close(write)
 
 
+def test_a_submission_that_trips_the_grader_fails_alone(tmp_path, monkeypatch):
+    # An exception that is not a GraderError (here the UnicodeEncodeError a lone
+    # surrogate once raised) answers that submission with an error; the warm grading
+    # process lives on and grades the next one.
+    from grader.executors import remote
+
+    class Tripping:
+        graded = 0
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def grade(self, task: Task) -> str:
+            Tripping.graded += 1
+            if task.student == "first":
+                raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+            return json.dumps({"result": {"student": task.student}})
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(remote, "Worker", Tripping)
+    rubric = load_rubric(MINI / "rubric.toml")
+    sub = tmp_path / "s.py"
+    sub.write_text("k = 1\n", "utf-8")
+    lines = [{"bundle": bundle(rubric), "settings": asdict(rubric.execution)},
+             payload(Task(student="first", path=str(sub))),
+             payload(Task(student="second", path=str(sub)))]
+    requests = tmp_path / "requests"
+    requests.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    replies = io.BytesIO()
+    with requests.open("rb") as stream:
+        remote.serve(stream, replies, idle=5)
+    first, second = (json.loads(r) for r in replies.getvalue().splitlines())
+    assert "UnicodeEncodeError" in first["error"]
+    assert second == {"result": {"student": "second"}}
+    assert Tripping.graded == 2
+
+
 @pytest.mark.kernel
 def test_a_local_cluster_keeps_one_grading_process_per_slot_and_leaves_none(tmp_path,
                                                                             monkeypatch):

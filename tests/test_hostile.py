@@ -161,6 +161,16 @@ def _report_stays_small(run: Run) -> None:
     assert all(len(f.data) <= 2_000_000 for f in run.result.run.figures)
 
 
+def _no_lone_surrogate(run: Run) -> None:
+    # Each string the kernel sent is one every UTF-8 writer accepts (the gradebook, a
+    # Dask reply, the page): its lone surrogates arrive as U+FFFD.
+    text = to_json(run.result)
+    json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+    render_html(run.result, _rubric()).encode("utf-8")
+    assert run.check("v").received == "'half a pair: \ufffd'"
+    assert run.check("flag").received == "{'\ufffd': 1}"
+
+
 def _kernel_died_of_segfault(run: Run) -> None:
     assert run.result.run.skipped_cells == (2,)
     assert re.search(r"segmentation fault|SIGSEGV", run.result.run.errors[0].evalue)
@@ -289,6 +299,9 @@ CASES = [
     Case("shadow", None, graded=("k", "flag", "double"), errors=(), build="folder"),
     Case("reset_namespace.ipynb", None, graded=("k", "flag"), errors=()),
     Case("delete_agent.py", None, graded=("k", "flag"), errors=()),
+    Case("lone_surrogate.ipynb", r"ValueError: bad \ufffd value", zero=("v", "flag", "double"),
+         graded=("k", "curve"), errors=((5, "ValueError: bad \ufffd value"),),
+         check=_no_lone_surrogate),
     Case("html_injection.ipynb", r"ValueError: <script>", zero=("v", "flag"),
          errors=((4, "ValueError"),), check=_report_escapes_html),
     # Unreadable or odd files.
@@ -788,7 +801,7 @@ def test_output_flood_keeps_the_graders_memory_bounded(corpus: Corpus) -> None:
 # Students of the batch next to alice (correct): file in tests/hostile/ -> student id.
 BATCH = {"os_exit.py": "os_exit", "fork_bomb.py": "fork_bomb",
          "output_flood.py": "output_flood", "malformed_json.ipynb": "malformed_json",
-         "infinite_loop.py": "infinite_loop"}
+         "infinite_loop.py": "infinite_loop", "lone_surrogate.ipynb": "lone_surrogate"}
 STRANGE_NAME = "evil ..%2F..%2Fescape <b>\u2215etc.py"  # a hostile file name, a correct answer
 
 
@@ -822,6 +835,7 @@ def test_batch_goes_on_and_other_students_are_untouched(tmp_path: Path) -> None:
     assert got["os_exit"]["run"]["skipped_cells"] == [2]
     assert got["malformed_json"]["run"]["outcome"] == "unreadable"
     assert got["infinite_loop"]["run"]["errors"][0]["ename"] == "Timeout"
+    assert got["lone_surrogate"]["run"]["errors"][0]["evalue"] == "bad \ufffd value"
     assert got[strange]["questions"][0]["score"] == 2
     # The correct student's result is what grading it alone gives.
     mine = got["alice"]

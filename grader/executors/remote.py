@@ -175,12 +175,17 @@ def serve(requests: IO[bytes], replies: IO[bytes], *, idle: float = IDLE_EXIT) -
                 folder = root / f"submission-{count}"
                 folder.mkdir()
                 try:
-                    reply = worker.grade(unpack_submission(files, folder))
+                    line = worker.grade(unpack_submission(files, folder)).encode("utf-8")
                 except GraderError as exc:
-                    reply = json.dumps({"error": str(exc)})
+                    line = json.dumps({"error": str(exc)}).encode("ascii")
+                except Exception as exc:
+                    # One submission that trips the grader fails alone: this process
+                    # grades the others of the batch, on the same warm fork server.
+                    line = json.dumps({"error": f"the grader failed on this submission "
+                                                f"({type(exc).__name__}: {exc})"}).encode("ascii")
                 finally:
                     shutil.rmtree(folder, ignore_errors=True)
-                replies.write(reply.encode("utf-8") + b"\n")
+                replies.write(line + b"\n")
                 replies.flush()
         finally:
             worker.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.errors import DecodeError, ParseError
+from grader.kernel.wire import clean_text
 
 _DTYPE = re.compile(r"^[<|]?(b1|[iu][1248]|f[248]|c(8|16))$")
 _FLOAT = re.compile(r"^-?(nan|inf|\d+(\.\d*)?(e[-+]?\d+)?|\.\d+(e[-+]?\d+)?)$")
@@ -123,7 +124,9 @@ def _decode(obj: Any, depth: int, budget: DecodeBudget | None = None) -> Any:
     if t == "complex":
         return complex(_float(_typed(obj, "re", str)), _float(_typed(obj, "im", str)))
     if t == "str":
-        text = _typed(obj, "v", str)
+        # A lone surrogate cannot be written as UTF-8 (a page, a reply, the gradebook):
+        # what came through the wire is already clean, a transcript read back may not be.
+        text = clean_text(_typed(obj, "v", str))
         if budget is not None:
             budget.spend(0, len(text))
         return text
@@ -157,15 +160,16 @@ def _decode(obj: Any, depth: int, budget: DecodeBudget | None = None) -> Any:
     if t == "sympy":
         from grader.parse import parse_srepr
 
-        text = _typed(obj, "srepr", str)
+        text = clean_text(_typed(obj, "srepr", str))
         if budget is not None:
             # Each call in the text builds a sympy object; parse_srepr bounds one text.
             budget.spend(text.count("("), len(text))
         return parse_srepr(text)
     if t == "callable":
-        return CallableAnswer(str(obj.get("name", ""))[:200], str(obj.get("signature", ""))[:500])
+        return CallableAnswer(clean_text(str(obj.get("name", ""))[:200]),
+                              clean_text(str(obj.get("signature", ""))[:500]))
     if t == "rejected":
-        reason = str(obj.get("reason", "rejected in the kernel"))[:500]
+        reason = clean_text(str(obj.get("reason", "rejected in the kernel"))[:500])
         if depth:  # a part that cannot be read makes the whole answer unreadable
             raise DecodeError(reason)
         return Rejected(reason)

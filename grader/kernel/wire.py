@@ -158,7 +158,33 @@ def loads(raw: bytes | str, limits: Limits) -> Any:
         raise MessageRefused(problem)
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")  # as jupyter_client's own unpacker does
-    return json.loads(raw)
+    value = json.loads(raw)
+    # JSON may spell a lone surrogate ("\\ud800"): such a string cannot be encoded as
+    # UTF-8, so a reply, a page or the gradebook that wrote it would raise. A text that
+    # spells no surrogate (and holds none) is not walked.
+    if _SURROGATE_ESCAPE.search(raw) or _SURROGATE.search(raw):
+        value = scrub(value)
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD, so that it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def scrub(value: Any) -> Any:
+    """Parsed JSON ``value`` with :func:`clean_text` applied to every string, keys included."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(k): scrub(v) for k, v in value.items()}
+    return value
 
 
 class Guard:
