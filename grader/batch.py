@@ -270,11 +270,18 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 # The coordinator's view of where the files are (a cluster saw a copy).
                 result = replace(done.result, submission=sub.shown,
                                  command=reproduce_command(sub, rubric))
+                transcript = done.transcript
                 if options.questions:
                     result = only_questions(result, stored.get(sub.student), options.questions,
                                             order=tuple(q.id for q in rubric.questions))
+                    if sub.student in limited and _partial(result, rubric):
+                        # Only the questions were checked, and the stored verdicts of the
+                        # others could not be kept (the files changed meanwhile): a row
+                        # without them must not stand as the student's grade.
+                        result = _limited_failure(sub, rubric, result, options.questions)
+                        transcript = ""
                 book.record(result, started=done.started, finished=done.finished,
-                            executor=how, transcript=done.transcript)
+                            executor=how, transcript=transcript)
                 merged = dated(book.db, staff.apply(result))
                 # Figures are on the student's page; the summary and the CSV do without,
                 # and keeping them would grow the coordinator with the course.
@@ -402,6 +409,29 @@ def only_questions(result: SubmissionResult, before: SubmissionResult | None,
         else before.rubric_digest
     return replace(result, questions=merged, rubric_digest=digest,
                    score=round(sum(q.score for q in merged), 6))
+
+
+def _partial(result: SubmissionResult, rubric: Rubric) -> bool:
+    """Whether ``result`` lacks a verdict for some question of ``rubric``."""
+    return not {q.id for q in rubric.questions} <= {q.id for q in result.questions}
+
+
+def _limited_failure(sub: Any, rubric: Rubric, result: SubmissionResult,
+                     questions: Sequence[str]) -> SubmissionResult:
+    """A grader_error for a student checked on ``questions`` alone whose other verdicts are lost.
+
+    The outcome is one ``--resume`` grades again, in full.
+    """
+    from grader.grade import failed_result
+    from grader.results import RunLog
+
+    message = (f"only --questions {', '.join(questions)} was checked, and the verdicts of "
+               f"the other questions could not be kept: the submission's files changed "
+               f"while it was graded; grade it again without --questions")
+    failed = failed_result(sub, rubric, message)
+    return replace(failed, submission=result.submission, command=result.command,
+                   submission_sha256=result.submission_sha256,
+                   run=RunLog(outcome="grader_error", message=message))
 
 
 def _cannot_write(student: str, exc: Exception) -> None:

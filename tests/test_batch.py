@@ -446,6 +446,46 @@ def test_questions_keep_the_other_stored_verdicts_of_the_same_files_only():
         assert only_questions(now_, stale, ("q1",)) is now_
 
 
+@pytest.mark.kernel
+def test_questions_never_record_a_row_missing_the_other_questions(tmp_path, monkeypatch):
+    # --questions plans to keep good's other verdicts, then good hands in again before
+    # its run: the new run checked q_num alone and the stored verdicts are of other
+    # files. The row recorded says so (a grader_error, graded in full by --resume); it
+    # never stands as a grade holding q_num only.
+    import grader.batch
+    from grader.cli import main
+
+    subs = _subs(tmp_path, ("good.ipynb",))
+    out = tmp_path / "out"
+    rubric = load_rubric(MINI / "rubric.toml")
+    args = ["grade", str(subs), "--rubric", str(MINI / "rubric.toml"), "--out", str(out),
+            "-j", "1"]
+    assert main(args) == 0
+    keeps_others = grader.batch.keeps_others
+
+    def handed_in_again(before, rubric, digest):
+        kept = keeps_others(before, rubric, digest)
+        with (subs / "good.ipynb").open("a") as f:
+            f.write("\n")  # the same notebook, other bytes
+        return kept
+
+    monkeypatch.setattr(grader.batch, "keeps_others", handed_in_again)
+    assert main([*args, "--questions", "q_num"]) == 0
+    with Gradebook.existing(out) as book:
+        row = book.result("good")
+    assert row is not None
+    assert row.run.outcome == "grader_error"
+    assert "grade it again without --questions" in row.run.message
+    assert [q.id for q in row.questions] == [q.id for q in rubric.questions]
+    assert row.score == 0
+    monkeypatch.setattr(grader.batch, "keeps_others", keeps_others)
+    assert main([*args, "--resume"]) == 0
+    with Gradebook.existing(out) as book:
+        again = book.result("good")
+    assert again is not None and again.run.outcome == "ok"
+    assert [q.id for q in again.questions] == [q.id for q in rubric.questions]
+
+
 def test_only_and_questions_name_what_is_unknown():
     from grader.batch import check_questions, chosen
     from grader.errors import GraderError
