@@ -620,6 +620,62 @@ def test_results_are_cached_by_structure() -> None:
     assert len(cache._CACHE) == size + 3
 
 
+def test_a_comparison_a_time_budget_ran_out_in_is_not_cached(monkeypatch) -> None:
+    # A warm grading process keeps the cache across students: what the load of the
+    # machine made undecided during one student's check must not decide the next one's.
+    from grader.checks import Comparison
+    from grader.checks.algebra import cache
+    from grader.checks.common import _budget
+
+    monkeypatch.setattr(cache, "TIME_BUDGET", 0.05)
+    cache.clear_cache()
+    runs: list[str] = []
+
+    def spin(seconds: float) -> None:
+        ends = time.process_time() + seconds
+        while time.process_time() < ends:
+            pass
+
+    def slow_once() -> Comparison:
+        runs.append("slow")
+        if len(runs) == 1:
+            spin(5)  # the outer budget ends it
+        return Comparison(equal=True)
+
+    first = cache._cached(x, x, "setup", lambda: cache._guarded(slow_once))[0]
+    assert first.equal is None and cache.timed_out(first)
+    second = cache._cached(x, x, "setup", lambda: cache._guarded(slow_once))[0]
+    assert second.equal is True and len(runs) == 2
+    assert cache._cached(x, x, "setup", lambda: cache._guarded(slow_once))[0].equal is True
+    assert len(runs) == 2  # decided in time: remembered
+
+    def quietly_short() -> Comparison:
+        runs.append("inner")
+        with _budget(0.01):  # an inner budget gives up quietly; the outcome may differ
+            spin(5)
+        return Comparison(equal=False)
+
+    for _ in range(2):
+        assert cache._cached(y, y, "setup", lambda: cache._guarded(quietly_short))[0] \
+            .equal is False
+    assert runs.count("inner") == 2
+    cache.clear_cache()
+
+
+def test_a_timeout_is_told_by_its_catalogue_key_not_its_words() -> None:
+    from grader.checks import Comparison
+    from grader.checks.algebra import cache
+    from grader.messages import Message, say
+
+    assert cache.timed_out(Comparison(equal=None, message=say("check.sym.too_long",
+                                                              spent="1 s")))
+    # The same English words as text, or another key: not a timeout.
+    words = Message(({"text": "the answer took too long to check (1 s); it needs a human"},))
+    assert not cache.timed_out(Comparison(equal=None, message=words))
+    assert not cache.timed_out(Comparison(equal=None, message=say("check.sym.too_deep")))
+    assert not cache.timed_out(Comparison(equal=None, message="the answer took too long"))
+
+
 def test_mathml() -> None:
     from grader.checks.algebra import mathml
 

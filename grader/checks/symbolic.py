@@ -80,7 +80,7 @@ def setup_for(spec: CheckSpec, reference_value: Any) -> _Setup:
 
 def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, received: Any,
            received_text: str) -> CheckResult:
-    from grader.checks.algebra.cache import _TOO_LONG
+    from grader.checks.algebra.cache import timed_out
     from grader.checks.algebra.comparing import compare_keys
     from grader.checks.algebra.display import _display, _key, mathml
     from grader.checks.algebra.reading import _for_display, _rubric_value
@@ -112,8 +112,8 @@ def _grade(spec: CheckSpec, evidence: Evidence, max_score: float, received: Any,
         keys = {_key(k) for k in expected} | got
         share = sum(1 for c in per_key.values() if c.equal) / len(keys)
     # An answer too expensive to check once is too expensive against every mistake too.
-    timed_out = comparison.equal is None and comparison.message.startswith(_TOO_LONG)
-    mistake = None if timed_out else _matched_mistake(spec.mistakes, evidence, received, setup)
+    mistake = None if timed_out(comparison) else _matched_mistake(spec.mistakes, evidence,
+                                                                   received, setup)
     if mistake is not None:
         # A known mistake explains the answer; partial credit may still be worth more.
         return result(min(max(share, mistake.credit), _BELOW_ONE), mistake.feedback,

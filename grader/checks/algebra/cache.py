@@ -14,11 +14,17 @@ import sympy as sp
 from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Comparison
 from grader.checks.algebra.setup import _Setup
-from grader.checks.common import TIME_BUDGET, WALL_FACTOR, _time_limit, _Timeout
+from grader.checks.common import TIME_BUDGET, WALL_FACTOR, _time_limit, _Timeout, expirations
 from grader.messages import say
 
 CACHE_SIZE = 4096  # comparisons remembered (see _cached)
-_TOO_LONG = "the answer took too long to check"
+_TOO_LONG = "check.sym.too_long"  # the catalogue key of an answer undecided for lack of time
+
+
+def timed_out(comparison: Comparison) -> bool:
+    """Whether ``comparison`` is undecided because its time budget ran out."""
+    parts: tuple[Any, ...] = getattr(comparison.message, "parts", ())
+    return comparison.equal is None and bool(parts) and parts[0].get("key") == _TOO_LONG
 
 
 def _grader_problem(exc: BaseException) -> Comparison:
@@ -36,7 +42,7 @@ def _guarded(run: Callable[[], Comparison | tuple[Comparison, Any]]) -> tuple[Co
         # answer is undecided, never a verdict, and compare() never raises.
         spent = (say("check.sym.cpu_time", seconds=f"{TIME_BUDGET:g}") if exc.cpu
                  else say("check.sym.wall_time", seconds=f"{TIME_BUDGET * WALL_FACTOR:g}"))
-        return Comparison(equal=None, message=say("check.sym.too_long", spent=spent)), None
+        return Comparison(equal=None, message=say(_TOO_LONG, spent=spent)), None
     except RecursionError:
         return Comparison(equal=None, message=say("check.sym.too_deep_human")), None
     except Exception as exc:  # a comparison must never raise; this is our bug
@@ -57,7 +63,9 @@ def _cached(expected: Any, received: Any, setup: _Setup,
 
     Sympy objects are keys by their structure (sympy's own ``==`` and hash, which see
     types, arguments and symbol assumptions); other values by type and value. A value
-    with no such key (an unknown object) is compared without the cache.
+    with no such key (an unknown object) is compared without the cache. What a run
+    gives when a time budget ran out in it is not remembered: it depends on the load of
+    the machine then, and a warm grading process keeps the cache for the next students.
     """
     key = _structure(expected), _structure(received), setup
     if key[0] is None or key[1] is None:
@@ -67,7 +75,10 @@ def _cached(expected: Any, received: Any, setup: _Setup,
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
+    expired = expirations()
     out = run()
+    if timed_out(out[0]) or expirations() != expired:
+        return out
     with _CACHE_LOCK:
         _CACHE[key] = out
         while len(_CACHE) > CACHE_SIZE:
