@@ -7,6 +7,7 @@ run in this process first (no kernel), then in a real kernel through ``grade``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -113,7 +114,6 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """5 inputs, call_timeout 1 s: one limit of call time per check, not five."""
     from grader.grade import grade_submission
-    from grader.kernel.harvest import Harvester
 
     (tmp_path / "ref.py").write_text("def f(x):\n    return 2 * x\n\n\n"
                                      "def g(x):\n    return 2 * x\n")
@@ -131,21 +131,7 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
         "    while x == 2:\n"
         "        pass\n"
         "    return 2 * x\n")
-    spans: list[float] = []
-    original = Harvester.collect
-
-    def timed(self: Harvester, *args: Any, **kwargs: Any) -> Any:
-        start = time.monotonic()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            spans.append(time.monotonic() - start)
-
-    def one_by_one(self: Harvester, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("every call was to be made in the one request")
-
-    monkeypatch.setattr(Harvester, "collect", timed)
-    monkeypatch.setattr(Harvester, "call", one_by_one)
+    spans, arrivals = _time_parts(monkeypatch)
     result = grade_submission(tmp_path / "sub.py", load_rubric(tmp_path / "r.toml"))
     assert result.run.outcome == "ok", result.run.message
     f, g = (q.checks[0] for q in result.questions)
@@ -156,8 +142,84 @@ def test_in_a_kernel_a_hanging_function_costs_one_limit(tmp_path: Path,
     assert g.message == ("wrong on 3 of 5 test inputs (hidden): not run: an earlier call "
                          "timed out after 1 s, timed out (limit 1 s)")
     assert len(spans) == 1  # the answers and both checks' calls: one request
-    # 1 s of CPU time a check (at most 3 s on the clock on a crowded machine), not 5 x 1 s
-    assert spans[0] < 8.0, spans
+    # Each check's calls, from the part before them: 1 s of CPU time (at most 3 s on the
+    # clock on a crowded machine), not 5 x 1 s.
+    assert len(arrivals) == 4, arrivals  # start, the answers, f's calls, g's
+    checks = [later - earlier for earlier, later in itertools.pairwise(arrivals[1:])]
+    assert max(checks) < 4.0, checks
+
+
+def _time_parts(monkeypatch: pytest.MonkeyPatch) -> tuple[list[float], list[float]]:
+    """Each one-request span, and when it started then when each of its parts arrived.
+
+    The harvester is kept from asking for any check on its own.
+    """
+    from grader.kernel.harvest import Harvester
+
+    spans: list[float] = []
+    arrivals: list[float] = []
+    collect, watch = Harvester.collect, Harvester._watch
+
+    def timed(self: Harvester, *args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        arrivals.append(start)
+        try:
+            return collect(self, *args, **kwargs)
+        finally:
+            spans.append(time.monotonic() - start)
+
+    def timed_watch(self: Harvester, checks: Any) -> Any:
+        arrived = watch(self, checks)
+
+        def noted(out: Any) -> Any:
+            limit = arrived(out)
+            if limit is not None:
+                arrivals.append(time.monotonic())
+            return limit
+        return noted
+
+    def one_by_one(self: Harvester, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("every call was to be made in the one request")
+
+    monkeypatch.setattr(Harvester, "collect", timed)
+    monkeypatch.setattr(Harvester, "_watch", timed_watch)
+    monkeypatch.setattr(Harvester, "call", one_by_one)
+    return spans, arrivals
+
+
+@pytest.mark.kernel
+def test_a_function_that_switches_off_the_agents_timers_costs_its_own_limit_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grader interrupts a check past its own limit: the next check gets its calls."""
+    from grader.grade import grade_submission
+
+    (tmp_path / "ref.py").write_text("def f(x):\n    return 2 * x\n\n\n"
+                                     "def g(x):\n    return 2 * x\n")
+    (tmp_path / "r.toml").write_text('[assignment]\nid = "t"\nreference = "ref.py"\n' + "".join(
+        f'[[questions]]\nid = "{name}"\npoints = 1\n[[questions.checks]]\n'
+        f'answer = "{name}"\nkind = "function"\ninputs = [[0], [1]]\ncall_timeout = 0.5\n'
+        for name in ("f", "g")))
+    (tmp_path / "sub.py").write_text(
+        "import signal\nimport time\n\n\n"
+        "def f(x):\n"
+        "    signal.setitimer(signal.ITIMER_PROF, 0)\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    signal.signal(signal.SIGPROF, signal.SIG_IGN)\n"
+        "    time.sleep(120)\n\n\n"
+        "def g(x):\n"
+        "    return 2 * x\n")
+    spans, arrivals = _time_parts(monkeypatch)
+    result = grade_submission(tmp_path / "sub.py", load_rubric(tmp_path / "r.toml"))
+    assert result.run.outcome == "ok", result.run.message
+    f, g = (q.checks[0] for q in result.questions)
+    assert (f.status, f.score) == ("failed", 0.0)
+    assert "did not finish in time" in (f.message or ""), f.message
+    assert (g.status, g.score) == ("passed", 1.0), g.message
+    assert len(spans) == 1 and len(arrivals) == 4, (spans, arrivals)
+    # f's own limit is 2 x 0.5 s + 10 s; the request's, the harvest's 60 s and both checks'.
+    assert arrivals[2] - arrivals[1] < 10.0 + 1.0 + 3.0, arrivals
+    assert spans[0] < 10.0 + 1.0 + 6.0, spans
 
 
 # --------------------------------------------------------------------------- one request
@@ -231,10 +293,11 @@ class _Kernel:
         self.parts, self.status = parts, status
         self.requests: list[tuple[str, float, int]] = []
 
-    def run_code(self, code: str, timeout: float, messages: int = 1) -> tuple[str, list[Any]]:
+    def run_code(self, code: str, timeout: float, parts: Any = None,
+                 first: float = 0.0) -> tuple[str, list[Any]]:
         from grader.kernel.agent import RESULT_MIME
 
-        self.requests.append((code, timeout, messages))
+        self.requests.append((code, timeout, first))
         nonce = code.split("(globals(), '", 1)[1].split("'", 1)[0] if "(globals(), '" in code \
             else ""
         if "_grader_collect(" not in code:
@@ -242,6 +305,7 @@ class _Kernel:
         outputs = [{"output_type": "display_data", "data": {RESULT_MIME: {
             "nonce": nonce, **({} if part is None else {"call": part}), "payload": payload}}}
             for part, payload in self.parts.items()]
+        self.limits = [parts(out) for out in outputs] if parts is not None else []
         return self.status, outputs
 
 
@@ -281,8 +345,61 @@ def test_a_check_missing_from_the_request_fails_as_alone_and_the_rest_are_asked_
     assert [next(w for w in ("ran past", "died", "asked") if w in (o.error or ""))
             for o in got[1:]] == expected[1:]
     assert [m.limit for m in made[:3] if m is not None] == [10.0, 2.0, 10.0]
-    [(limit, messages)] = [(t, m) for code, t, m in kernel.requests
-                           if "_grader_collect(" in code]
-    assert messages == 5  # a message's worth of bytes for the answers, and for each check
+    [(limit, first)] = [(t, m) for code, t, m in kernel.requests
+                        if "_grader_collect(" in code]
+    # The answers in the harvest's limit; once they are back, the first check's calls in
+    # that check's own (1 call x 10 s + 10 s), then the second's (2 s + 10 s).
+    assert first == 30.0 and kernel.limits == [20.0, 12.0]
     # The harvest's limit, and each check's own (limit x calls + 10 s).
     assert limit == 30.0 + (10 + 10) + (2 + 10) + (10 + 10) + (10 + 10)
+
+
+def test_each_part_of_a_request_gets_one_messages_worth_of_bytes_as_the_one_before_arrives(
+        ) -> None:
+    """The grader's budget for one request does not grow with its function checks."""
+    import nbformat
+
+    from grader.kernel import wire
+    from grader.kernel.agent import RESULT_MIME
+    from grader.kernel.client import capped_client_class
+    from grader.kernel.harvest import Harvester
+
+    harvester = Harvester(_Kernel({}))  # type: ignore[arg-type]
+    checks = 10
+    client = capped_client_class()(nbformat.from_dict(
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}))
+    message = 1000
+    client.guard = types.SimpleNamespace(limits=types.SimpleNamespace(message_bytes=message))
+    client.capping, client.grader_budget = False, message
+    client.grader_part = harvester._watch([(f"f{i}", [Call(args=(0,))], 1.0)
+                                           for i in range(checks)])
+    outs: list[Any] = []
+    kept = 0
+
+    def send(size: int, part: Any = "none", payload: Any = None) -> bool:
+        nonlocal kept
+        data = {"text/plain": "x"} if part == "none" else {RESULT_MIME: {
+            "nonce": harvester.nonce, **({} if part is None else {"call": part}),
+            "payload": payload}}
+        before = len(outs)
+        client.output(outs, {"msg_type": "display_data", wire.SIZE_KEY: size,
+                             "content": {"data": data}}, None, 0)
+        assert client.grader_budget <= message  # never more than one message's worth
+        kept += size * (len(outs) - before)
+        return len(outs) > before
+
+    function = {"t": "callable", "name": "f", "signature": "(x)"}
+    assert send(900) and not send(900)  # the student's output, before the answers
+    assert not send(200, None, {})  # the answers no longer fit: no grant for the checks
+    client.grader_budget = message
+    assert send(300, None, {f"f{i}": function for i in range(checks)})
+    for i in range(checks):
+        # Each check's part gets its own allowance once the part before it is back, and
+        # output beyond it is dropped however many checks the request has.
+        assert send(950) and not send(100)
+        client.grader_budget += 100  # room for the part itself
+        assert send(60, i, [])
+    assert kept <= (1 + checks) * message + 100 * checks
+    # A payload without this run's nonce is not decoded at all.
+    text = {"output_type": "display_data", "data": {RESULT_MIME: '{"nonce": "other"}'}}
+    assert harvester._part(text) is None

@@ -505,6 +505,12 @@ def _call_each(namespace: dict[str, Any], name: str, calls: list[Any], timeout: 
                     if exc.args[:1] == (signal.SIGPROF,) else
                     {"timeout": True, "limit": "wall", "message":
                      f"the call did not return within {round(bound, 1):g} s"})
+            except KeyboardInterrupt:
+                # The grader interrupts a check that runs past its limit (the student's
+                # code switched the timers off, or blocked where signals wait).
+                hung = True
+                results.append({"timeout": True, "limit": "wall", "message":
+                                "the call was stopped: the check ran past its time limit"})
             except BaseException as exc:  # the student's exception is a result, even SystemExit
                 results.append({"error": f"{_type(exc).__name__}: {_safe_str(exc)}"})
     finally:

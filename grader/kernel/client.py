@@ -8,6 +8,7 @@ wire limits, and drop output past a byte budget as it streams in.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,7 @@ def capped_client_class() -> Any:
 
     Made when called, so that nbclient is imported only by a process that runs kernels.
     """
+    from jupyter_core.utils import ensure_async
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -179,12 +181,22 @@ def capped_client_class() -> Any:
         Messages reach it through ``guard`` (:class:`grader.kernel.wire.Guard`); display updates
         and widget state count against the budget like outputs, and the grader's own cells
         keep at most one message's worth (``grader_budget``) whatever a hook adds.
+
+        A grader request made of parts (the harvest, then each function check's calls)
+        sets ``grader_part``: it reads each output the request keeps and gives, when the
+        output is a new part, how long the next part may take. Each part then gets a fresh
+        message's worth of bytes (a running allowance, not one for all the parts up front),
+        and a part that takes longer than its own limit is interrupted (``grader_limit``
+        for the first), whatever the student's code did to the agent's own timers.
         """
 
         output_budget = 0
         output_capped = False
         capping = True  # off while the grader's own cells run: their results are not output
         grader_budget = 0
+        grader_part: Any = None  # (output) -> the next part's limit in s, None if no part
+        grader_limit = 0.0
+        grader_deadline = float("inf")
         guard: wire.Guard | None = None
         stopped: Any = staticmethod(lambda: False)
 
@@ -229,6 +241,29 @@ def capped_client_class() -> Any:
             self.output_budget -= size
             return True
 
+        async def async_execute_cell(self, *args: Any, **kwargs: Any) -> Any:
+            if self.capping or self.grader_part is None:
+                return await super().async_execute_cell(*args, **kwargs)
+            self.grader_deadline = time.monotonic() + self.grader_limit
+            watch = asyncio.ensure_future(self._watch_parts())
+            try:
+                return await super().async_execute_cell(*args, **kwargs)
+            finally:
+                watch.cancel()
+
+        async def _watch_parts(self) -> None:
+            """Interrupt the kernel once the part it is making runs past its own limit.
+
+            The agent's timers stop a call in time unless the student's code switched them
+            off or blocks where signals wait: the later checks must still get their calls.
+            """
+            while True:
+                await asyncio.sleep(0.1)
+                if time.monotonic() > self.grader_deadline and self.km is not None:
+                    # Again each second: student code may catch one KeyboardInterrupt.
+                    self.grader_deadline = time.monotonic() + 1.0
+                    await ensure_async(self.km.interrupt_kernel())
+
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: Any,
                    cell_index: int) -> Any:
             if not self._spend(msg, outs):
@@ -237,7 +272,12 @@ def capped_client_class() -> Any:
                 # nbformat would copy every dict of the content into a NotebookNode: a
                 # second copy of a harvest. The grader reads its own outputs as dicts.
                 if msg["msg_type"] in ("stream", "display_data", "execute_result", "error"):
-                    outs.append({"output_type": msg["msg_type"], **msg["content"]})
+                    out = {"output_type": msg["msg_type"], **msg["content"]}
+                    outs.append(out)
+                    limit = self.grader_part(out) if self.grader_part is not None else None
+                    if limit is not None and self.guard is not None:
+                        self.grader_budget = self.guard.limits.message_bytes
+                        self.grader_deadline = time.monotonic() + limit
                 return None
             return super().output(outs, msg, display_id, cell_index)
 

@@ -441,11 +441,13 @@ class KernelSession:
         return _death(self.exit_signal())
 
     def run_code(self, source: str, *, timeout: float | None = None,
-                 messages: int = 1) -> tuple[str, list[Any]]:
+                 parts: Any = None, first: float = 0.0) -> tuple[str, list[Any]]:
         """Run the grader's own code; return its status and outputs.
 
-        Its outputs may take ``messages`` messages' worth of bytes (the grader's request
-        that harvests and calls gets one a part, as each part's own request would).
+        Its outputs may take one message's worth of bytes. A request made of parts gives
+        ``parts``: called on each output kept, it says when one is a new part how long the
+        next may take; each part then gets its own message's worth, granted as the one
+        before it arrives, and is interrupted past its limit (``first`` for the first part).
         """
         import nbformat
 
@@ -456,12 +458,14 @@ class KernelSession:
         if timeout is not None:
             self._client.timeout = int(max(1, min(timeout, self.time_left)))
         self._client.capping = False
-        self._client.grader_budget = self.guard.limits.message_bytes * max(1, messages)
+        self._client.grader_budget = self.guard.limits.message_bytes
+        self._client.grader_part, self._client.grader_limit = parts, first
         try:
             status = self._execute(cell)
         finally:
             self._client.timeout = previous
             self._client.capping = True
+            self._client.grader_part = None
         outputs = list(cell.get("outputs", []))
         # nbclient keeps every cell it ran: the results are the caller's now, and kept
         # there too they would hold each harvest for the rest of the run. Placeholders,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,25 +93,65 @@ class Harvester:
     def _parts(self, outputs: Iterable[Any]) -> dict[int | None, Any]:
         """This run's payloads by part: None the answers, ``i`` the calls of check ``i``.
 
-        The first of each part counts (the agent's own, for what it sent before any of
-        the student's code ran in that request).
+        The first of each part counts: the agent's own, for what it sent before any of
+        the student's code ran in that request. Student code running in check ``i - 1``
+        that found the nonce (in a frame, say) could send part ``i`` first; that part is
+        the calls of the student's own function, so it changes only the student's own
+        verdict.
         """
         parts: dict[int | None, Any] = {}
         for out in outputs:
-            if out.get("output_type") != "display_data":
-                continue
-            data = out.get("data", {}).get(RESULT_MIME)
-            if isinstance(data, str):  # some front ends keep JSON as text
-                try:
-                    data = wire.loads(data, self.limits)
-                except ValueError:  # MessageRefused included: such text is not read
-                    continue
-            if not isinstance(data, dict) or data.get("nonce") != self.nonce:
-                continue
-            part = data.get("call")
-            if part is None or (isinstance(part, int) and not isinstance(part, bool)):
-                parts.setdefault(part, data.get("payload"))
+            found = self._part(out)
+            if found is not None:
+                parts.setdefault(found[0], found[1])
         return parts
+
+    def _part(self, out: Any) -> tuple[int | None, Any] | None:
+        """``(part, payload)`` when ``out`` is one of this run's payloads, else None."""
+        if not isinstance(out, dict) or out.get("output_type") != "display_data":
+            return None
+        data = out.get("data")
+        data = data.get(RESULT_MIME) if isinstance(data, dict) else None
+        if isinstance(data, str):  # some front ends keep JSON as text
+            if self.nonce not in data:
+                return None  # not this run's: never decoded
+            try:
+                data = wire.loads(data, self.limits)
+            except ValueError:  # MessageRefused included: such text is not read
+                return None
+            out["data"] = {RESULT_MIME: data}  # decoded once, for _parts to read again
+        if not isinstance(data, dict) or data.get("nonce") != self.nonce:
+            return None
+        part = data.get("call")
+        if part is None or (isinstance(part, int) and not isinstance(part, bool)):
+            return part, data.get("payload")
+        return None
+
+    def _watch(self, checks: Sequence[CheckCalls]) -> Callable[[Any], float | None]:
+        """For :meth:`KernelSession.run_code`: how long the part after each one may take.
+
+        The answers come first; then each check whose answer crossed as a function, in
+        order, with the limit its own request would have.
+        """
+        limits = [_cell_limit(self._per_call(timeout), len(calls))
+                  for _, calls, timeout in checks]
+        seen: set[int | None] = set()
+        pending: list[int] = []  # the function checks whose calls have not come back
+
+        def arrived(out: Any) -> float | None:
+            found = self._part(out)
+            if found is None or found[0] in seen:
+                return None
+            part, payload = found
+            seen.add(part)
+            if part is None:
+                pending[:] = [i for i, (name, _, _) in enumerate(checks)
+                              if isinstance(payload, dict) and _is_function(payload.get(name))]
+            else:
+                pending[:] = [i for i in pending if i > part]
+            return limits[pending[0]] if pending else _cell_limit(0, 0)
+
+        return arrived
 
     def _payload(self, outputs: Iterable[Any]) -> Any:
         return self._parts(outputs).get(None)
@@ -145,11 +185,13 @@ class Harvester:
         code = self._loader() + (f"_grader_agent._grader_collect(globals(), {self.nonce!r}, "
                                  f"{json.dumps(list(names))}, {self.limits.answer_bytes}, "
                                  f"{self.limits.answer_nodes}, {json.dumps(request)})")
-        # The harvest's limit, and each check's as its own request would have it.
-        limit = self.session.settings.cell_timeout + sum(
+        # Each part is held to its own limit as it comes (self._watch); the request's
+        # limit, the harvest's and every check's, only backs that up.
+        harvest = self.session.settings.cell_timeout
+        limit = harvest + sum(
             _cell_limit(self._per_call(timeout), len(calls)) for _, calls, timeout in checks)
         status, outputs = self.session.run_code(code, timeout=limit,
-                                                messages=1 + len(checks))
+                                                parts=self._watch(checks), first=harvest)
         parts = self._parts(outputs)
         payload = parts.get(None)
         if not isinstance(payload, dict):
@@ -232,6 +274,11 @@ class Made:
 def _wire(calls: Sequence[Call]) -> list[dict[str, Any]]:
     """A check's argument sets as the agent reads them (trusted values, tagged JSON)."""
     return [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))} for c in calls]
+
+
+def _is_function(entry: Any) -> bool:
+    """Whether a harvested answer crossed as a function (the agent then calls it)."""
+    return isinstance(entry, dict) and entry.get("t") == "callable"
 
 
 def _cell_limit(per_call: float, count: int) -> float:
