@@ -194,11 +194,11 @@ def _head_start(args: argparse.Namespace, settings: ExecutionSettings,
     ``--questions``, which may need no kernel at all.
     """
     from grader.executors.worker import WarmPool
+    from grader.kernel.notebook import SUFFIXES
 
     paths: list[Path] = args.paths
     if args.executor != "local" or args.resume or args.only or args.questions or \
-            len(paths) != 1 or paths[0].suffix not in (".ipynb", ".py") or \
-            not paths[0].is_file():
+            len(paths) != 1 or paths[0].suffix not in SUFFIXES or not paths[0].is_file():
         return None
     timings.since_start("start-up")
     return WarmPool.ahead(settings, isolation)
@@ -215,6 +215,7 @@ def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSet
     import itertools
     import os
 
+    from grader.discover import is_archive
     from grader.executors import BatchOptions
     from grader.executors.local import WorkersAhead
 
@@ -225,7 +226,7 @@ def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSet
     for path in args.paths:
         try:
             entries += len(list(itertools.islice(os.scandir(path), 2))) if path.is_dir() \
-                else 2 if path.suffix == ".zip" else 1  # an LMS's archive holds many
+                else 2 if is_archive(path) else 1  # an LMS's archive holds many
         except OSError:
             entries += 1
     if entries < 2:
@@ -261,10 +262,14 @@ def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation
 
     rubric = load_rubric(args.rubric)
     check_templates(args.templates)  # a TA's template with a typo fails before any grading
-    if kernels is not None and _settings(rubric, args) != settings:
-        kernels.close()  # the rubric changed on disk since: start kernels for what it says
-        kernels = None
-    settings = _settings(rubric, args)
+    now = _settings(rubric, args)
+    if now != settings:  # the rubric changed on disk since: grade by what it says now
+        if kernels is not None:
+            kernels.close()
+            kernels = None
+        if now.sandbox != settings.sandbox:
+            isolation = _isolation(now)
+    settings = now
     out: Path = args.out
     write = functools.partial(write_student, rubric=rubric, out=out, lang=args.lang,
                               templates=args.templates)

@@ -82,6 +82,11 @@ NAME_MAX = 255
 ID_MAX = NAME_MAX - len(".html")
 
 
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is named as an archive the grader unpacks (``.zip``, any case)."""
+    return path.suffix.lower() == ".zip"
+
+
 def student_id(name: str) -> str:
     """A student id usable as a file name: no path separators, no leading dots.
 
@@ -206,7 +211,7 @@ class _Finder:
     def add(self, path: Path) -> None:
         if path.is_symlink():
             self.problems.append(Problem(path=path, reason="symbolic links are not graded"))
-        elif path.is_file() and path.suffix.lower() == ".zip":
+        elif path.is_file() and is_archive(path):
             self._archive(path)
         elif path.is_file():
             if path.suffix in SUFFIXES or self.pattern is not None:

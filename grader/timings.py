@@ -11,6 +11,7 @@ with ``-j`` above 1) are not collected; one submission, or ``-j 1``, is graded h
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,21 +38,27 @@ class Clock:
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     ends: dict[str, float] = field(default_factory=dict)  # the latest end, since origin
+    # The thread that starts a warm kernel adds its phase while the grading adds others.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, seconds: float, *, end: float | None = None) -> None:
         """Count ``seconds`` of phase ``name``, which ended at ``end`` (default: now)."""
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-        self.counts[name] = self.counts.get(name, 0) + 1
-        self.ends[name] = (time.monotonic() if end is None else end) - self.origin
+        ended = (time.monotonic() if end is None else end) - self.origin
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+            self.counts[name] = self.counts.get(name, 0) + 1
+            self.ends[name] = ended
 
     def lines(self) -> list[str]:
         """The breakdown: each phase timed, its seconds and when it last ended."""
+        with self._lock:
+            seconds, counts, ends = dict(self.seconds), dict(self.counts), dict(self.ends)
         out = ["timings (seconds; 'at' is since the process started):"]
-        for name in [*PHASES, *sorted(set(self.seconds) - set(PHASES))]:
-            if name not in self.seconds:
+        for name in [*PHASES, *sorted(set(seconds) - set(PHASES))]:
+            if name not in seconds:
                 continue
-            times = f" x{self.counts[name]}" if self.counts[name] > 1 else ""
-            out.append(f"  {name:<13}{self.seconds[name]:7.3f}  at {self.ends[name]:6.3f}"
+            times = f" x{counts[name]}" if counts[name] > 1 else ""
+            out.append(f"  {name:<13}{seconds[name]:7.3f}  at {ends[name]:6.3f}"
                        f"{times}  {PHASES.get(name, '')}".rstrip())
         return out
 

@@ -104,3 +104,56 @@ def test_validate_rejects_a_reference_failing_its_own_property(tmp_path, capsys)
                                                    "[100.0, 60.0, 70.0, 30.0, 26.0]"))
     assert main(["validate", str(mini / "rubric.toml")]) == 1
     assert "curve [failed]: steps must not increase" in capsys.readouterr().out
+
+
+def test_a_rubric_whose_sandbox_changed_on_disk_is_graded_by_what_it_says_now(
+        tmp_path, monkeypatch):
+    # The isolation is worked out from the rubric's tables before the rubric is loaded
+    # in full: one edited in between is graded with the sandbox it now asks for.
+    import grader.batch
+    from grader import cli
+    from grader.batch import BatchReport
+    from grader.kernel.sandbox import Isolation
+
+    rubric = tmp_path / "rubric.toml"
+    shutil.copy(MINI / "reference.py", tmp_path / "reference.py")
+    text = (MINI / "rubric.toml").read_text("utf-8")
+    rubric.write_text(text, "utf-8")
+    sub = tmp_path / "good.ipynb"
+    shutil.copy(MINI / "submissions" / "good.ipynb", sub)
+    args = cli._parser().parse_args(["grade", str(sub), "--rubric", str(rubric), "--out",
+                                     str(tmp_path / "out")])
+    before = cli._settings(cli.load_rubric(rubric, check_reference=False), args)
+    assert before.sandbox != "none"
+    rubric.write_text(text.replace("[execution]\n", '[execution]\nsandbox = "none"\n', 1),
+                      "utf-8")
+    used: list[Isolation] = []
+
+    def batch(subs, rubric, *, isolation, **kwargs):
+        used.append(isolation)
+        return BatchReport(graded=(), kept=(), results=(), rechecked=())
+
+    monkeypatch.setattr(grader.batch, "grade_batch", batch)
+    assert cli._grade_with(args, before, Isolation(mode="bwrap"), None) == 0
+    assert [i.mode for i in used] == ["none"]
+
+
+def test_an_archive_is_told_by_its_suffix_in_any_case(tmp_path, monkeypatch):
+    # An LMS export named COURSE.ZIP holds many students, as course.zip does: both start
+    # a batch's workers ahead, and discovery unpacks both.
+    import argparse
+
+    import grader.executors.local
+    from grader import cli
+    from grader.discover import is_archive
+
+    assert is_archive(Path("canvas.zip")) and is_archive(Path("CANVAS.ZIP"))
+    assert not is_archive(Path("canvas.py"))
+    started: list[int] = []
+    monkeypatch.setattr(grader.executors.local, "WorkersAhead",
+                        lambda rubric, settings, isolation, jobs, fork: started.append(jobs))
+    for name in ("course.zip", "COURSE.ZIP"):
+        args = argparse.Namespace(executor="local", resume=False, only=None, questions=None,
+                                  jobs=2, paths=[tmp_path / name], fresh_kernels=False)
+        cli._workers_ahead(args, None, None, None)
+    assert started == [2, 2]
