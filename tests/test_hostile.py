@@ -169,6 +169,7 @@ def _no_lone_surrogate(run: Run) -> None:
     render_html(run.result, _rubric()).encode("utf-8")
     assert run.check("v").received == "'half a pair: \ufffd'"
     assert run.check("flag").received == "{'\ufffd': 1}"
+    assert run.check("why").received == "because \ufffd"  # from the notebook's own JSON
 
 
 def _kernel_died_of_segfault(run: Run) -> None:

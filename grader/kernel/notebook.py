@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.kernel.cells import strip_ansi
+from grader.kernel.wire import scrubbed
 from grader.submission import Submission
 
 _CELL_MARK = re.compile(r"^# ?%%", re.MULTILINE)
@@ -54,6 +55,9 @@ def load_notebook(submission: Submission) -> LoadedNotebook:
         raw_json = json.loads(text)
     except ValueError as exc:
         return LoadedNotebook(nb=None, error=f"unreadable notebook: not JSON ({exc})")
+    clean = scrubbed(raw_json, text)
+    if clean is not raw_json:  # a lone surrogate in a cell: no UTF-8 writer would take it
+        raw_json, text = clean, json.dumps(clean)
     version = raw_json.get("nbformat") if isinstance(raw_json, dict) else None
     # nbformat guesses version 2 for a file without the key; we refuse to guess.
     if version not in (3, 4):

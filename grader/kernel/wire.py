@@ -158,12 +158,18 @@ def loads(raw: bytes | str, limits: Limits) -> Any:
         raise MessageRefused(problem)
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")  # as jupyter_client's own unpacker does
-    value = json.loads(raw)
-    # JSON may spell a lone surrogate ("\\ud800"): such a string cannot be encoded as
-    # UTF-8, so a reply, a page or the gradebook that wrote it would raise. A text that
-    # spells no surrogate (and holds none) is not walked.
-    if _SURROGATE_ESCAPE.search(raw) or _SURROGATE.search(raw):
-        value = scrub(value)
+    return scrubbed(json.loads(raw), raw)
+
+
+def scrubbed(value: Any, text: str) -> Any:
+    """``value``, parsed from the JSON ``text``, with :func:`scrub` applied if it needs it.
+
+    JSON may spell a lone surrogate ("\\ud800"): such a string cannot be encoded as UTF-8,
+    so a reply, a page or the gradebook that wrote it would raise. A text that spells no
+    surrogate (and holds none) is not walked: ``value`` itself comes back.
+    """
+    if _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text):
+        return scrub(value)
     return value
 
 
