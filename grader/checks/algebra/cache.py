@@ -42,7 +42,7 @@ def _guarded(run: Callable[[], Comparison | tuple[Comparison, Any]]) -> tuple[Co
         # answer is undecided, never a verdict, and compare() never raises.
         spent = (say("check.sym.cpu_time", seconds=f"{TIME_BUDGET:g}") if exc.cpu
                  else say("check.sym.wall_time", seconds=f"{TIME_BUDGET * WALL_FACTOR:g}"))
-        return Comparison(equal=None, message=say(_TOO_LONG, spent=spent)), None
+        return Comparison(equal=None, message=say("check.sym.too_long", spent=spent)), None
     except RecursionError:
         return Comparison(equal=None, message=say("check.sym.too_deep_human")), None
     except Exception as exc:  # a comparison must never raise; this is our bug
