@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -119,3 +120,29 @@ def test_choosing_the_local_executor_imports_nothing_of_dask():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.kernel
+def test_a_forked_kernel_is_gone_when_its_kill_returns():
+    """The fork server answers a SIGKILL once the kernel has ended: jupyter_client, finding
+    it still alive, would sleep 0.1 s on every submission before it asked again."""
+    from grader.kernel import sandbox
+    from grader.kernel.execute import KernelSession
+    from grader.kernel.forkserver import ForkServer
+
+    settings = ExecutionSettings()
+    isolation = sandbox.resolve(settings.sandbox)
+    server = ForkServer(settings, isolation).start()
+    try:
+        for _ in range(4):  # a kernel may die before the next poll anyway: ask of several
+            session = KernelSession(settings, isolation=isolation, forkserver=server).start()
+            try:
+                session.run_code("import time", timeout=10)
+                process = session._client.km.provisioner.process
+                assert process.poll() is None
+                process.kill()
+                assert process.poll() == -signal.SIGKILL
+            finally:
+                session.close()
+    finally:
+        server.close()

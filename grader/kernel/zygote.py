@@ -386,8 +386,32 @@ def _reap(children: dict[int, int | None], block_for: float = 0.0) -> None:
             time.sleep(0.005)
             continue
         if pid in children:
-            children[pid] = -os.WTERMSIG(status) if os.WIFSIGNALED(status) \
-                else os.WEXITSTATUS(status)
+            children[pid] = _code(status)
+
+
+def _code(status: int) -> int:
+    """A wait status as an exit code, ``-signal`` when killed."""
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _reaped(children: dict[int, int | None], pid: int, wait_for: float = 1.0) -> None:
+    """Wait (briefly) for a killed kernel to end, and keep its status.
+
+    jupyter_client, finding a kernel alive just after its kill, sleeps 0.1 s before it
+    asks again: a worker's idle time on every submission.
+    """
+    import time
+
+    deadline = time.monotonic() + wait_for
+    while children.get(pid, 0) is None and time.monotonic() < deadline:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            children[pid] = _code(status)
+            return
+        time.sleep(0.002)
 
 
 def main() -> None:
@@ -434,6 +458,8 @@ def main() -> None:
                     for kill in (os.killpg, os.kill):
                         with contextlib.suppress(ProcessLookupError, PermissionError):
                             kill(pid, signum)
+                    if signum == signal.SIGKILL:
+                        _reaped(children, pid)
                 reply = {"ok": True}
             elif op == "clean":
                 reply = {"left": _clean(sandboxed, children)}
