@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -120,6 +121,36 @@ def test_choosing_the_local_executor_imports_nothing_of_dask():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.kernel
+def test_a_warm_pool_starts_kernel_after_kernel_in_its_thread():
+    """Each kernel a pool starts in its thread and hands over answers within start-up.
+
+    The thread's event loop is closed after each start: one kept would hold the handed
+    kernel's sockets as registered, and a later socket given such a number would never
+    be woken (a start waited out most of its start-up timeout: three submissions graded
+    with --fresh-kernels -j 1 took 70 s).
+    """
+    from grader.executors.worker import WarmPool
+    from grader.kernel import sandbox
+
+    settings = ExecutionSettings(startup_timeout=20.0, preload=("json",))
+    pool = WarmPool(settings, sandbox.resolve(settings.sandbox), 1, fork=False)
+    try:
+        for _ in range(4):
+            began = time.monotonic()
+            session = pool.take()
+            assert session is not None, "the kernel did not start within its start-up timeout"
+            # Half the start-up timeout: a stalled start would reach (most of) all of it.
+            assert time.monotonic() - began < settings.startup_timeout / 2
+            try:
+                assert session.run_code("x = 1", timeout=10)[0] == "ok"
+            finally:
+                session.close()
+            time.sleep(0.5)  # the next kernel's start, meanwhile, is done: as in a batch
+    finally:
+        pool.close()
 
 
 @pytest.mark.kernel

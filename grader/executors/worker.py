@@ -26,6 +26,7 @@ from grader.kernel.sandbox import Isolation
 from grader.settings import ExecutionSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from grader.results import SubmissionResult
@@ -83,7 +84,7 @@ class WarmPool:
     def _start_one(self) -> None:
         with self._lock:
             if not self._closed:
-                self._ready.append(self._threads.submit(self._warm))
+                self._ready.append(self._threads.submit(_closing_loop, self._warm))
 
     def _warm(self) -> Any:
         from grader.kernel.execute import KernelSession
@@ -153,6 +154,24 @@ class WarmPool:
         self._threads.shutdown(wait=True)
         if self.forkserver is not None:
             self.forkserver.close()
+
+
+def _closing_loop(start: Callable[[], Any]) -> Any:
+    """``start()`` a kernel in a warm pool's thread, then close that thread's event loop.
+
+    The kernel's sockets go on in the thread that takes it; a loop kept here would still
+    hold their file descriptors as registered, and a later kernel's socket given one of
+    those numbers would never be woken in it: a later start in this thread then waited
+    out one-second timeouts, at times until its start-up timeout (``--fresh-kernels``).
+    """
+    from jupyter_core.utils import ensure_event_loop
+
+    try:
+        return start()
+    finally:
+        loop = ensure_event_loop()
+        if not loop.is_running():
+            loop.close()
 
 
 class Worker:
