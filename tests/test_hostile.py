@@ -172,6 +172,13 @@ def _no_lone_surrogate(run: Run) -> None:
     assert run.check("why").received == "because \ufffd"  # from the notebook's own JSON
 
 
+def _surrogates_sent_as_replacement(run: Run) -> None:
+    # The kernel's own packer refuses a lone surrogate: the agent sends U+FFFD instead, so
+    # the harvest arrives and the right answer next to them is graded.
+    assert run.check("v").received == "'half a pair: \ufffd'"
+    assert run.check("flag").received == "{'\ufffd': 1}"
+
+
 def _kernel_died_of_segfault(run: Run) -> None:
     assert run.result.run.skipped_cells == (2,)
     assert re.search(r"segmentation fault|SIGSEGV", run.result.run.errors[0].evalue)
@@ -303,6 +310,8 @@ CASES = [
     Case("lone_surrogate.ipynb", r"ValueError: bad \ufffd value", zero=("v", "flag", "double"),
          graded=("k", "curve"), errors=((5, "ValueError: bad \ufffd value"),),
          check=_no_lone_surrogate),
+    Case("lone_surrogate_plain.py", None, zero=("v", "flag"), graded=("k",), errors=(),
+         check=_surrogates_sent_as_replacement),
     Case("html_injection.ipynb", r"ValueError: <script>", zero=("v", "flag"),
          errors=((4, "ValueError"),), check=_report_escapes_html),
     # Unreadable or odd files.

@@ -125,6 +125,25 @@ class _Budget:
             )
 
 
+_bytes: Any = b"".__class__
+
+
+def _clean(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD (a pair of them joined into its character).
+
+    A lone surrogate cannot be encoded as UTF-8: the kernel could not send a message that
+    held one, and every answer of the request would be lost with it.
+    """
+    if _str.isascii(text):
+        return text
+    try:
+        _str.encode(text, "utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _bytes.decode(_str.encode(text, "utf-16-le", "surrogatepass"), "utf-16-le",
+                             "replace")
+
+
 def _float_text(x: float) -> str:
     text = _float.__repr__(x)
     return text
@@ -152,7 +171,7 @@ def _encode(x: Any, budget: _Budget, depth: int = 0) -> dict[str, Any]:
         return {"t": "complex", "re": _float_text(_complex.real.__get__(x)),
                 "im": _float_text(_complex.imag.__get__(x))}
     if _is_sub(t, _str):
-        text = _str.__str__(x)
+        text = _clean(_str.__str__(x))
         size = _str.__len__(text)
         if size > _MAX_STR:
             raise _TooBig(f"a string of {size} characters is too long to grade")
@@ -171,7 +190,7 @@ def _encode(x: Any, budget: _Budget, depth: int = 0) -> dict[str, Any]:
             return _encode_array(np, x, budget, depth)
     sympy = sys.modules.get("sympy")
     if sympy is not None and (_is_sub(t, sympy.Basic) or _is_sub(t, sympy.MatrixBase)):
-        text = _str.__str__(sympy.srepr(x))
+        text = _clean(_str.__str__(sympy.srepr(x)))
         budget.spend(0, _str.__len__(text))
         return {"t": "sympy", "srepr": text}
     tag = "list" if _is_sub(t, _list) else "tuple" if _is_sub(t, _tuple) else \
@@ -204,14 +223,14 @@ def _name(x: Any) -> str:
         name = x.__name__
     except Exception:  # a hostile object's attributes may raise anything
         return ""
-    return _str.__str__(name) if _is_sub(_type(name), _str) else ""
+    return _clean(_str.__str__(name)) if _is_sub(_type(name), _str) else ""
 
 
 def _type_name(t: Any) -> str:
     module = _type.__dict__["__module__"].__get__(t)
     qualname = _type.__dict__["__qualname__"].__get__(t)
     module = _str.__str__(module) if _is_sub(_type(module), _str) else ""
-    return f"{module}.{qualname}" if module else qualname
+    return _clean(f"{module}.{qualname}" if module else qualname)
 
 
 def _encode_array(np: Any, x: Any, budget: _Budget, depth: int) -> dict[str, Any]:
@@ -235,7 +254,7 @@ def _sig(f: Any) -> str:
     try:
         import inspect
 
-        return _str(inspect.signature(f))
+        return _clean(_str(inspect.signature(f)))
     except (TypeError, ValueError):
         return ""
 
@@ -522,6 +541,6 @@ def _call_each(namespace: dict[str, Any], name: str, calls: list[Any], timeout: 
 
 def _safe_str(exc: BaseException) -> str:
     try:
-        return _str(exc)[:2000]
+        return _clean(_str(exc)[:2000])
     except Exception:
         return "<unprintable exception>"
