@@ -29,7 +29,7 @@ from grader.kernel.sandbox import Isolation
 from grader.points import format_points
 from grader.report import languages
 from grader.results import automatic, totals
-from grader.rubric import Rubric, load_rubric
+from grader.rubric import Rubric, check_reference_names, load_rubric
 from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
 if TYPE_CHECKING:
@@ -165,12 +165,13 @@ def _grade(args: argparse.Namespace) -> int:
         # The execution settings need the rubric's tables only; its reference (sympy,
         # numpy: a quarter of a second) loads while a lone submission's kernel starts,
         # or a batch's worker processes.
-        tables = load_rubric(args.rubric, check_reference=False)
-        settings = _settings(tables, args)
+        rubric = load_rubric(args.rubric, check_reference=False)
+        settings = _settings(rubric, args)
         isolation = _isolation(settings)
         kernels = _head_start(args, settings, isolation)
-        ahead = _workers_ahead(args, tables, settings, isolation) if kernels is None else None
-        status = _grade_with(args, settings, isolation, kernels, ahead)
+        ahead = _workers_ahead(args, rubric, settings, isolation) if kernels is None else None
+        check_reference_names(rubric)
+        status = _grade_with(args, rubric, settings, isolation, kernels, ahead)
         if args.timings:
             timings.since_start("total")
             print("\n".join(timings.lines()), file=sys.stderr)
@@ -248,9 +249,10 @@ def _prepare_grading(templates: Path | None = None) -> None:
     warm_checks()
 
 
-def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation: Isolation,
-                kernels: WarmPool | None, ahead: Any = None) -> int:
-    """``grader grade`` once the settings are known (and ``kernels`` perhaps starting)."""
+def _grade_with(args: argparse.Namespace, rubric: Rubric, settings: ExecutionSettings,
+                isolation: Isolation, kernels: WarmPool | None, ahead: Any = None) -> int:
+    """``grader grade`` of ``rubric`` once the settings are known (and ``kernels`` perhaps
+    starting)."""
     import functools
     import tempfile
 
@@ -260,16 +262,7 @@ def _grade_with(args: argparse.Namespace, settings: ExecutionSettings, isolation
     from grader.executors import BatchOptions
     from grader.report import STUDENTS, check_templates, write_student
 
-    rubric = load_rubric(args.rubric)
     check_templates(args.templates)  # a TA's template with a typo fails before any grading
-    now = _settings(rubric, args)
-    if now != settings:  # the rubric changed on disk since: grade by what it says now
-        if kernels is not None:
-            kernels.close()
-            kernels = None
-        if now.sandbox != settings.sandbox:
-            isolation = _isolation(now)
-    settings = now
     out: Path = args.out
     write = functools.partial(write_student, rubric=rubric, out=out, lang=args.lang,
                               templates=args.templates)

@@ -149,7 +149,7 @@ def load_rubric(path: str | Path, *, check_reference: bool = True) -> Rubric:
     loader = _Loader(Reader(path))
     rubric = loader.rubric(data, rubric_digest(data))
     if check_reference:
-        _check_reference(rubric)
+        check_reference_names(rubric)
     return rubric
 
 
@@ -361,8 +361,12 @@ def _showing(reader: Reader, raw: Mapping[str, Any], qid: str, kind: CheckKind,
 _WHEN_OF = {v: k for k, v in FEEDBACK_WHEN.items() if k != "graded"}
 
 
-def _check_reference(rubric: Rubric) -> None:
-    """Resolve every reference name the rubric uses, so a typo fails at load time."""
+def check_reference_names(rubric: Rubric) -> None:
+    """Resolve every reference name the rubric uses, so a typo fails at load time.
+
+    :func:`load_rubric` does it unless told not to; a command that starts a kernel from
+    the rubric's tables first (a lone submission) does it once the kernel is starting.
+    """
     if rubric.reference_path is None:  # the loader made sure nothing needs one
         return
     module = rubric.load_reference()

@@ -106,14 +106,14 @@ def test_validate_rejects_a_reference_failing_its_own_property(tmp_path, capsys)
     assert "curve [failed]: steps must not increase" in capsys.readouterr().out
 
 
-def test_a_rubric_whose_sandbox_changed_on_disk_is_graded_by_what_it_says_now(
-        tmp_path, monkeypatch):
-    # The isolation is worked out from the rubric's tables before the rubric is loaded
-    # in full: one edited in between is graded with the sandbox it now asks for.
+def test_a_rubric_is_read_once_and_graded_by_what_was_read(tmp_path, monkeypatch):
+    # The settings, the sandbox and the checks all come from one reading of the rubric:
+    # an edit on disk after it cannot give a run of one rubric's settings and another's
+    # checks (it counts from the next command).
     import grader.batch
+    import grader.rubric
     from grader import cli
     from grader.batch import BatchReport
-    from grader.kernel.sandbox import Isolation
 
     rubric = tmp_path / "rubric.toml"
     shutil.copy(MINI / "reference.py", tmp_path / "reference.py")
@@ -121,21 +121,31 @@ def test_a_rubric_whose_sandbox_changed_on_disk_is_graded_by_what_it_says_now(
     rubric.write_text(text, "utf-8")
     sub = tmp_path / "good.ipynb"
     shutil.copy(MINI / "submissions" / "good.ipynb", sub)
-    args = cli._parser().parse_args(["grade", str(sub), "--rubric", str(rubric), "--out",
-                                     str(tmp_path / "out")])
-    before = cli._settings(cli.load_rubric(rubric, check_reference=False), args)
-    assert before.sandbox != "none"
-    rubric.write_text(text.replace("[execution]\n", '[execution]\nsandbox = "none"\n', 1),
-                      "utf-8")
-    used: list[Isolation] = []
+    reads: list[str] = []
+    real_load = grader.rubric.load_rubric
 
-    def batch(subs, rubric, *, isolation, **kwargs):
-        used.append(isolation)
+    def load(path, **kwargs):
+        reads.append(str(path))
+        loaded = real_load(path, **kwargs)
+        # Edited on disk right after the command read it.
+        rubric.write_text(text.replace("[execution]\n", '[execution]\nsandbox = "none"\n', 1),
+                          "utf-8")
+        return loaded
+
+    used: list[tuple[object, str, str]] = []
+
+    def batch(subs, graded, *, isolation, settings, **kwargs):
+        used.append((graded, isolation.mode, settings.sandbox))
         return BatchReport(graded=(), kept=(), results=(), rechecked=())
 
+    monkeypatch.setattr(cli, "load_rubric", load)
     monkeypatch.setattr(grader.batch, "grade_batch", batch)
-    assert cli._grade_with(args, before, Isolation(mode="bwrap"), None) == 0
-    assert [i.mode for i in used] == ["none"]
+    # --resume: no kernel is started ahead for the lone file (this test starts none).
+    assert cli.main(["grade", str(sub), "--rubric", str(rubric), "--out",
+                     str(tmp_path / "out"), "--resume"]) == 0
+    assert reads == [str(rubric)]
+    [(graded, mode, sandbox_setting)] = used
+    assert graded.path == rubric and sandbox_setting != "none" and mode != "none"
 
 
 def test_an_archive_is_told_by_its_suffix_in_any_case(tmp_path, monkeypatch):

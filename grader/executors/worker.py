@@ -223,28 +223,24 @@ class Worker:
 def rubric_and_kernel(path: str | Path, *, start: bool) -> tuple[Rubric, WarmPool | None]:
     """The rubric at ``path`` and, when ``start``, a kernel for one submission.
 
-    The kernel starts as soon as the rubric's tables are read, before its reference
-    loads (:meth:`WarmPool.ahead`). A rubric that fails to load raises its
-    :class:`~grader.errors.GraderError` with no kernel left running; one changed on disk
-    meanwhile gets no kernel (grade() starts one for what it now says).
+    The rubric is read once; the kernel starts as soon as it is, before its reference
+    loads and is checked (:meth:`WarmPool.ahead`). A rubric whose reference fails to
+    load raises its :class:`~grader.errors.GraderError` with no kernel left running.
     """
     from grader.kernel import sandbox
-    from grader.rubric import load_rubric
+    from grader.rubric import check_reference_names, load_rubric
 
-    settings = load_rubric(path, check_reference=False).execution
-    kernels = None
-    if start:
-        timings.since_start("start-up")
-        kernels = WarmPool.ahead(settings, sandbox.resolve(settings.sandbox))
+    rubric = load_rubric(path, check_reference=False)
+    if not start:
+        check_reference_names(rubric)
+        return rubric, None
+    timings.since_start("start-up")
+    kernels = WarmPool.ahead(rubric.execution, sandbox.resolve(rubric.execution.sandbox))
     try:
-        rubric = load_rubric(path)
+        check_reference_names(rubric)
     except BaseException:
-        if kernels is not None:
-            kernels.close()
-        raise
-    if kernels is not None and rubric.execution != settings:
         kernels.close()
-        kernels = None
+        raise
     return rubric, kernels
 
 
