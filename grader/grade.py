@@ -151,7 +151,7 @@ def grade_run(sub: Submission, rubric: Rubric, *,
         else:
             if digest:
                 transcript = replace(crossed, isolation=isolation.mode, fingerprint=(
-                    run_fingerprint(digest, rubric, calls, settings, isolation.mode)))
+                    run_fingerprint(digest, rubric, calls, settings, isolation.mode, keys)))
         answers.update(_text_answers(loaded.nb, rubric))
     began = time.monotonic()
     result = _result(sub, rubric, answers, outcomes, calls, reference, run=run,
@@ -181,13 +181,12 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
     mode = (isolation or sandbox.resolve(settings.sandbox)).mode
     reference = rubric.load_reference()
     digest = _digest_or_empty(sub)
-    plans = [_planned_calls(rubric, reference)]
-    if questions:
-        plans.append(_planned_calls(rubric, reference, questions))
-    calls = next((p for p in plans if digest and transcript.fingerprint == run_fingerprint(
-        digest, rubric, p, settings, mode)), None)
-    if calls is None:
+    plan = next((p for p in _regrade_plans(rubric, reference, tuple(questions))
+                 if digest and transcript.fingerprint == run_fingerprint(
+                     digest, rubric, p[0], settings, mode, p[1])), None)
+    if plan is None:
         raise TranscriptError("the transcript is of another kernel run")
+    calls, keys = plan
     loaded = load_notebook(sub)
     if loaded.nb is None:
         raise TranscriptError("the submission no longer reads")
@@ -200,7 +199,6 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
         answers = decode_answers(transcript.answers, budget)
     else:
         raise TranscriptError("the transcript holds other answers than the rubric asks for")
-    keys = _call_keys(rubric, calls)
     stored = iter(transcript.calls)
     outcomes: dict[int, tuple[Any, ...]] = {}
     for c in _calling(rubric, calls, answers):
@@ -217,11 +215,15 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
 
 
 def run_fingerprint(digest: str, rubric: Rubric, calls: dict[int, CallPlan],
-                    settings: ExecutionSettings, isolation: str) -> str:
-    """The fingerprint of the kernel run that grading a submission of ``digest`` makes."""
+                    settings: ExecutionSettings, isolation: str,
+                    keys: dict[int, str] | None = None) -> str:
+    """The fingerprint of the kernel run that grading a submission of ``digest`` makes.
+
+    ``keys`` are the :func:`call_key` of ``calls`` when the caller has them already.
+    """
     import dataclasses
 
-    keys = _call_keys(rubric, calls)
+    keys = _call_keys(rubric, calls) if keys is None else keys
     return fingerprint(submission=digest, answers=rubric.answer_names,
                        calls=[keys[id(c)] for q in rubric.questions for c in q.checks
                               if id(c) in keys],
@@ -232,6 +234,36 @@ def run_fingerprint(digest: str, rubric: Rubric, calls: dict[int, CallPlan],
 def planned_calls(rubric: Rubric) -> dict[int, CallPlan]:
     """The calls each check of ``rubric`` makes, keyed by ``id(check)``."""
     return _planned_calls(rubric, rubric.load_reference())
+
+
+Plans = list[tuple[dict[int, CallPlan], dict[int, str]]]
+# (id(rubric), id(reference), questions) -> (rubric, reference, plans); the objects are
+# held so that their ids are not reused while the entry stands.
+_PLANS: dict[tuple[int, int, tuple[str, ...]], tuple[Rubric, ModuleType, Plans]] = {}
+
+
+def _regrade_plans(rubric: Rubric, reference: ModuleType, questions: tuple[str, ...]
+                   ) -> Plans:
+    """The calls a transcript may be of, with their keys: the whole run's, then (with
+    ``questions``) the run limited to them.
+
+    Made once for a batch of re-checks: they depend on the rubric and the reference
+    alone, and building them (the reference's ``inputs_from``) and encoding every call's
+    arguments was most of a re-check's bookkeeping. A reference whose inputs change from
+    one call to the next (unseeded) never matches a stored run either way, so it is run
+    again in a kernel, as it was.
+    """
+    entry = _PLANS.get((id(rubric), id(reference), questions))
+    if entry is not None and entry[0] is rubric and entry[1] is reference:
+        return entry[2]
+    plans: Plans = []
+    for limited in ((), questions) if questions else ((),):
+        calls = _planned_calls(rubric, reference, limited)
+        plans.append((calls, _call_keys(rubric, calls)))
+    if len(_PLANS) >= 8:  # a process that reads many rubrics (a test run)
+        _PLANS.clear()
+    _PLANS[(id(rubric), id(reference), questions)] = (rubric, reference, plans)
+    return plans
 
 
 def _call_keys(rubric: Rubric, calls: dict[int, CallPlan]) -> dict[int, str]:
