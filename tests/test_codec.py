@@ -258,3 +258,25 @@ def test_lone_surrogates_from_the_kernel_become_replacement_characters():
     # A transcript read back from disk is decoded by the codec itself, not the wire.
     assert decode_answer({"t": "str", "v": "\ud800"}) == "\ufffd"
     assert decode_answer({"t": "rejected", "reason": "r\ud800"}) == Rejected("r\ufffd")
+
+
+def test_a_sympy_text_decodes_to_the_same_value_each_time_and_is_charged_each_time():
+    import sympy
+
+    from grader.kernel.codec import DecodeBudget, decode_answer
+
+    expr = sympy.sin(sympy.Symbol("x", positive=True)) ** 2 + 1
+    text = sympy.srepr(expr)
+    tag = {"t": "sympy", "srepr": text}
+    spent = []
+    values = []
+    for _ in range(3):
+        budget = DecodeBudget(nodes=10_000, seconds=10.0)
+        values.append(decode_answer(tag, budget))
+        spent.append((budget.spent, budget.spent_bytes))
+    assert values[0] == values[1] == values[2] == expr
+    assert spent[0] == spent[1] == spent[2] != (0, 0)
+    refused = {"t": "sympy", "srepr": "__import__('os').system('true')"}
+    first, second = decode_answer(refused), decode_answer(refused)
+    assert type(first).__name__ == type(second).__name__ == "Rejected"
+    assert first == second

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 import time
@@ -158,13 +159,11 @@ def _decode(obj: Any, depth: int, budget: DecodeBudget | None = None) -> Any:
     if t == "objarray":
         return _object_array(obj, depth, budget)
     if t == "sympy":
-        from grader.parse import parse_srepr
-
         text = clean_text(_typed(obj, "srepr", str))
         if budget is not None:
             # Each call in the text builds a sympy object; parse_srepr bounds one text.
             budget.spend(text.count("("), len(text))
-        return parse_srepr(text)
+        return _srepr(text)
     if t == "callable":
         return CallableAnswer(clean_text(str(obj.get("name", ""))[:200]),
                               clean_text(str(obj.get("signature", ""))[:500]))
@@ -179,6 +178,27 @@ def _decode(obj: Any, depth: int, budget: DecodeBudget | None = None) -> Any:
             raise DecodeError(f"a part of the answer is not plain data: {reason}")
         return Rejected(reason)
     raise DecodeError(f"unknown tag {t[:40]!r}")
+
+
+_MAX_CACHED_SREPR = 8_000  # characters: a course's many equal answers, not one huge one
+
+
+def _srepr(text: str) -> Any:
+    """The sympy object of ``text``: one parse for the many students who wrote the same."""
+    if len(text) > _MAX_CACHED_SREPR:
+        from grader.parse import parse_srepr
+
+        return parse_srepr(text)
+    return _cached_srepr(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_srepr(text: str) -> Any:
+    # sympy objects are immutable, so one student's parse is the same value as another's
+    # own; a text that is refused raises each time (exceptions are not cached).
+    from grader.parse import parse_srepr
+
+    return parse_srepr(text)
 
 
 def _typed(obj: dict[str, Any], key: str, kind: type) -> Any:
