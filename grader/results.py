@@ -11,8 +11,10 @@ the override beside them. Every change staff made is a :class:`Change` of the re
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grader.messages import Message
@@ -301,7 +303,7 @@ class SubmissionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form documented in docs/grading-a-course.md."""
-        return asdict(self)
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
@@ -321,6 +323,34 @@ class SubmissionResult:
         late = data.get("late_penalty")
         return cls(**{**data, "questions": questions, "run": RunLog(**run),
                       "changes": changes, "late_penalty": LatePenalty(**late) if late else None})
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict``, without its deep copy of every immutable leaf.
+
+    A result is written twice as it is committed (the gradebook row, the student's .json);
+    asdict's per-leaf ``deepcopy`` was most of that. Containers and any other leaf are
+    copied as asdict copies them.
+    """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return kind(*[_plain(v) for v in value])
+    if isinstance(value, list | tuple):
+        return kind(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return kind((_plain(k), _plain(v)) for k, v in value.items())
+    return copy.deepcopy(value)
 
 
 def _override(data: dict[str, Any] | None) -> Override | None:

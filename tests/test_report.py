@@ -571,3 +571,28 @@ def test_write_student_is_atomic_and_complete(tmp_path, rubric):
     assert sorted(p.name for p in (tmp_path / "students").iterdir()) == [
         "alice.html", "alice.json"]
     assert 'dir="rtl"' in (tmp_path / "students" / "alice.html").read_text("utf-8")
+
+
+def test_to_dict_is_what_dataclasses_asdict_gives():
+    import dataclasses
+
+    from grader.results import Change, LatePenalty, Override
+
+    base = realistic()
+    q = base.questions[0]
+    overridden = replace(q, override=Override(points=5.0, comment="fair", by="ta"),
+                         checks=(replace(q.checks[0], override=Override(points=1.0)),
+                                 *q.checks[1:]))
+    rich = replace(base, questions=(overridden, *base.questions[1:]),
+                   changes=(Change(question="q1_1", answer="", old_points=None,
+                                   new_points=5.0),),
+                   late_penalty=LatePenalty(score_before=9.0, penalty=1.0, hours_late=3.5,
+                                            deadline="2026-11-01T00:00:00+00:00",
+                                            per="day", rate=0.1, floor=0.0, grace_minutes=0.0,
+                                            cutoff="", reason="penalty"))
+    for r in (result(), base, realistic("fa"), rich):
+        data = r.to_dict()
+        assert data == dataclasses.asdict(r)
+        assert json.dumps(data, sort_keys=True) == json.dumps(dataclasses.asdict(r),
+                                                              sort_keys=True)
+        assert SubmissionResult.from_dict(data) == r
