@@ -29,6 +29,7 @@ from grader.export import grades_csv
 from grader.gradebook import RETRY_OUTCOMES, Gradebook
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
+from grader.recheck import Rechecks
 from grader.report import student_file, write_student
 from grader.results import SubmissionResult
 from grader.roster import Roster
@@ -249,6 +250,10 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 kept.append(sub.student)
             else:
                 todo.append(sub)
+        # Forked before the progress bar's thread starts (see Rechecks).
+        rechecks = Rechecks(book, replay, rubric, current, settings=settings,
+                            isolation=isolation, workers=options.workers,
+                            questions={s: options.questions for s in limited})
         shown = progress or progress_for(
             sum(1 for s in subs if not options.only or s.student in options.only), out)
         graded: list[str] = []
@@ -294,13 +299,14 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 (shown.rechecked if how == RECHECKED else shown.graded)(merged)
                 timings.add("reports", began)
 
-            for sub in replay:
-                done = _recheck(book, sub, rubric, current[sub.student], settings, isolation,
-                                options.questions if sub.student in limited else ())
-                if done is None:
-                    todo.append(sub)  # the kernel runs again: the stored run is not this one
-                else:
+            for sub, done in rechecks:
+                if isinstance(done, Finished):
                     commit(done, RECHECKED)
+                    continue
+                if done:  # a bug of ours: say so; the submission is not lost
+                    print(printable(f"grader: {sub.student} is run again: its stored answers "
+                                    f"could not be re-checked ({done})"), file=sys.stderr)
+                todo.append(sub)  # the kernel runs again: the stored run is not this one
             prefetch_until = len(todo) - max(1, options.workers)
             tasks = [Task.of(s, prefetch=i < prefetch_until,
                              questions=options.questions if s.student in limited else ())
@@ -309,6 +315,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                                            isolation=isolation, options=options,
                                            report=commit)
         finally:
+            rechecks.close()
             shown.close()
             results = tuple(sorted(current.values(), key=lambda r: r.student))
             with timings.phase("reports"):
@@ -318,36 +325,6 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
 
 
 RECHECKED = "stored answers"  # the executor column of a row re-checked without a kernel
-
-
-def _recheck(book: Gradebook, sub: Any, rubric: Rubric, before: SubmissionResult,
-             settings: ExecutionSettings, isolation: Isolation,
-             questions: tuple[str, ...] = ()) -> Finished | None:
-    """``sub`` checked again from its stored transcript, or None: run it in a kernel.
-
-    With ``questions``, only their checks (see :func:`grader.grade.regrade`).
-
-    None when the transcript is missing, malformed, changed since it was stored, or of a
-    kernel run other than the one the rubric and settings now make; a stored blob is
-    never trusted past what the codec reads of it.
-    """
-    from grader.errors import TranscriptError
-    from grader.grade import regrade
-    from grader.gradebook import now
-
-    started = now()
-    try:
-        transcript = book.transcript(sub.student)
-        result = regrade(sub, rubric, transcript, before.run, settings=settings,
-                         isolation=isolation, questions=questions)
-    except TranscriptError:
-        return None
-    except Exception as exc:  # a bug of ours here must not lose the submission: run it
-        print(printable(f"grader: {sub.student} is run again: its stored answers could not "
-                        f"be re-checked ({type(exc).__name__}: {exc})"), file=sys.stderr)
-        return None
-    return Finished(student=sub.student, result=result, started=started, finished=now(),
-                    transcript=transcript.to_json())
 
 
 def chosen(subs: Sequence[Any], only: Iterable[str]) -> tuple[str, ...]:

@@ -1,0 +1,241 @@
+"""Re-check submissions from the answers their last kernel run left in the gradebook.
+
+``grader grade --resume`` after a rubric edit that changes only checks (tolerances,
+mistakes, points, feedback) grades a submission again from its stored transcript, without
+a kernel (:func:`grader.grade.regrade`). The coordinator still commits each result to the
+gradebook and writes the student's page; the re-checks themselves are the other half of
+the work, and on a machine with more than one core they run in forked processes of the
+coordinator while it commits (:class:`Rechecks`).
+
+A forked re-checker is the grader's own code on data the grader stored: it reads
+transcripts through a gradebook connection of its own and sends each result back as JSON
+text (the form worker processes use, :meth:`Finished.from_json`), never a pickle. A
+submission it could not re-check, or one it never sent back (it died), is re-checked by
+the coordinator itself; what cannot be re-checked from stored answers runs in a kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from grader.executors import Finished
+from grader.gradebook import Gradebook, now
+from grader.kernel.sandbox import Isolation
+from grader.results import SubmissionResult
+from grader.rubric import Rubric
+from grader.settings import ExecutionSettings
+
+MIN_FORKED = 8  # fewer re-checks than this are not worth a process: do them in place
+_GIVE_UP = "rerun"
+_LOCK_TIMEOUT = 10.0  # seconds  # a message's key: this submission is run in a kernel instead
+
+
+def recheck_one(book: Gradebook, sub: Any, rubric: Rubric,
+                before: SubmissionResult, settings: ExecutionSettings, isolation: Isolation,
+                questions: tuple[str, ...] = ()) -> Finished | str:
+    """``sub`` checked again from its stored transcript, or why it must run in a kernel.
+
+    With ``questions``, only their checks (see :func:`grader.grade.regrade`). The reason is
+    empty when the transcript is missing, malformed, changed since it was stored, or of a
+    kernel run other than the one the rubric and settings now make (a stored blob is never
+    trusted past what the codec reads of it), and names the error when a bug of ours
+    stopped the re-check.
+    """
+    from grader.errors import TranscriptError
+    from grader.grade import regrade
+
+    started = now()
+    try:
+        transcript = book.transcript(sub.student)
+        result = regrade(sub, rubric, transcript, before.run, settings=settings,
+                         isolation=isolation, questions=questions)
+    except TranscriptError:
+        return ""
+    except Exception as exc:  # a bug of ours here must not lose the submission: run it
+        return f"{type(exc).__name__}: {exc}"
+    return Finished(student=sub.student, result=result, started=started, finished=now(),
+                    transcript=transcript.to_json())
+
+
+class Rechecks:
+    """Re-check ``subs``, sharing the work with forked processes when there is enough.
+
+    Iterating yields ``(submission, Finished | str)`` as each is done, in no set order;
+    a string is why the submission must run in a kernel (see :func:`recheck_one`).
+    ``workers - 1`` processes fork at construction, before the coordinator starts any
+    thread of its own (a progress bar's): a fork copies only the thread that forks. They
+    and the coordinator take the next submission from one shared counter, so the
+    coordinator re-checks whenever no result waits to be committed, and the work stays
+    balanced however long each part takes. What a re-checker took but never sent (it
+    died) is re-checked by the coordinator at the end.
+    """
+
+    def __init__(self, book: Gradebook, subs: Sequence[Any], rubric: Rubric,
+                 before: Mapping[str, SubmissionResult], *, settings: ExecutionSettings,
+                 isolation: Isolation, questions: Mapping[str, tuple[str, ...]],
+                 workers: int) -> None:
+        self.book = book
+        self.subs = list(subs)
+        self.rubric = rubric
+        self.before = before
+        self.settings = settings
+        self.isolation = isolation
+        self.questions = questions
+        self.children: dict[int, int] = {}  # read end -> pid
+        self.counter: Any = None
+        forks = min(workers - 1, len(self.subs) // (MIN_FORKED // 2)) \
+            if hasattr(os, "fork") and len(self.subs) >= MIN_FORKED else 0
+        if forks > 0:
+            import multiprocessing
+
+            # The next submission to take, in memory shared with the re-checkers.
+            self.counter = multiprocessing.get_context("fork").Value("l", 0)
+            for _ in range(forks):
+                self._fork()
+
+    def take(self) -> int:
+        """The index of the next submission nobody has taken (``len(subs)`` when none)."""
+        if self.counter is None:
+            return len(self.subs)
+        lock = self.counter.get_lock()
+        # A re-checker killed while it held the lock must not hang the rest: whoever
+        # cannot take stops taking, and the coordinator re-checks what was never sent.
+        if not lock.acquire(timeout=_LOCK_TIMEOUT):
+            return len(self.subs)
+        try:
+            taken = int(self.counter.value)
+            self.counter.value = min(taken + 1, len(self.subs))
+        finally:
+            lock.release()
+        return taken
+
+    def __iter__(self) -> Iterator[tuple[Any, Finished | str]]:
+        if not self.children:
+            for sub in self.subs:
+                yield sub, self._here(sub)
+            return
+        by_student = {s.student: s for s in self.subs}
+        sent: set[str] = set()
+        try:
+            for student, done in self._shared():
+                sub = by_student.get(student)
+                if sub is None or student in sent:
+                    continue  # a line naming nobody we gave out, or a second time
+                sent.add(student)
+                yield sub, (self._here(sub) if done is None else done)
+        finally:
+            self.close()
+        for sub in self.subs:  # taken by a re-checker that died before it sent them
+            if sub.student not in sent:
+                yield sub, self._here(sub)
+
+    def _shared(self) -> Iterator[tuple[str, Finished | str | None]]:
+        """What the re-checkers send, and between their lines what this process does."""
+        with selectors.DefaultSelector() as sel:
+            files = {fd: os.fdopen(fd, "rb") for fd in self.children}
+            for fd in files:
+                sel.register(fd, selectors.EVENT_READ)
+            try:
+                while files:
+                    ready = sel.select(timeout=0)
+                    if not ready:
+                        mine = self.take()
+                        if mine < len(self.subs):
+                            sub = self.subs[mine]
+                            yield sub.student, self._here(sub)
+                            continue
+                        ready = sel.select()  # all taken: wait for the re-checkers
+                    for key, _ in ready:
+                        line = files[key.fd].readline()
+                        if line.endswith(b"\n"):
+                            yield self._read(line)
+                        else:  # end of file: that re-checker is done (or died)
+                            sel.unregister(key.fd)
+                            files.pop(key.fd).close()
+                            self._reap(key.fd)
+            finally:
+                for f in files.values():
+                    f.close()
+
+    def _here(self, sub: Any) -> Finished | str:
+        return recheck_one(self.book, sub, self.rubric, self.before[sub.student],
+                           self.settings, self.isolation, self.questions.get(sub.student, ()))
+
+    @staticmethod
+    def _read(line: bytes) -> tuple[str, Finished | str | None]:
+        """A re-checker's line: the student and the result, why it gives up, or None
+        (the line cannot be read: the coordinator re-checks that student itself)."""
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return "", None
+        student = data.get("student") if isinstance(data, dict) else None
+        if not isinstance(student, str):
+            return "", None
+        if _GIVE_UP in data:
+            return student, str(data[_GIVE_UP])
+        try:
+            return student, Finished.from_json(line.decode("utf-8"))
+        except (ValueError, KeyError, TypeError):
+            return student, None
+
+    def _fork(self) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the re-checker
+            code = 1
+            try:
+                os.close(read)
+                for other in self.children:  # the other re-checkers' pipes are not ours
+                    os.close(other)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it at once
+                code = _recheck_into(write, self)
+            finally:
+                os._exit(code)  # no finalizers: the coordinator's connection is not ours
+        os.close(write)
+        self.children[read] = pid
+
+    def _reap(self, fd: int) -> None:
+        pid = self.children.pop(fd, None)
+        if pid is not None:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+    def close(self) -> None:
+        """Stop the re-checkers that are still running (an interrupted batch)."""
+        for fd, pid in list(self.children.items()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap(fd)
+
+
+def _recheck_into(fd: int, shared: Rechecks) -> int:
+    """Re-check, in a forked process, what it takes of ``shared``: a JSON line each on ``fd``."""
+    # A connection of its own: one opened before a fork must not be used after it.
+    book = Gradebook(shared.book.path)
+    with os.fdopen(fd, "wb") as out:
+        while (i := shared.take()) < len(shared.subs):
+            sub = shared.subs[i]
+            done = recheck_one(book, sub, shared.rubric, shared.before[sub.student],
+                               shared.settings, shared.isolation,
+                               shared.questions.get(sub.student, ()))
+            if isinstance(done, Finished):
+                line = json.dumps({"student": sub.student,
+                                   "result": done.result.to_dict(), "started": done.started,
+                                   "finished": done.finished, "transcript": done.transcript},
+                                  allow_nan=False, default=str)
+            else:
+                line = json.dumps({"student": sub.student, _GIVE_UP: done})
+            out.write(line.encode("utf-8") + b"\n")
+            out.flush()
+    book.db.close()
+    return 0

@@ -1,0 +1,205 @@
+"""Re-checks from stored answers shared with forked processes (grader.recheck).
+
+Without kernels: the sharing itself (every submission once, whatever the number of
+re-checkers; one that dies loses nothing; stopping early stops them). With kernels,
+through ``grader grade --resume`` as a TA runs it: the forked path's results and pages are
+the in-place path's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import grader.recheck as recheck
+from grader.cli import main
+from grader.executors import Finished
+from grader.gradebook import Gradebook
+from grader.kernel.sandbox import Isolation
+from grader.recheck import Rechecks
+from grader.results import CheckResult, QuestionResult, RunLog, SubmissionResult
+from grader.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "tests" / "data" / "mini"
+PARENT = os.getpid()
+
+
+def _result(student: str) -> SubmissionResult:
+    check = CheckResult(answer="k", kind="numeric", status="passed", score=1.0,
+                        max_score=1.0, message=f"Correct, {student}. ✓")
+    q = QuestionResult(id="q", title="Q", score=1.0, max_score=1.0, status="passed",
+                       checks=(check,))
+    return SubmissionResult(student=student, submission=f"{student}.py", score=1.0,
+                            max_score=1.0, questions=(q,), run=RunLog(cells_total=1))
+
+
+def _fake(book: Any, sub: Any, *rest: Any) -> Finished | str:
+    if sub.student.startswith("rerun"):
+        return "ValueError: a bug"
+    if sub.student.startswith("dies") and os.getpid() != PARENT:
+        os._exit(3)  # a re-checker killed mid-batch
+    time.sleep(0.01)  # some work, so that every process gets a share
+    where = "coordinator" if os.getpid() == PARENT else "re-checker"
+    return Finished(student=sub.student, result=_result(sub.student), started="s",
+                    finished=where, transcript="{}")
+
+
+def _rechecks(tmp_path: Path, names: list[str], workers: int) -> Rechecks:
+    with Gradebook.in_folder(tmp_path) as book:
+        pass
+    book = Gradebook.in_folder(tmp_path)
+    subs = [SimpleNamespace(student=n) for n in names]
+    rubric = load_rubric(MINI / "rubric.toml")
+    return Rechecks(book, subs, rubric, {n: _result(n) for n in names},
+                    settings=rubric.execution, isolation=Isolation(mode="none", reason="a test"),
+                    questions={}, workers=workers)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_every_submission_is_rechecked_once_whatever_the_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    names = [f"s{i:02d}" for i in range(24)] + ["rerun1"]
+    shared = _rechecks(tmp_path, names, workers)
+    pids = list(shared.children.values())
+    assert len(pids) == workers - 1
+    got = list(shared)
+    assert sorted(sub.student for sub, _ in got) == sorted(names)
+    for sub, done in got:
+        if sub.student == "rerun1":
+            assert done == "ValueError: a bug"  # why, as the re-checker said it
+        else:
+            assert isinstance(done, Finished)
+            # what crossed the pipe is the result the re-checker made, to the character
+            assert done.result == _result(sub.student)
+    if workers > 1:
+        assert {d.finished for _, d in got if isinstance(d, Finished)} == {
+            "coordinator", "re-checker"}  # both took a share
+    assert shared.children == {} and all(_gone(p) for p in pids)
+
+
+def test_a_rechecker_that_dies_loses_nothing(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    names = [f"dies{i:02d}" for i in range(16)]
+    shared = _rechecks(tmp_path, names, 3)
+    pids = list(shared.children.values())
+    # Each re-checker dies with the first submission it takes.
+    got = {sub.student: done for sub, done in shared}
+    assert sorted(got) == sorted(names)
+    assert {d.finished for d in got.values() if isinstance(d, Finished)} == {"coordinator"}
+    assert all(isinstance(d, Finished) for d in got.values())
+    assert all(_gone(p) for p in pids)
+
+
+def test_stopping_early_stops_the_recheckers(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    shared = _rechecks(tmp_path, [f"s{i:02d}" for i in range(40)], 3)
+    pids = list(shared.children.values())
+    walk = iter(shared)
+    next(walk)
+    walk.close()  # the coordinator was interrupted
+    assert shared.children == {} and all(_gone(p) for p in pids)
+
+
+def test_few_rechecks_are_done_in_place(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    shared = _rechecks(tmp_path, [f"s{i}" for i in range(recheck.MIN_FORKED - 1)], 4)
+    assert shared.children == {}
+    assert {d.finished for _, d in shared if isinstance(d, Finished)} == {"coordinator"}
+
+
+@pytest.mark.parametrize(("line", "read"), [
+    (b"not json\n", ("", None)),
+    (b"[1, 2]\n", ("", None)),
+    (b'{"student": 7}\n', ("", None)),
+    (b'{"student": "a"}\n', ("a", None)),  # no result: the coordinator re-checks it
+    (b'{"student": "a", "result": {"nope": 1}, "started": "", "finished": ""}\n', ("a", None)),
+    (b'{"student": "a", "rerun": ""}\n', ("a", "")),
+])
+def test_a_line_that_cannot_be_read_is_rechecked_in_place(line: bytes, read: Any) -> None:
+    assert Rechecks._read(line) == read
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _rubric(folder: Path, edits: list[tuple[str, str]]) -> Path:
+    folder.mkdir(parents=True)
+    shutil.copy(MINI / "reference.py", folder / "reference.py")
+    text = (MINI / "rubric.toml").read_text("utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    (folder / "rubric.toml").write_text(text, "utf-8")
+    return folder / "rubric.toml"
+
+
+def _pages(out: Path) -> dict[str, Any]:
+    found = {}
+    for path in sorted((out / "students").iterdir()):
+        if path.suffix == ".json":
+            data = json.loads(path.read_text("utf-8"))
+            del data["graded_at"]
+            found[path.name] = data
+        else:  # the page says when it was graded
+            found[path.name] = re.sub(r"\d{4}-\d\d-\d\dT[\d:]+\+00:00", "<when>",
+                                      path.read_text("utf-8"))
+    return found
+
+
+@pytest.mark.kernel
+def test_grade_resume_rechecks_in_forked_processes_as_in_place(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i in range(5):  # ten submissions: enough to share
+        for name in ("good", "wrong"):
+            shutil.copy(MINI / "submissions" / f"{name}.ipynb", subs / f"{name}{i}.ipynb")
+    first = _rubric(tmp_path / "r0", [])
+    out = tmp_path / "out"
+    assert main(["grade", str(subs), "--rubric", str(first), "--out", str(out)]) == 0
+    edited = _rubric(tmp_path / "r1", [("rtol = 1e-6", "rtol = 1e-3"),
+                                       ("points = 2", "points = 3"),
+                                       ("credit = 0.5", "credit = 0.25")])
+    pages = {}
+    for jobs in ("1", "3"):
+        again = tmp_path / f"out-j{jobs}"
+        shutil.copytree(out, again)
+        capsys.readouterr()
+        assert main(["grade", str(subs), "--rubric", str(edited), "--out", str(again),
+                     "--resume", "-j", jobs]) == 0
+        assert "0 graded now in a kernel, 10 re-checked from stored answers" in \
+            capsys.readouterr().out
+        db = sqlite3.connect(f"file:{again / 'gradebook.sqlite'}?mode=ro", uri=True)
+        try:
+            assert {e for (e,) in db.execute("SELECT executor FROM latest")} == {
+                "stored answers"}
+        finally:
+            db.close()
+        pages[jobs] = _pages(again)
+    assert pages["1"] == pages["3"]
+    assert pages["1"] != _pages(out)  # the edit shows on the pages
+    assert (tmp_path / "out-j1" / "grades.csv").read_text() == \
+        (tmp_path / "out-j3" / "grades.csv").read_text()
+
