@@ -167,3 +167,31 @@ def test_an_archive_is_told_by_its_suffix_in_any_case(tmp_path, monkeypatch):
                                   jobs=2, paths=[tmp_path / name], fresh_kernels=False)
         cli._workers_ahead(args, None, None, None)
     assert started == [2, 2]
+
+
+def test_a_big_local_batch_gets_a_worker_more_than_the_cores(tmp_path, monkeypatch):
+    import argparse
+
+    import grader.executors.protocol as protocol
+    from grader.cli import SPARE_WORKER_FROM, _batch_jobs
+
+    monkeypatch.setattr(protocol, "default_jobs", lambda: 2)
+    big, small = tmp_path / "big", tmp_path / "small"
+    for folder, n in ((big, 2 * SPARE_WORKER_FROM), (small, 2 * SPARE_WORKER_FROM - 1)):
+        folder.mkdir()
+        for i in range(n):
+            (folder / f"s{i}.ipynb").write_text("{}")
+
+    def jobs(paths, **given):
+        args = {"jobs": 0, "executor": "local", "resume": False, "only": None,
+                "questions": None, **given}
+        return _batch_jobs(argparse.Namespace(paths=paths, **args))
+
+    assert jobs([big]) == 3
+    assert jobs([small]) == 0  # the cores
+    assert jobs([small, tmp_path / "small" / "s0.ipynb"]) == 3
+    assert jobs([big], jobs=2) == 2  # -j as given
+    assert jobs([big], resume=True) == 0  # re-checks, mostly: no kernels to wait on
+    assert jobs([big], executor="dask") == 0
+    monkeypatch.setattr(protocol, "default_jobs", lambda: 1)
+    assert jobs([big]) == 0  # one core: one worker
