@@ -86,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not submission.is_file():
         raise pytest.UsageError(f"grader: the submission {submission} does not exist (set by "
                                 "--grader-submission or grader_submission)")
-    run = GradingRun(rubric, submission, kernels=kernels)
+    run = GradingRun(rubric, submission, kernels=kernels, command=_is_the_command(config))
     config.stash[_RUN] = run
     config.pluginmanager.register(run, "grader-run")
     # `pytest` without paths collects testpaths or the current folder; the submission must
@@ -94,6 +94,15 @@ def pytest_configure(config: pytest.Config) -> None:
     source = getattr(config, "args_source", None)
     if source is not pytest.Config.ArgsSource.ARGS and not _covered(config, submission):
         config.args.append(str(submission))
+
+
+def _is_the_command(config: pytest.Config) -> bool:
+    """Whether this session is the process's command (``pytest``, ``python -m pytest``).
+
+    Such a process ends with the session; ``pytest.main(args)`` (pytester's in-process
+    runs) goes on after it with what it had before.
+    """
+    return config.invocation_params.args == tuple(sys.argv[1:])
 
 
 def _settings(config: pytest.Config) -> tuple[Path, Path] | None:
@@ -141,13 +150,14 @@ class GradingRun:
     """The session's one grading of the submission, shared by all question items."""
 
     def __init__(self, rubric: Rubric, submission: Path, *,
-                 kernels: WarmPool | None = None) -> None:
+                 kernels: WarmPool | None = None, command: bool = False) -> None:
         self.rubric = rubric
         self.submission = submission
         self.result: SubmissionResult | None = None
         self.error = ""
         self._started = False
         self.kernels = kernels  # the grading's kernel, starting since pytest_configure
+        self.command = command  # pytest is the process's command: it ends with the session
 
     def graded(self) -> SubmissionResult:
         """Grade the submission on first use; every later call returns the same result."""
@@ -157,6 +167,8 @@ class GradingRun:
 
             kernels, self.kernels = self.kernels, None
             try:
+                if kernels is not None and self.command:
+                    _freeze_imports()
                 self.result = grade_alone(self.submission, self.rubric, kernels)
             except Exception as exc:  # every question reports it, not only the first
                 self.error = str(exc) or type(exc).__name__
@@ -217,6 +229,23 @@ class GradingRun:
 
 
 _RUN = pytest.StashKey[GradingRun]()
+
+
+def _freeze_imports() -> None:
+    """Import what the grading needs and keep it out of the collector's walks from now on.
+
+    Done while the kernel starts, so it costs the student nothing. What the imports made
+    (sympy's and numpy's modules, the rubric) lives as long as the process; pytest's
+    collection at the session's end (its unraisable-exception check) and the
+    interpreter's at exit walked all of it, half a second on a busy machine. Whatever
+    the session makes after this is still collected, and its finalizers still reported.
+    """
+    import gc
+
+    from grader.executors.worker import warm_checks
+
+    warm_checks()
+    gc.freeze()
 
 
 class SubmissionFile(pytest.File):

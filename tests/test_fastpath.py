@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -82,19 +85,31 @@ def test_one_submission_is_graded_as_in_a_batch(tmp_path, monkeypatch, capsys) -
     assert pages[0].replace(one["graded_at"], "") == pages[1].replace(batch["graded_at"], "")
 
 
-@pytest.mark.kernel
-def test_the_plugin_prints_its_breakdown_in_its_summary(pytester, tmp_path,
-                                                        monkeypatch) -> None:
-    # A student's repository from the release, the correct example as the notebook; no
-    # plugins but ours in the inner pytest (others cost a second a run).
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The release of HW2, made once: before any in-process pytest run, which takes the
+    modules it imported (numpy's, which loads once per process) out of this process."""
     from grader.release import release
 
-    bundle = release(RUBRIC, tmp_path / "hw2")
+    return release(RUBRIC, tmp_path_factory.mktemp("dist") / "hw2")
+
+
+def _student_repo(pytester: pytest.Pytester, bundle: Any, example: str) -> Path:
+    """A student's repository from the release of HW2, with ``example`` as its notebook."""
     for path in bundle.files:
         dest = pytester.path / path.relative_to(bundle.out)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, dest)
-    shutil.copy(EXAMPLES / "alice.ipynb", pytester.path / "hw2.ipynb")
+    shutil.copy(EXAMPLES / example, pytester.path / "hw2.ipynb")
+    return pytester.path
+
+
+@pytest.mark.kernel
+def test_the_plugin_prints_its_breakdown_in_its_summary(pytester, bundle,
+                                                        monkeypatch) -> None:
+    # The correct example; no plugins but ours in the inner pytest (others cost a second
+    # a run).
+    _student_repo(pytester, bundle, "alice.ipynb")
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     result = pytester.runpytest("-p", "grader.plugin", "--grader-timings")
     result.assert_outcomes(passed=14, skipped=5)
@@ -102,6 +117,48 @@ def test_the_plugin_prints_its_breakdown_in_its_summary(pytester, tmp_path,
     summary = out.split("= grader =", 1)[1]
     assert _phases(summary) == [p for p in PHASES if p != "reports"], summary  # no pages
     assert timings.running() is None  # the inner session stopped its clock
+
+
+# Writes how many objects the collector no longer walks once the questions ran.
+_FROZEN_PROBE = """
+import gc
+from pathlib import Path
+
+def pytest_sessionfinish(session):
+    Path("frozen.txt").write_text(str(gc.get_freeze_count()))
+"""
+
+
+@pytest.mark.kernel
+def test_the_plugin_as_the_command_judges_as_grader_check(pytester, bundle,
+                                                          monkeypatch) -> None:
+    # pytest as a student runs it, in a process of its own: the one case where the plugin
+    # freezes what its imports made out of the collector's walks. Its verdicts, summary
+    # and feedback are grader check's, the command, of the same notebook and rubric.
+    from grader.release import RUBRIC_NAME
+
+    repo = _student_repo(pytester, bundle, "carol.ipynb")
+    pytester.makepyfile(frozen_probe=_FROZEN_PROBE)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "grader.plugin", "-p", "frozen_probe", "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert int((repo / "frozen.txt").read_text()) > 0
+    out = result.stdout.str()
+    outcomes = dict(re.findall(r"^hw2\.ipynb::(\w+) (PASSED|FAILED|SKIPPED)", out, re.M))
+
+    check = subprocess.run([sys.executable, "-m", "grader", "check", "hw2.ipynb", "--rubric",
+                            RUBRIC_NAME], cwd=repo, capture_output=True, text=True, check=False)
+    assert check.returncode == 1, check.stderr
+    table, rest = check.stdout.split("\n\n", 1)
+    summary, _, feedback = rest.partition("\nFeedback:\n")
+    as_test = {"passed": "PASSED", "failed": "FAILED", "manual": "SKIPPED",
+               "hidden": "SKIPPED"}
+    expected = {line.split()[0]: as_test[line.split()[1]] for line in table.splitlines()[1:]}
+    assert outcomes == expected and "FAILED" in outcomes.values()
+    for line in summary.strip().splitlines():
+        assert line in out
+    for text in feedback.strip().split("\n\n"):
+        assert text in out
 
 
 def _args(*paths: str, **given: Any) -> argparse.Namespace:

@@ -6,6 +6,7 @@ entry point when the grader is installed, else with ``-p grader.plugin``.
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import os
 import shutil
@@ -266,8 +267,12 @@ def test_one_grading_per_session_and_only_visible_checks_count(pytester, quick, 
     pytester.makefile(".toml", rubric=FAKE_RUBRIC)
     pytester.makefile(".ipynb", hw="{}")
     pytester.makeini("[pytest]\ngrader_rubric = rubric.toml\ngrader_submission = hw.ipynb\n")
+    frozen = gc.get_freeze_count()
     result = pytester.runpytest(*plugin_args(), "-rs")
     assert calls == [pytester.path / "hw.ipynb"]
+    # Only pytest as the process's command freezes its objects out of the collector's
+    # walks (test_fastpath); an in-process run leaves the caller's collector as it was.
+    assert gc.get_freeze_count() == frozen
     result.assert_outcomes(passed=1, failed=1, skipped=1)
     out = result.stdout.str()
     assert "424242" not in out  # the hidden check's failure shows nowhere
