@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import grader.timings as timings
 from grader.executors.protocol import Task
-from grader.gradebook import now, result_json
 from grader.kernel.sandbox import Isolation
 from grader.settings import ExecutionSettings
 
@@ -191,7 +190,10 @@ class Worker:
 
     def grade(self, task: Task) -> str:
         """Grade one submission; the result and its times as JSON text."""
+        # Here, not at the top: a lone submission's kernel (WarmPool.ahead) is asked for
+        # before the gradebook's modules (course, discover, roster) would have loaded.
         from grader.grade import failed_result, grade_run
+        from grader.gradebook import now, result_json
 
         sub = task.submission()
         began = time.monotonic()
