@@ -18,7 +18,9 @@ c. the example's code cells run by plain ``python`` (``MPLBACKEND=Agg``), the fl
 It prints, per example, the median wall seconds of each, the ratios g/c and p/c against
 the target (2.5), and the median of each phase of the ``--timings`` breakdowns of (g) and
 (p): start-up, kernel ready and the wait for it, cells, harvest (with the function
-checks' calls), checks, reports, total. One untimed run of each comes first (caches, the font list).
+checks' calls), checks, reports, total, and exit (the wall time past the total: the process's
+spawn and its end after the breakdown's last line). One untimed run of each comes first
+(caches, the font list).
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ class Example:
                 found = phases(printed)
                 if not found:
                     raise SystemExit(f"{self.name} ({key}) printed no timings:\n{printed}")
+                # The wall time the breakdown does not see: starting the process and, after
+                # its last line, ending it (pytest's session end, the interpreter's exit).
+                found["exit"] = seconds - found["total"]
                 self.breakdown[key].append(found)
 
 
