@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# An editable install leaves the package uncompiled, and where bytecode is not
+	# written (PYTHONDONTWRITEBYTECODE) every process would compile it anew: compile it
+	# once, as installing a wheel does.
+	$(BIN)/python -m compileall -q grader
 	touch $(STAMP)
 
 demo: $(STAMP)
