@@ -15,24 +15,23 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 import grader.timings as timings
 from grader.atomic import atomic_write
 from grader.course import CourseRecord, Intake, dated
 from grader.errors import GraderError
 from grader.executors import BatchOptions, Finished, Task, executor
-from grader.export import grades_csv
-from grader.gradebook import RETRY_OUTCOMES, Gradebook
+from grader.export import course_table
+from grader.gradebook import RETRY_OUTCOMES, Gradebook, Latest
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
 from grader.recheck import Rechecks
 from grader.report import student_file, write_student
 from grader.results import SubmissionResult
-from grader.roster import Roster
 from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
 
@@ -173,16 +172,48 @@ def progress_for(total: int, out: Path, stream: IO[str] | None = None) -> Progre
 
 @dataclass(frozen=True, kw_only=True)
 class BatchReport:
-    """What a batch did: graded now, kept from before, and the merged results of all.
+    """What a batch did: graded now, kept from before, and every student's outcome.
 
     ``graded`` ran in a kernel now; ``rechecked`` were checked again from the answers
     their last kernel run left in the gradebook (``--resume`` after a check-only edit).
+    ``outcomes`` are (student, run outcome) of every row of the course, by student
+    (absent students' too); ``results`` the merged results of them all, read from the
+    gradebook only when asked for (:class:`StoredResults`).
     """
 
     graded: tuple[str, ...]
     kept: tuple[str, ...]
-    results: tuple[SubmissionResult, ...]
+    results: Sequence[SubmissionResult] = ()
     rechecked: tuple[str, ...] = ()
+    outcomes: tuple[tuple[str, str], ...] = ()
+
+
+class StoredResults(Sequence[SubmissionResult]):
+    """The merged results of a graded folder, as its gradebook holds them when read.
+
+    Its length is known without reading; iterating reads one result at a time (a
+    :meth:`~grader.gradebook.Gradebook.streamed` pass), an index reads them all.
+    """
+
+    def __init__(self, out: Path, count: int) -> None:
+        self.out = out
+        self.size = count
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[SubmissionResult]:
+        with Gradebook.existing(self.out) as book:
+            yield from book.streamed()
+
+    @overload
+    def __getitem__(self, index: int) -> SubmissionResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SubmissionResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SubmissionResult | Sequence[SubmissionResult]:
+        return list(self)[index]
 
 
 _DEFAULT_OPTIONS = BatchOptions()  # frozen: one value serves every call
@@ -199,7 +230,8 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     Each result is committed to the gradebook and its page written as soon as it
     arrives; an interrupted batch keeps them, and ``options.resume`` skips them next
     time. ``grades.csv`` and the summary pages are written once, at the end, also after
-    an interruption (rewriting the CSV per result made the coordinator O(N^2)).
+    an interruption (rewriting the CSV per result made the coordinator O(N^2)), from a
+    pass over the gradebook: the coordinator holds no result while the batch runs.
 
     With ``options.resume``, a submission whose files are unchanged but whose rubric is
     not is re-checked from its stored transcript when the kernel run it records is the
@@ -218,9 +250,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 intake.record(book.db, subs, rubric.late)
         before = book.graded()
         staff = book.staff()
-        current = {r.student: r for r in book.merged()}
+        # Each student's stored result, read when asked for: the coordinator holds none
+        # (holding them grew it with the course); the summary and the CSV are made at the
+        # end from a pass over the gradebook. The re-checks' ``before`` and --questions' stored
+        # verdicts are read from it, before the student's new row is committed.
+        current = stored = Latest(book)
         by_student = {s.student: s for s in subs}
-        stored = {r.student: r for r in book.results()} if options.questions else {}
         todo: list[Any] = []
         replay: list[Any] = []
         kept: list[str] = []
@@ -246,7 +281,6 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 # A result file from a grader without a gradebook: take it in.
                 book.record(legacy, started=legacy.graded_at, finished=legacy.graded_at,
                             executor="imported")
-                current[sub.student] = staff.apply(legacy)
                 kept.append(sub.student)
             else:
                 todo.append(sub)
@@ -260,14 +294,15 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         rechecked: list[str] = []
         try:
             for sid in kept:
-                if _stale(out, current[sid]):
+                shown_now = dated(book.db, staff.apply(current[sid]))
+                if _stale(out, shown_now):
                     # Kept from a grader that put pages beside the summary, or shown with
                     # another late penalty (the policy or the times changed): write it.
                     try:
-                        write(current[sid])
+                        write(shown_now)
                     except Exception as exc:
                         _cannot_write(sid, exc)
-                shown.kept(current[sid])
+                shown.kept(shown_now)
 
             def commit(done: Finished, how: str = options.executor) -> None:
                 sub = by_student[done.student]
@@ -288,9 +323,6 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 book.record(result, started=done.started, finished=done.finished,
                             executor=how, transcript=transcript)
                 merged = dated(book.db, staff.apply(result))
-                # Figures are on the student's page; the summary and the CSV do without,
-                # and keeping them would grow the coordinator with the course.
-                current[sub.student] = replace(merged, run=replace(merged.run, figures=()))
                 (rechecked if how == RECHECKED else graded).append(sub.student)
                 try:
                     write(merged)
@@ -317,11 +349,10 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         finally:
             rechecks.close()
             shown.close()
-            results = tuple(sorted(current.values(), key=lambda r: r.student))
             with timings.phase("reports"):
-                write_course(out, rubric, results, book)
-    return BatchReport(graded=tuple(graded), kept=tuple(kept), results=results,
-                       rechecked=tuple(rechecked))
+                outcomes = write_course(out, rubric, book)
+    return BatchReport(graded=tuple(graded), kept=tuple(kept), rechecked=tuple(rechecked),
+                       results=StoredResults(out, len(outcomes)), outcomes=outcomes)
 
 
 RECHECKED = "stored answers"  # the executor column of a row re-checked without a kernel
@@ -437,12 +468,39 @@ def _legacy(out: Path, sub: Any, rubric: Rubric,
     return None
 
 
-def write_course(out: Path, rubric: Rubric, results: Sequence[SubmissionResult],
-                 book: Gradebook) -> None:
-    """Write ``grades.csv`` and the summary pages, with the roster the gradebook keeps."""
+def write_course(out: Path, rubric: Rubric, book: Gradebook) -> tuple[tuple[str, str], ...]:
+    """Write ``grades.csv`` and the summary pages from a pass over the gradebook.
+
+    One result at a time goes into the CSV and the summary's tallies (a few fields a
+    student), so a course of any size takes the memory of one result and those. A failure
+    of the summary is reported, never fatal: the CSV is written all the same. Returns
+    (student, run outcome) of every row, by student.
+    """
+    from grader.summary import CourseSummary
+
     roster = CourseRecord(book.db).roster()
-    atomic_write(out / "grades.csv", grades_csv(results, rubric, roster))
-    write_summary_safely(out, rubric, results, roster)
+    table = course_table(rubric, roster)
+    summary: CourseSummary | None = CourseSummary(rubric, roster)
+    failure: Exception | None = None
+    outcomes = []
+    for r in book.streamed():
+        table.add(r)
+        outcomes.append((r.student, r.run.outcome))
+        if summary is not None:
+            try:
+                summary.add(r)
+            except Exception as exc:
+                summary, failure = None, exc
+    atomic_write(out / "grades.csv", table.text())
+    if summary is not None:
+        try:
+            summary.write(out)
+        except Exception as exc:
+            failure = exc
+    if failure is not None:
+        print(printable(f"grader: could not write the summary pages: "
+                        f"{type(failure).__name__}: {failure}"), file=sys.stderr)
+    return tuple(outcomes)
 
 
 def _stale(out: Path, result: SubmissionResult) -> bool:
@@ -454,18 +512,6 @@ def _stale(out: Path, result: SubmissionResult) -> bool:
     late = asdict(result.late_penalty) if result.late_penalty is not None else None
     return (data.get("score"), data.get("submitted_at"), data.get("late_penalty")) != \
         (result.score, result.submitted_at, late)
-
-
-def write_summary_safely(out: Path, rubric: Rubric, results: Iterable[SubmissionResult],
-                         roster: Roster | None = None) -> None:
-    """Write the index and answers pages; a failure there is reported, never fatal."""
-    from grader.summary import write_summary
-
-    try:
-        write_summary(out, rubric, list(results), roster=roster)
-    except Exception as exc:
-        print(printable(f"grader: could not write the summary pages: "
-                        f"{type(exc).__name__}: {exc}"), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- manual grades
@@ -498,12 +544,13 @@ def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
         book.claim(rubric)
         rows = read_grades_csv(csv_path, rubric, book.results(), by=who)
         changes = book.set_staff(rows.manual, rows.overrides, withdrawn=rows.withdrawn, by=who)
-        results = book.merged()
         touched = ({g.student for g in rows.manual} | {o.student for o in rows.overrides}
                    | {s for s, _, _ in rows.withdrawn})
-        for r in results:
-            if r.student in touched:
-                write(r)
-        write_course(out, rubric, results, book)
+        staff, latest = book.staff(), Latest(book)
+        for sid in sorted(touched):
+            result = latest.get(sid)
+            if result is not None:
+                write(dated(book.db, staff.apply(result)))
+        write_course(out, rubric, book)
     return Merged(grades=len(rows.manual), overrides=len(rows.overrides),
                   withdrawn=len(rows.withdrawn), changes=changes)

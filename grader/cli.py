@@ -325,12 +325,12 @@ def _grade_with(args: argparse.Namespace, rubric: Rubric, settings: ExecutionSet
     if args.manual is not None:
         merged = merge_manual(out, args.manual, rubric, write_page=write, by=args.by)
         print(printable(f"Merged {_merged_words(merged)} from {args.manual}"))
-    print(printable(f"Reports for {len(report.results)} submission(s) in {out}/ "
+    print(printable(f"Reports for {len(report.outcomes)} submission(s) in {out}/ "
                     f"({len(report.graded)} graded now in a kernel, {len(report.rechecked)} "
                     f"re-checked from stored answers, {len(report.kept)} kept; index.html, "
                     f"{STUDENTS}/ with a .html and .json per student, grades.csv, "
                     f"{GRADEBOOK})"))
-    for line in intake.lines(report.results):
+    for line in intake.lines(report.outcomes):
         print(printable(line))
     return 0
 

@@ -23,9 +23,10 @@ each result with its late penalty, and a row for every student with nothing grad
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,13 @@ class CourseRecord:
                 for r in self.db.execute(
                     "SELECT student, submitted_at, marked_late, source FROM submitted")}
 
+    def time_of(self, student: str) -> SubmissionTime | None:
+        """When one student's submission came in (one indexed look-up, not the table)."""
+        row = self.db.execute("SELECT submitted_at, marked_late, source FROM submitted "
+                              "WHERE student = ?", (student,)).fetchone()
+        return None if row is None else SubmissionTime(
+            student=student, submitted_at=row[0], marked_late=bool(row[1]), source=row[2])
+
     def set_times(self, times: Iterable[SubmissionTime]) -> None:
         """Store the times of the students discovered now (others keep theirs)."""
         self.db.executemany(
@@ -148,12 +156,13 @@ class CourseRecord:
         self.set_late_policy(policy, deadline)
         return policy
 
-    def max_score(self, results: Sequence[SubmissionResult]) -> float:
-        """The assignment's maximum: as the gradebook's claim stored it, else the results'."""
+    def max_score(self, maxima: Iterable[float]) -> float:
+        """The assignment's maximum: as the gradebook's claim stored it, else the largest
+        of the results' ``maxima`` (read only then)."""
         stored = self._meta("max_score")
         if stored:
             return float(stored)
-        return max((r.max_score for r in results), default=0.0)
+        return max(maxima, default=0.0)
 
 
 def effective_policy(policy: LatePolicy | None, deadline: str) -> LatePolicy | None:
@@ -173,13 +182,25 @@ def course_view(db: sqlite3.Connection, results: Sequence[SubmissionResult],
     the students of ``students`` (all by default) who have no result among ``results``.
     Sorted by student.
     """
+    ordered = sorted(results, key=_student)
+    return list(course_stream(db, ordered, graded={r.student for r in ordered},
+                              top=CourseRecord(db).max_score(r.max_score for r in ordered),
+                              students=students))
+
+
+def course_stream(db: sqlite3.Connection, results: Iterable[SubmissionResult], *,
+                  graded: Collection[str], top: float,
+                  students: Iterable[str] | None = None) -> Iterator[SubmissionResult]:
+    """What :func:`course_view` returns, one result at a time: for a pass over a course.
+
+    ``results`` come sorted by student, and ``graded`` are their students; ``top`` is the
+    maximum an absent row shows (:meth:`CourseRecord.max_score`). Only the absent rows,
+    a few fields each, are held; the results go by as they come.
+    """
     record = CourseRecord(db)
     policy = record.late_policy()
     times = record.times()
-    shown = [apply_late(r, policy, times.get(r.student)) for r in results]
-    have = {r.student for r in results}
     wanted = None if students is None else set(students)
-    top = record.max_score(results)
     absent: dict[str, SubmissionResult] = {}
     for sid, (submission, reason) in record.not_graded().items():
         absent[sid] = absent_result(sid, outcome="no_gradable_file", message=reason,
@@ -188,15 +209,20 @@ def course_view(db: sqlite3.Connection, results: Sequence[SubmissionResult],
     for sid in roster.students if roster is not None else ():
         absent.setdefault(sid, absent_result(sid, outcome="missing", message=NO_SUBMISSION,
                                              max_score=top))
-    shown += [r for sid, r in absent.items()
-              if sid not in have and (wanted is None or sid in wanted)]
-    return sorted(shown, key=lambda r: r.student)
+    rows = sorted((r for sid, r in absent.items()
+                   if sid not in graded and (wanted is None or sid in wanted)), key=_student)
+    shown = (apply_late(r, policy, times.get(r.student)) for r in results)
+    return heapq.merge(shown, rows, key=_student)
+
+
+def _student(result: SubmissionResult) -> str:
+    return result.student
 
 
 def dated(db: sqlite3.Connection, result: SubmissionResult) -> SubmissionResult:
     """One fresh result with its submission time and late penalty, as pages show it."""
     record = CourseRecord(db)
-    return apply_late(result, record.late_policy(), record.times().get(result.student))
+    return apply_late(result, record.late_policy(), record.time_of(result.student))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,20 +276,22 @@ class Intake:
                                if p.student and not p.graded},
                    deadline=deadline or "")
 
-    def lines(self, results: Sequence[SubmissionResult]) -> list[str]:
+    def lines(self, outcomes: Sequence[tuple[str, str]]) -> list[str]:
         """What the terminal says of the course after a run: the roster's strangers, the
-        students without a submission and those with no gradable file."""
+        students without a submission and those with no gradable file.
+
+        ``outcomes`` are (student, run outcome) of every row of the course, by student.
+        """
         roster = self.roster
         out = []
-        graded = [r.student for r in results if r.run.outcome not in ABSENT]
+        graded = [s for s, outcome in outcomes if outcome not in ABSENT]
         if roster is not None:
             strangers = roster.strangers(graded)
             if strangers:
                 out.append(f"not on the roster {roster.source}: {', '.join(strangers)} "
                            "(graded all the same)")
-        for outcome, what in (("missing", "no submission"),
-                              ("no_gradable_file", "no gradable file")):
-            absent = [r.student for r in results if r.run.outcome == outcome]
+        for kind, what in (("missing", "no submission"), ("no_gradable_file", "no gradable file")):
+            absent = [s for s, outcome in outcomes if outcome == kind]
             if absent:
                 out.append(f"{what} ({len(absent)}): {', '.join(absent)}")
         return out

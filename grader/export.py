@@ -8,8 +8,9 @@ whether it carries the TA's grades (``ta_grades``), the options it reads (``uses
 :class:`~grader.export_format.ExportOptions`); adding one is a class and a line in
 :data:`FORMATS`. The LMS formats (Canvas, Moodle) are in modules of their own.
 
-This module also holds the one writer of ``grades.csv`` (:func:`grades_table`), which
-the batch uses for the ``grades.csv`` of ``--out`` (:func:`grades_csv`).
+This module also holds the one writer of ``grades.csv`` (:class:`GradesTable`, a row at
+a time; :func:`grades_table`), which the batch uses for the ``grades.csv`` of ``--out``
+(:func:`course_table`, :func:`grades_csv`).
 """
 
 from __future__ import annotations
@@ -159,31 +160,54 @@ def grades_table(results: Iterable[SubmissionResult], question_ids: Sequence[str
     ``score_before_late`` and ``late_penalty``; ``total`` is the score after the penalty.
     """
     results = list(results)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     ids = list(question_ids) if question_ids is not None else _question_ids(results)
-    extra = EXPORTED if roster is not None else ()
-    writer.writerow(["student", *extra, *ids, "total", "max_score", "run", "cell_errors",
-                     "submitted_at", "late", "score_before_late", "late_penalty",
-                     *(["pending_manual"] if pending else [])])
+    table = GradesTable(ids, pending=pending, roster=roster)
     for r in sorted(results, key=lambda r: r.student):
+        table.add(r)
+    return table.text()
+
+
+class GradesTable:
+    """:func:`grades_table` a row at a time, for a pass over a course (rows by student)."""
+
+    def __init__(self, question_ids: Sequence[str], *, pending: bool = True,
+                 roster: Roster | None = None) -> None:
+        self.ids = list(question_ids)
+        self.pending = pending
+        self.roster = roster
+        self.extra = EXPORTED if roster is not None else ()
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\n")
+        self.writer.writerow(["student", *self.extra, *self.ids, "total", "max_score", "run",
+                              "cell_errors", "submitted_at", "late", "score_before_late",
+                              "late_penalty", *(["pending_manual"] if pending else [])])
+
+    def add(self, r: SubmissionResult) -> None:
+        """The row of one student's result."""
         scores = {q.id: q.score for q in r.questions}
-        entry = roster.entry(r.student) if roster is not None else None
-        writer.writerow([_cell(r.student),
-                         *(_cell(getattr(entry, k)) if entry else "" for k in extra),
-                         *(format_points(scores.get(i, 0.0)) for i in ids),
-                         format_points(r.score), format_points(r.max_score), r.run.outcome,
-                         r.cell_errors, r.submitted_at, "yes" if r.late else "no",
-                         format_points(r.score_before_late),
-                         format_points(r.late_penalty.penalty if r.late_penalty else 0.0),
-                         *([r.pending_manual] if pending else [])])
-    return buffer.getvalue()
+        entry = self.roster.entry(r.student) if self.roster is not None else None
+        self.writer.writerow([
+            _cell(r.student), *(_cell(getattr(entry, k)) if entry else "" for k in self.extra),
+            *(format_points(scores.get(i, 0.0)) for i in self.ids),
+            format_points(r.score), format_points(r.max_score), r.run.outcome, r.cell_errors,
+            r.submitted_at, "yes" if r.late else "no", format_points(r.score_before_late),
+            format_points(r.late_penalty.penalty if r.late_penalty else 0.0),
+            *([r.pending_manual] if self.pending else [])])
+
+    def text(self) -> str:
+        """The table so far, header first."""
+        return self.buffer.getvalue()
 
 
 def grades_csv(results: Iterable[SubmissionResult], rubric: Rubric,
                roster: Roster | None = None) -> str:
     """The ``grades.csv`` of ``--out``: a column for every question of the rubric, in order."""
     return grades_table(results, [q.id for q in rubric.questions], pending=False, roster=roster)
+
+
+def course_table(rubric: Rubric, roster: Roster | None = None) -> GradesTable:
+    """:func:`grades_csv` a row at a time: results are added by student."""
+    return GradesTable([q.id for q in rubric.questions], pending=False, roster=roster)
 
 
 def checks_table(results: Sequence[SubmissionResult]) -> str:

@@ -42,14 +42,15 @@ import hashlib
 import io
 import json
 import math
+import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.checks.registry import kind_of
 from grader.course import SCHEMA as COURSE_SCHEMA
-from grader.course import course_view
+from grader.course import CourseRecord, course_stream, course_view
 from grader.errors import GraderError, TranscriptError
 from grader.overrides import (
     GRADED_BY_TA,
@@ -329,6 +330,24 @@ class Gradebook:
         found = self.results([student])
         return found[0] if found else None
 
+    def streamed(self) -> Iterator[SubmissionResult]:
+        """What :meth:`merged` returns, one result at a time: a pass over the course that
+        holds no more than one result (and a few fields a student) at a time."""
+        staff = self.staff()
+        latest = sorted(self.db.execute("SELECT student, MAX(id) FROM results GROUP BY student"
+                                        ).fetchall())
+        # The maxima are read only when no maximum was stored (a gradebook never claimed).
+        top = CourseRecord(self.db).max_score(
+            float(m) for (m,) in self.db.execute("SELECT max_score FROM latest"))
+
+        def results() -> Iterator[SubmissionResult]:
+            for _, rid in latest:
+                (text,) = self.db.execute("SELECT result_json FROM results WHERE id = ?",
+                                          (rid,)).fetchone()
+                yield staff.apply(SubmissionResult.from_dict(json.loads(text)))
+
+        return course_stream(self.db, results(), graded={s for s, _ in latest}, top=top)
+
     def gradings(self) -> dict[str, int]:
         """How many times each student was graded (a row each, kept forever)."""
         rows = self.db.execute("SELECT student, COUNT(*) FROM results GROUP BY student")
@@ -452,6 +471,39 @@ class Staff:
         return replace(apply_overrides(apply_manual(result, self.manual.get(sid, {})),
                                        self.overrides.get(sid, {})),
                        changes=self.changes.get(sid, ()))
+
+
+class Latest(Mapping[str, SubmissionResult]):
+    """Each student's latest automatic result, read from the gradebook when it is asked for.
+
+    A batch's view of the stored results that holds none of them: a look-up is one
+    indexed query. It may be used in a process forked from the one that made it, which
+    then opens a connection of its own (one opened before a fork must not be used after).
+    """
+
+    def __init__(self, book: Gradebook) -> None:
+        self.path = book.path
+        self._db = book.db
+        self._pid = os.getpid()
+
+    def _connection(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._pid = os.getpid()
+        return self._db
+
+    def __getitem__(self, student: str) -> SubmissionResult:
+        row = self._connection().execute("SELECT result_json FROM latest WHERE student = ?",
+                                         (student,)).fetchone()
+        if row is None:
+            raise KeyError(student)
+        return SubmissionResult.from_dict(json.loads(row[0]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([r for (r,) in self._connection().execute("SELECT student FROM latest")])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _Transaction:
