@@ -228,7 +228,7 @@ def _process_pool(tasks: Sequence[Task], *, rubric: Rubric, settings: ExecutionS
                         yield from _lost(futures[future], deaths, retry, rubric)
                     break
                 for future in done:
-                    task = futures[future]
+                    task = futures.pop(future)  # its result (the JSON text) goes with it
                     try:
                         yield Finished.from_json(future.result())
                     except BrokenProcessPool:
