@@ -273,3 +273,30 @@ def test_resume_rechecks_from_stored_answers_and_reruns_what_changed(tmp_path: P
     calls = _edited(tmp_path / "r3", "mini", CALL_EDITS["mini"], "rubric")
     report, _ = _batch(subs, calls, out)
     assert (report.rechecked, sorted(report.graded)) == ((), ["broken", "good", "wrong"])
+
+
+def test_a_property_that_changes_its_arguments_changes_no_other_students_verdict(
+        tmp_path: Path) -> None:
+    from grader.answers import CallableAnswer, CallOutcome
+    from grader.grade import _question, _regrade_plans
+
+    (tmp_path / "reference.py").write_text(
+        "def first(xs):\n    return xs[0]\n\n"
+        "def inputs_first():\n    return [([3, 1, 2],)]\n\n"
+        "def check_first(args, out):\n    xs = args[0]\n    ok = out == xs[0]\n"
+        "    xs.reverse()  # works on its input in place\n    return ok, ''\n", "utf-8")
+    (tmp_path / "rubric.toml").write_text(
+        '[assignment]\nid = "p"\ntitle = "P"\nreference = "reference.py"\n\n'
+        '[[questions]]\nid = "q1"\ntitle = "First"\npoints = 1\n'
+        '  [[questions.checks]]\n  answer = "first"\n  kind = "property"\n'
+        '  property = "check_first"\n  inputs_from = "inputs_first"\n', "utf-8")
+    rubric = load_rubric(tmp_path / "rubric.toml")
+    reference = rubric.load_reference()
+    question, check = rubric.questions[0], rubric.questions[0].checks[0]
+    answers = {"first": CallableAnswer("first", "(xs)")}
+    verdicts = []
+    for _ in range(3):  # three students whose function returned 3, each re-checked
+        calls, _keys = _regrade_plans(rubric, reference, ())[0]  # one plan for the batch
+        outcomes = {id(check): (CallOutcome(value=3),)}
+        verdicts.append(_question(question, answers, outcomes, calls, reference).status)
+    assert verdicts == ["passed", "passed", "passed"]

@@ -7,6 +7,7 @@ call, where ``output`` is what the student's function returned inside the kernel
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -57,7 +58,9 @@ def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
         elif outcome.error:
             results.append((False, say("check.call_raised", error=outcome.error)))
         else:
-            results.append(_judge(prop, tuple(call.args), outcome.value))
+            # A copy, as the reference's outputs are computed on: a property that changed
+            # its arguments would change them for every later student's check.
+            results.append(_judge(prop, copy.deepcopy(tuple(call.args)), outcome.value))
     n = len(results)
     passed = sum(1 for ok, _ in results if ok)
     if passed == n:
