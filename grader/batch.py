@@ -288,8 +288,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         rechecks = Rechecks(book, replay, rubric, current, settings=settings,
                             isolation=isolation, workers=options.workers,
                             questions={s: options.questions for s in limited})
-        shown = progress or progress_for(
-            sum(1 for s in subs if not options.only or s.student in options.only), out)
+        try:
+            shown = progress or progress_for(
+                sum(1 for s in subs if not options.only or s.student in options.only), out)
+        except BaseException:
+            rechecks.close()
+            raise
         graded: list[str] = []
         rechecked: list[str] = []
         try:

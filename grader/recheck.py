@@ -20,10 +20,12 @@ import json
 import os
 import selectors
 import signal
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from grader.executors import Finished
+from grader.executors.protocol import default_jobs
 from grader.gradebook import Gradebook, now
 from grader.kernel.sandbox import Isolation
 from grader.results import SubmissionResult
@@ -31,8 +33,8 @@ from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
 
 MIN_FORKED = 8  # fewer re-checks than this are not worth a process: do them in place
-_GIVE_UP = "rerun"
-_LOCK_TIMEOUT = 10.0  # seconds  # a message's key: this submission is run in a kernel instead
+_GIVE_UP = "rerun"  # a message's key: this submission is run in a kernel instead
+_LOCK_TIMEOUT = 10.0  # seconds
 
 
 def recheck_one(book: Gradebook, sub: Any, rubric: Rubric,
@@ -87,16 +89,24 @@ class Rechecks:
         self.isolation = isolation
         self.questions = questions
         self.children: dict[int, int] = {}  # read end -> pid
+        self._reading: set[int] = set()  # the read ends _shared has taken over
         self.counter: Any = None
-        forks = min(workers - 1, len(self.subs) // (MIN_FORKED // 2)) \
-            if hasattr(os, "fork") and len(self.subs) >= MIN_FORKED else 0
+        # The cores, not -j or a cluster's size: more re-checkers than cores would only
+        # share them, and push comparisons towards their wall-clock limit. Linux only:
+        # elsewhere a fork after numpy's and the system's libraries loaded is not safe.
+        forks = min(workers, default_jobs()) - 1 \
+            if sys.platform == "linux" and len(self.subs) >= MIN_FORKED else 0
+        forks = min(forks, len(self.subs) // (MIN_FORKED // 2))
         if forks > 0:
             import multiprocessing
 
             # The next submission to take, in memory shared with the re-checkers.
             self.counter = multiprocessing.get_context("fork").Value("l", 0)
             for _ in range(forks):
-                self._fork()
+                try:
+                    self._fork()
+                except OSError:  # no process or pipe to be had: fewer re-checkers, then
+                    break
 
     def take(self) -> int:
         """The index of the next submission nobody has taken (``len(subs)`` when none)."""
@@ -136,12 +146,15 @@ class Rechecks:
 
     def _shared(self) -> Iterator[tuple[str, Finished | str | None]]:
         """What the re-checkers send, and between their lines what this process does."""
+        # Read unbuffered: a line read ahead into a file object's buffer would wait there
+        # unseen by select while this process re-checks its own.
+        pending = {fd: b"" for fd in self.children}
         with selectors.DefaultSelector() as sel:
-            files = {fd: os.fdopen(fd, "rb") for fd in self.children}
-            for fd in files:
+            for fd in pending:
                 sel.register(fd, selectors.EVENT_READ)
+                self._reading.add(fd)
             try:
-                while files:
+                while pending:
                     ready = sel.select(timeout=0)
                     if not ready:
                         mine = self.take()
@@ -151,16 +164,18 @@ class Rechecks:
                             continue
                         ready = sel.select()  # all taken: wait for the re-checkers
                     for key, _ in ready:
-                        line = files[key.fd].readline()
-                        if line.endswith(b"\n"):
-                            yield self._read(line)
-                        else:  # end of file: that re-checker is done (or died)
+                        chunk = os.read(key.fd, 1 << 16)
+                        if not chunk:  # end of file: that re-checker is done (or died)
                             sel.unregister(key.fd)
-                            files.pop(key.fd).close()
-                            self._reap(key.fd)
+                            del pending[key.fd]
+                            self._done(key.fd)
+                            continue
+                        *lines, pending[key.fd] = (pending[key.fd] + chunk).split(b"\n")
+                        for line in lines:
+                            yield self._read(line)
             finally:
-                for f in files.values():
-                    f.close()
+                for fd in pending:
+                    self._done(fd)
 
     def _here(self, sub: Any) -> Finished | str:
         return recheck_one(self.book, sub, self.rubric, self.before[sub.student],
@@ -186,7 +201,12 @@ class Rechecks:
 
     def _fork(self) -> None:
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the re-checker
             code = 1
             try:
@@ -200,22 +220,28 @@ class Rechecks:
         os.close(write)
         self.children[read] = pid
 
-    def _reap(self, fd: int) -> None:
+    def _done(self, fd: int) -> None:
+        """Close a re-checker's read end and wait for it (killed first when not done)."""
         pid = self.children.pop(fd, None)
+        os.close(fd)
         if pid is not None:
             try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            except (ChildProcessError, ProcessLookupError):
                 pass
 
     def close(self) -> None:
-        """Stop the re-checkers that are still running (an interrupted batch)."""
-        for fd, pid in list(self.children.items()):
+        """Stop the re-checkers still running (an interrupted batch, or one never read)."""
+        for fd in list(self.children):
+            if fd not in self._reading:  # _shared closes those it took over
+                self._done(fd)
+        for pid in list(self.children.values()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self._reap(fd)
 
 
 def _recheck_into(fd: int, shared: Rechecks) -> int:

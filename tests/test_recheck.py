@@ -48,21 +48,54 @@ def _fake(book: Any, sub: Any, *rest: Any) -> Finished | str:
         return "ValueError: a bug"
     if sub.student.startswith("dies") and os.getpid() != PARENT:
         os._exit(3)  # a re-checker killed mid-batch
-    time.sleep(0.01)  # some work, so that every process gets a share
     where = "coordinator" if os.getpid() == PARENT else "re-checker"
+    marks = Path(book.path).parent / "marks"
+    if where == "re-checker":
+        (marks / str(os.getpid())).touch()
+        time.sleep(0.01)  # some work: the coordinator gets its turns
+    elif not sub.student.startswith("dies"):
+        # The coordinator waits until every re-checker has done one: each gets a share,
+        # however slowly the machine starts them.
+        deadline = time.monotonic() + 30
+        while len(list(marks.iterdir())) < EXPECTED_CHECKERS and time.monotonic() < deadline:
+            time.sleep(0.01)
     return Finished(student=sub.student, result=_result(sub.student), started="s",
                     finished=where, transcript="{}")
 
 
+EXPECTED_CHECKERS = 0
+
+
 def _rechecks(tmp_path: Path, names: list[str], workers: int) -> Rechecks:
+    global EXPECTED_CHECKERS
+    (tmp_path / "marks").mkdir(parents=True, exist_ok=True)
     with Gradebook.in_folder(tmp_path) as book:
         pass
     book = Gradebook.in_folder(tmp_path)
     subs = [SimpleNamespace(student=n) for n in names]
     rubric = load_rubric(MINI / "rubric.toml")
-    return Rechecks(book, subs, rubric, {n: _result(n) for n in names},
-                    settings=rubric.execution, isolation=Isolation(mode="none", reason="a test"),
-                    questions={}, workers=workers)
+    shared = Rechecks(book, subs, rubric, {n: _result(n) for n in names},
+                      settings=rubric.execution,
+                      isolation=Isolation(mode="none", reason="a test"),
+                      questions={}, workers=workers)
+    EXPECTED_CHECKERS = len(shared.children)
+    return shared
+
+
+@pytest.fixture(autouse=True)
+def four_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As many re-checkers as the tests ask for, whatever this machine has."""
+    monkeypatch.setattr(recheck, "default_jobs", lambda: 4)
+
+
+def _pipes() -> int:
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found += os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass
+    return found
 
 
 def _gone(pid: int) -> bool:
@@ -121,6 +154,47 @@ def test_stopping_early_stops_the_recheckers(tmp_path: Path,
     assert shared.children == {} and all(_gone(p) for p in pids)
 
 
+def test_no_more_recheckers_than_cores(tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    monkeypatch.setattr(recheck, "default_jobs", lambda: 2)
+    shared = _rechecks(tmp_path, [f"s{i:02d}" for i in range(40)], 64)  # -j 64, or Dask's
+    assert len(shared.children) == 1
+    assert len(list(shared)) == 40
+
+
+def test_a_fork_that_fails_leaves_fewer_recheckers(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    real, forks = os.fork, []
+
+    def fork() -> int:
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real()
+
+    monkeypatch.setattr(os, "fork", fork)
+    before = _pipes()
+    shared = _rechecks(tmp_path, [f"s{i:02d}" for i in range(40)], 4)
+    monkeypatch.setattr(os, "fork", real)
+    assert len(shared.children) == 1  # the first, and none after the one that failed
+    assert sorted(sub.student for sub, _ in shared) == [f"s{i:02d}" for i in range(40)]
+    assert _pipes() == before  # the failed fork's pipe is closed too
+
+
+def test_rechecks_never_read_are_stopped_by_close(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    before = _pipes()
+    shared = _rechecks(tmp_path, [f"s{i:02d}" for i in range(40)], 3)
+    pids = list(shared.children.values())
+    assert _pipes() == before + 2
+    shared.close()  # the batch stopped before it read a line
+    assert shared.children == {} and all(_gone(p) for p in pids)
+    assert _pipes() == before
+
+
 def test_few_rechecks_are_done_in_place(tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recheck, "recheck_one", _fake)
@@ -170,7 +244,8 @@ def _pages(out: Path) -> dict[str, Any]:
 
 @pytest.mark.kernel
 def test_grade_resume_rechecks_in_forked_processes_as_in_place(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     subs = tmp_path / "subs"
     subs.mkdir()
     for i in range(5):  # ten submissions: enough to share
@@ -182,8 +257,18 @@ def test_grade_resume_rechecks_in_forked_processes_as_in_place(
     edited = _rubric(tmp_path / "r1", [("rtol = 1e-6", "rtol = 1e-3"),
                                        ("points = 2", "points = 3"),
                                        ("credit = 0.5", "credit = 0.25")])
+    pids = tmp_path / "pids"
+    real = recheck.recheck_one
+
+    def noted(*args: Any) -> Any:
+        with pids.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(recheck, "recheck_one", noted)
     pages = {}
     for jobs in ("1", "3"):
+        pids.write_text("")
         again = tmp_path / f"out-j{jobs}"
         shutil.copytree(out, again)
         capsys.readouterr()
@@ -198,6 +283,12 @@ def test_grade_resume_rechecks_in_forked_processes_as_in_place(
         finally:
             db.close()
         pages[jobs] = _pages(again)
+        who = pids.read_text().split()
+        assert len(who) == 10
+        if jobs == "1":
+            assert set(who) == {str(os.getpid())}  # all in place
+        else:
+            assert len(set(who) - {str(os.getpid())}) >= 1  # forked ones took a share
     assert pages["1"] == pages["3"]
     assert pages["1"] != _pages(out)  # the edit shows on the pages
     assert (tmp_path / "out-j1" / "grades.csv").read_text() == \
