@@ -249,7 +249,8 @@ def _batch_jobs(args: argparse.Namespace) -> int:
 
 def _entries(paths: list[Path], enough: int) -> int:
     """How many submissions ``paths`` may hold, counted up to ``enough``: the entries of
-    a folder, many for an LMS's archive, one for a file."""
+    a folder, two for an LMS's archive (several, at least; not opened here), one for a
+    file."""
     import itertools
     import os
 
@@ -259,7 +260,7 @@ def _entries(paths: list[Path], enough: int) -> int:
     for path in paths:
         try:
             found += len(list(itertools.islice(os.scandir(path), enough))) if path.is_dir() \
-                else enough if is_archive(path) else 1
+                else 2 if is_archive(path) else 1
         except OSError:
             found += 1
         if found >= enough:

@@ -253,8 +253,11 @@ def _regrade_plans(rubric: Rubric, reference: ModuleType, questions: tuple[str, 
     one call to the next (unseeded) never matches a stored run either way, so it is run
     again in a kernel, as it was.
     """
-    entry = _PLANS.get((id(rubric), id(reference), questions))
-    if entry is not None and entry[0] is rubric and entry[1] is reference:
+    # A rubric without a reference gets a new empty module each time: its id says nothing.
+    key = (id(rubric), 0 if rubric.reference_path is None else id(reference), questions)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0] is rubric and (
+            entry[1] is reference or rubric.reference_path is None):
         return entry[2]
     plans: Plans = []
     for limited in ((), questions) if questions else ((),):
@@ -262,7 +265,7 @@ def _regrade_plans(rubric: Rubric, reference: ModuleType, questions: tuple[str, 
         plans.append((calls, _call_keys(rubric, calls)))
     if len(_PLANS) >= 8:  # a process that reads many rubrics (a test run)
         _PLANS.clear()
-    _PLANS[(id(rubric), id(reference), questions)] = (rubric, reference, plans)
+    _PLANS[key] = (rubric, reference, plans)
     return plans
 
 

@@ -275,6 +275,7 @@ def test_a_sympy_text_decodes_to_the_same_value_each_time_and_is_charged_each_ti
         values.append(decode_answer(tag, budget))
         spent.append((budget.spent, budget.spent_bytes))
     assert values[0] == values[1] == values[2] == expr
+    assert values[1] is values[0]  # parsed once
     assert spent[0] == spent[1] == spent[2] != (0, 0)
     refused = {"t": "sympy", "srepr": "__import__('os').system('true')"}
     first, second = decode_answer(refused), decode_answer(refused)
