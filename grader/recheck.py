@@ -186,18 +186,21 @@ class Rechecks:
         """A re-checker's line: the student and the result, why it gives up, or None
         (the line cannot be read: the coordinator re-checks that student itself)."""
         try:
-            data = json.loads(line)
+            text = line.decode("utf-8", "surrogatepass")
+            data = json.loads(text)
         except ValueError:
             return "", None
-        student = data.get("student") if isinstance(data, dict) else None
-        if not isinstance(student, str):
-            return "", None
-        if _GIVE_UP in data:
-            return student, str(data[_GIVE_UP])
+        if isinstance(data, dict) and _GIVE_UP in data:
+            student = data.get("student")
+            return (student, str(data[_GIVE_UP])) if isinstance(student, str) else ("", None)
         try:
-            return student, Finished.from_json(line.decode("utf-8"))
-        except (ValueError, KeyError, TypeError):
-            return student, None
+            done = Finished.from_json(text)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Unreadable: re-checked in place, if the line says whose it is.
+            result = data.get("result") if isinstance(data, dict) else None
+            student = result.get("student") if isinstance(result, dict) else None
+            return (student if isinstance(student, str) else ""), None
+        return done.student, done
 
     def _fork(self) -> None:
         read, write = os.pipe()
@@ -254,14 +257,10 @@ def _recheck_into(fd: int, shared: Rechecks) -> int:
             done = recheck_one(book, sub, shared.rubric, shared.before[sub.student],
                                shared.settings, shared.isolation,
                                shared.questions.get(sub.student, ()))
-            if isinstance(done, Finished):
-                line = json.dumps({"student": sub.student,
-                                   "result": done.result.to_dict(), "started": done.started,
-                                   "finished": done.finished, "transcript": done.transcript},
-                                  allow_nan=False, default=str)
-            else:
-                line = json.dumps({"student": sub.student, _GIVE_UP: done})
-            out.write(line.encode("utf-8") + b"\n")
+            line = done.to_json() if isinstance(done, Finished) else \
+                json.dumps({"student": sub.student, _GIVE_UP: done})
+            # surrogatepass: what the in-place path would take, crosses unchanged
+            out.write(line.encode("utf-8", "surrogatepass") + b"\n")
             out.flush()
     book.db.close()
     return 0

@@ -207,8 +207,10 @@ def test_few_rechecks_are_done_in_place(tmp_path: Path,
     (b"not json\n", ("", None)),
     (b"[1, 2]\n", ("", None)),
     (b'{"student": 7}\n', ("", None)),
-    (b'{"student": "a"}\n', ("a", None)),  # no result: the coordinator re-checks it
-    (b'{"student": "a", "result": {"nope": 1}, "started": "", "finished": ""}\n', ("a", None)),
+    (b'{"result": {"student": "a"}}\n', ("a", None)),  # no times: re-checked in place
+    (b'{"result": {"student": "a", "nope": 1}, "started": "", "finished": ""}\n',
+     ("a", None)),
+    (b'{"result": "a", "started": "", "finished": ""}\n', ("", None)),
     (b'{"student": "a", "rerun": ""}\n', ("a", "")),
 ])
 def test_a_line_that_cannot_be_read_is_rechecked_in_place(line: bytes, read: Any) -> None:

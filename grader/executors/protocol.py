@@ -100,6 +100,12 @@ class Finished:
     # empty when no kernel ran. It is stored as text and read back only by the codec.
     transcript: str = ""
 
+    def to_json(self) -> str:
+        """What a worker sends back: the result and its times as JSON text (see from_json)."""
+        return json.dumps({"result": self.result.to_dict(), "started": self.started,
+                           "finished": self.finished, "transcript": self.transcript},
+                          ensure_ascii=False, allow_nan=False, default=str)
+
     @classmethod
     def from_json(cls, text: str) -> Finished:
         """Read what a worker sent back: a result and its times as JSON text, never a pickle."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import ctypes
-import json
 import os
 import signal
 import threading
@@ -20,7 +19,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import grader.timings as timings
-from grader.executors.protocol import Task
+from grader.executors.protocol import Finished, Task
 from grader.kernel.sandbox import Isolation
 from grader.settings import ExecutionSettings
 
@@ -193,7 +192,7 @@ class Worker:
         # Here, not at the top: a lone submission's kernel (WarmPool.ahead) is asked for
         # before the gradebook's modules (course, discover, roster) would have loaded.
         from grader.grade import failed_result, grade_run
-        from grader.gradebook import now, result_json
+        from grader.gradebook import now
 
         sub = task.submission()
         began = time.monotonic()
@@ -214,8 +213,8 @@ class Worker:
                 # grade() closes the kernel it was handed, except when it never ran it
                 # (an unreadable notebook); closing twice is harmless.
                 session.close()
-        return json.dumps({"result": json.loads(result_json(result)), "started": started,
-                           "finished": now(), "transcript": transcript}, ensure_ascii=False)
+        return Finished(student=sub.student, result=result, started=started, finished=now(),
+                        transcript=transcript).to_json()
 
     def close(self) -> None:
         """Stop the warm kernels."""
