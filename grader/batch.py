@@ -252,9 +252,9 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         staff = book.staff()
         # Each student's stored result, read when asked for: the coordinator holds none
         # (holding them grew it with the course); the summary and the CSV are made at the
-        # end from a pass over the gradebook. The re-checks' ``before`` and --questions' stored
-        # verdicts are read from it, before the student's new row is committed.
-        current = stored = Latest(book)
+        # end from a pass over the gradebook. The kept pages, the re-checks' ``before`` and
+        # --questions' stored verdicts are read from it, before a new row is committed.
+        stored = Latest(book)
         by_student = {s.student: s for s in subs}
         todo: list[Any] = []
         replay: list[Any] = []
@@ -285,7 +285,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
             else:
                 todo.append(sub)
         # Forked before the progress bar's thread starts (see Rechecks).
-        rechecks = Rechecks(book, replay, rubric, current, settings=settings,
+        rechecks = Rechecks(book, replay, rubric, stored, settings=settings,
                             isolation=isolation, workers=options.workers,
                             questions={s: options.questions for s in limited})
         try:
@@ -298,7 +298,7 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
         rechecked: list[str] = []
         try:
             for sid in kept:
-                shown_now = dated(book.db, staff.apply(current[sid]))
+                shown_now = dated(book.db, staff.apply(stored[sid]))
                 if _stale(out, shown_now):
                     # Kept from a grader that put pages beside the summary, or shown with
                     # another late penalty (the policy or the times changed): write it.

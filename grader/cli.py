@@ -200,11 +200,17 @@ def _head_start(args: argparse.Namespace, settings: ExecutionSettings,
     from grader.kernel.notebook import SUFFIXES
 
     paths: list[Path] = args.paths
-    if args.executor != "local" or args.resume or args.only or args.questions or \
+    if not _kernels_for_all(args) or \
             len(paths) != 1 or paths[0].suffix not in SUFFIXES or not paths[0].is_file():
         return None
     timings.since_start("start-up")
     return WarmPool.ahead(settings, isolation)
+
+
+def _kernels_for_all(args: argparse.Namespace) -> bool:
+    """Whether every submission found will run in a kernel on this machine: not with
+    ``--resume``, ``--only`` or ``--questions`` (some may need none), nor on a cluster."""
+    return args.executor == "local" and not (args.resume or args.only or args.questions)
 
 
 def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSettings,
@@ -219,7 +225,7 @@ def _workers_ahead(args: argparse.Namespace, rubric: Any, settings: ExecutionSet
     from grader.executors.local import WorkersAhead
 
     jobs = BatchOptions(jobs=args.jobs).workers
-    if args.executor != "local" or args.resume or args.only or args.questions or jobs < 2:
+    if not _kernels_for_all(args) or jobs < 2:
         return None
     if _entries(args.paths, 2) < 2:
         return None
@@ -238,7 +244,7 @@ def _batch_jobs(args: argparse.Namespace) -> int:
     local batch (``SPARE_WORKER_FROM`` entries a core or more in its folders)."""
     from grader.executors.protocol import default_jobs
 
-    if args.jobs or args.executor != "local" or args.resume or args.only or args.questions:
+    if args.jobs or not _kernels_for_all(args):
         return int(args.jobs)  # re-checks and a few students are no big batch of kernels
     cores = default_jobs()
     if cores < 2:
