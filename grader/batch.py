@@ -284,10 +284,57 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
                 kept.append(sub.student)
             else:
                 todo.append(sub)
+
+        def settle(done: Finished) -> tuple[SubmissionResult, str]:
+            """The result and transcript to commit of ``done``, as the coordinator sees it."""
+            sub = by_student[done.student]
+            # The coordinator's view of where the files are (a cluster saw a copy).
+            result = replace(done.result, submission=sub.shown,
+                             command=reproduce_command(sub, rubric))
+            if not options.questions:
+                return result, done.transcript
+            result = only_questions(result, stored.get(sub.student), options.questions,
+                                    order=tuple(q.id for q in rubric.questions))
+            if sub.student in limited and _partial(result, rubric):
+                # Only the questions were checked, and the stored verdicts of the others
+                # could not be kept (the files changed meanwhile): a row without them
+                # must not stand as the student's grade.
+                return _limited_failure(sub, rubric, result, options.questions), ""
+            return result, done.transcript
+
+        def record(done: Finished, how: str, into: Gradebook) -> SubmissionResult:
+            """Commit ``done`` to the gradebook through ``into``; the result committed."""
+            result, transcript = settle(done)
+            into.record(result, started=done.started, finished=done.finished, executor=how,
+                        transcript=transcript)
+            return result
+
+        def page(result: SubmissionResult, into: Gradebook) -> SubmissionResult:
+            """Write the page of a committed result; the result as pages show it."""
+            merged = dated(into.db, staff.apply(result))
+            try:
+                write(merged)
+            except Exception as exc:  # the row is committed; a page can be redone
+                _cannot_write(result.student, exc)
+            return merged
+
+        def commit_there(done: Finished, own: Gradebook) -> bool:
+            """A re-checker's commit of its own result: the row, then the page, as here."""
+            try:
+                result = record(done, RECHECKED, own)
+            except Exception:  # not committed: the coordinator commits it
+                return False
+            try:
+                page(result, own)
+            except Exception as exc:
+                _cannot_write(done.student, exc)
+            return True
+
         # Forked before the progress bar's thread starts (see Rechecks).
         rechecks = Rechecks(book, replay, rubric, stored, settings=settings,
                             isolation=isolation, workers=options.workers,
-                            questions={s: options.questions for s in limited})
+                            questions={s: options.questions for s in limited},
+                            commit=commit_there)
         try:
             shown = progress or progress_for(
                 sum(1 for s in subs if not options.only or s.student in options.only), out)
@@ -311,27 +358,12 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
             def commit(done: Finished, how: str = options.executor) -> None:
                 sub = by_student[done.student]
                 began = time.monotonic()
-                # The coordinator's view of where the files are (a cluster saw a copy).
-                result = replace(done.result, submission=sub.shown,
-                                 command=reproduce_command(sub, rubric))
-                transcript = done.transcript
-                if options.questions:
-                    result = only_questions(result, stored.get(sub.student), options.questions,
-                                            order=tuple(q.id for q in rubric.questions))
-                    if sub.student in limited and _partial(result, rubric):
-                        # Only the questions were checked, and the stored verdicts of the
-                        # others could not be kept (the files changed meanwhile): a row
-                        # without them must not stand as the student's grade.
-                        result = _limited_failure(sub, rubric, result, options.questions)
-                        transcript = ""
-                book.record(result, started=done.started, finished=done.finished,
-                            executor=how, transcript=transcript)
-                merged = dated(book.db, staff.apply(result))
+                if how == RECHECKED and sub.student in rechecks.committed:
+                    # Its re-checker committed it and wrote its page (see Rechecks).
+                    merged = dated(book.db, staff.apply(stored[sub.student]))
+                else:
+                    merged = page(record(done, how, book), book)
                 (rechecked if how == RECHECKED else graded).append(sub.student)
-                try:
-                    write(merged)
-                except Exception as exc:  # the row is committed; a page can be redone
-                    _cannot_write(sub.student, exc)
                 (shown.rechecked if how == RECHECKED else shown.graded)(merged)
                 timings.add("reports", began)
 

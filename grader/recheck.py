@@ -5,7 +5,10 @@ mistakes, points, feedback) grades a submission again from its stored transcript
 a kernel (:func:`grader.grade.regrade`). The coordinator still commits each result to the
 gradebook and writes the student's page; the re-checks themselves are the other half of
 the work, and on a machine with more than one core they run in forked processes of the
-coordinator while it commits (:class:`Rechecks`).
+coordinator while it commits (:class:`Rechecks`). A re-checker also commits what it
+re-checks, the gradebook row and then the page, as the coordinator would: a page costs
+about half as much as a re-check, and left to the coordinator alone they made it the
+batch's bottleneck.
 
 A forked re-checker is the grader's own code on data the grader stored: it reads
 transcripts through a gradebook connection of its own and sends each result back as JSON
@@ -21,7 +24,7 @@ import os
 import selectors
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from grader.executors import Finished
@@ -34,6 +37,7 @@ from grader.settings import ExecutionSettings
 
 MIN_FORKED = 8  # fewer re-checks than this are not worth a process: do them in place
 _GIVE_UP = "rerun"  # a message's key: this submission is run in a kernel instead
+_COMMITTED = "committed"  # a message's key: true when the re-checker committed the result
 _LOCK_TIMEOUT = 10.0  # seconds
 
 
@@ -75,12 +79,20 @@ class Rechecks:
     coordinator re-checks whenever no result waits to be committed, and the work stays
     balanced however long each part takes. What a re-checker took but never sent (it
     died) is re-checked by the coordinator at the end.
+
+    ``commit(done, book)``, when given, commits a result in the re-checker that made it,
+    through the re-checker's own connection to the gradebook, and says whether it did;
+    :attr:`committed` holds the students whose result a re-checker committed and then
+    sent, so that the coordinator does not commit it again. A result committed but never
+    sent is in the gradebook all the same (the batch was interrupted meanwhile), or is
+    re-checked and committed again in place (its re-checker died, or its line was lost).
     """
 
     def __init__(self, book: Gradebook, subs: Sequence[Any], rubric: Rubric,
                  before: Mapping[str, SubmissionResult], *, settings: ExecutionSettings,
                  isolation: Isolation, questions: Mapping[str, tuple[str, ...]],
-                 workers: int) -> None:
+                 workers: int,
+                 commit: Callable[[Finished, Gradebook], bool] | None = None) -> None:
         self.book = book
         self.subs = list(subs)
         self.rubric = rubric
@@ -88,6 +100,8 @@ class Rechecks:
         self.settings = settings
         self.isolation = isolation
         self.questions = questions
+        self.commit = commit
+        self.committed: set[str] = set()
         self.children: dict[int, int] = {}  # read end -> pid
         self._reading: set[int] = set()  # the read ends _shared has taken over
         self.counter: Any = None
@@ -132,11 +146,13 @@ class Rechecks:
         by_student = {s.student: s for s in self.subs}
         sent: set[str] = set()
         try:
-            for student, done in self._shared():
+            for student, done, committed in self._shared():
                 sub = by_student.get(student)
                 if sub is None or student in sent:
                     continue  # a line naming nobody we gave out, or a second time
                 sent.add(student)
+                if committed and isinstance(done, Finished):
+                    self.committed.add(student)
                 yield sub, (self._here(sub) if done is None else done)
         finally:
             self.close()
@@ -144,7 +160,7 @@ class Rechecks:
             if sub.student not in sent:
                 yield sub, self._here(sub)
 
-    def _shared(self) -> Iterator[tuple[str, Finished | str | None]]:
+    def _shared(self) -> Iterator[tuple[str, Finished | str | None, bool]]:
         """What the re-checkers send, and between their lines what this process does."""
         # Read unbuffered: a line read ahead into a file object's buffer would wait there
         # unseen by select while this process re-checks its own.
@@ -160,7 +176,7 @@ class Rechecks:
                         mine = self.take()
                         if mine < len(self.subs):
                             sub = self.subs[mine]
-                            yield sub.student, self._here(sub)
+                            yield sub.student, self._here(sub), False
                             continue
                         ready = sel.select()  # all taken: wait for the re-checkers
                     for key, _ in ready:
@@ -182,25 +198,26 @@ class Rechecks:
                            self.settings, self.isolation, self.questions.get(sub.student, ()))
 
     @staticmethod
-    def _read(line: bytes) -> tuple[str, Finished | str | None]:
-        """A re-checker's line: the student and the result, why it gives up, or None
-        (the line cannot be read: the coordinator re-checks that student itself)."""
+    def _read(line: bytes) -> tuple[str, Finished | str | None, bool]:
+        """A re-checker's line: the student; the result, why it gives up, or None (the
+        line cannot be read: the coordinator re-checks that student itself); and whether
+        the re-checker committed the result."""
         try:
-            text = line.decode("utf-8", "surrogatepass")
-            data = json.loads(text)
+            data = json.loads(line.decode("utf-8", "surrogatepass"))
         except ValueError:
-            return "", None
+            return "", None, False
         if isinstance(data, dict) and _GIVE_UP in data:
             student = data.get("student")
-            return (student, str(data[_GIVE_UP])) if isinstance(student, str) else ("", None)
+            return (student, str(data[_GIVE_UP]), False) if isinstance(student, str) \
+                else ("", None, False)
         try:
-            done = Finished.from_json(text)
+            done = Finished.from_dict(data)
         except (ValueError, KeyError, TypeError, AttributeError):
             # Unreadable: re-checked in place, if the line says whose it is.
             result = data.get("result") if isinstance(data, dict) else None
             student = result.get("student") if isinstance(result, dict) else None
-            return (student if isinstance(student, str) else ""), None
-        return done.student, done
+            return (student if isinstance(student, str) else ""), None, False
+        return done.student, done, data.get(_COMMITTED) is True
 
     def _fork(self) -> None:
         read, write = os.pipe()
@@ -257,8 +274,12 @@ def _recheck_into(fd: int, shared: Rechecks) -> int:
             done = recheck_one(book, sub, shared.rubric, shared.before[sub.student],
                                shared.settings, shared.isolation,
                                shared.questions.get(sub.student, ()))
-            line = done.to_json() if isinstance(done, Finished) else \
-                json.dumps({"student": sub.student, _GIVE_UP: done})
+            if isinstance(done, Finished):
+                committed = shared.commit is not None and shared.commit(done, book)
+                line = json.dumps({**done.to_dict(), _COMMITTED: committed},
+                                  ensure_ascii=False, allow_nan=False, default=str)
+            else:
+                line = json.dumps({"student": sub.student, _GIVE_UP: done})
             # surrogatepass: what the in-place path would take, crosses unchanged
             out.write(line.encode("utf-8", "surrogatepass") + b"\n")
             out.flush()

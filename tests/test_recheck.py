@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import grader.recheck as recheck
+import grader.report as report
 from grader.cli import main
 from grader.executors import Finished
 from grader.gradebook import Gradebook
@@ -66,7 +67,8 @@ def _fake(book: Any, sub: Any, *rest: Any) -> Finished | str:
 EXPECTED_CHECKERS = 0
 
 
-def _rechecks(tmp_path: Path, names: list[str], workers: int) -> Rechecks:
+def _rechecks(tmp_path: Path, names: list[str], workers: int,
+              commit: Any = None) -> Rechecks:
     global EXPECTED_CHECKERS
     (tmp_path / "marks").mkdir(parents=True, exist_ok=True)
     with Gradebook.in_folder(tmp_path) as book:
@@ -77,7 +79,7 @@ def _rechecks(tmp_path: Path, names: list[str], workers: int) -> Rechecks:
     shared = Rechecks(book, subs, rubric, {n: _result(n) for n in names},
                       settings=rubric.execution,
                       isolation=Isolation(mode="none", reason="a test"),
-                      questions={}, workers=workers)
+                      questions={}, workers=workers, commit=commit)
     EXPECTED_CHECKERS = len(shared.children)
     return shared
 
@@ -127,6 +129,32 @@ def test_every_submission_is_rechecked_once_whatever_the_workers(
         assert {d.finished for _, d in got if isinstance(d, Finished)} == {
             "coordinator", "re-checker"}  # both took a share
     assert shared.children == {} and all(_gone(p) for p in pids)
+
+
+def test_a_rechecker_commits_what_it_rechecks(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    commits = tmp_path / "commits"
+    commits.mkdir()
+
+    def commit(done: Finished, own: Gradebook) -> bool:
+        assert os.getpid() != PARENT  # only re-checkers commit this way
+        assert own.path == tmp_path / "gradebook.sqlite"  # through a connection of its own
+        if done.student.startswith("cannot"):
+            return False  # the coordinator commits those
+        (commits / done.student).write_text(done.result.student)
+        return True
+
+    names = [f"s{i:02d}" for i in range(16)] + [f"cannot{i}" for i in range(8)]
+    shared = _rechecks(tmp_path, names, 2, commit)
+    got = {sub.student: done for sub, done in shared}
+    assert sorted(got) == sorted(names)
+    forked = {s for s, d in got.items() if isinstance(d, Finished) and d.finished == "re-checker"}
+    assert forked - {n for n in names if n.startswith("cannot")}  # some were committed there
+    # Committed: those a re-checker re-checked and committed; not the coordinator's, nor
+    # those it could not commit.
+    assert shared.committed == {s for s in forked if not s.startswith("cannot")}
+    assert sorted(p.name for p in commits.iterdir()) == sorted(shared.committed)
 
 
 def test_a_rechecker_that_dies_loses_nothing(tmp_path: Path,
@@ -204,17 +232,27 @@ def test_few_rechecks_are_done_in_place(tmp_path: Path,
 
 
 @pytest.mark.parametrize(("line", "read"), [
-    (b"not json\n", ("", None)),
-    (b"[1, 2]\n", ("", None)),
-    (b'{"student": 7}\n', ("", None)),
-    (b'{"result": {"student": "a"}}\n', ("a", None)),  # no times: re-checked in place
+    (b"not json\n", ("", None, False)),
+    (b"[1, 2]\n", ("", None, False)),
+    (b'{"student": 7}\n', ("", None, False)),
+    (b'{"result": {"student": "a"}}\n', ("a", None, False)),  # no times: re-checked in place
     (b'{"result": {"student": "a", "nope": 1}, "started": "", "finished": ""}\n',
-     ("a", None)),
-    (b'{"result": "a", "started": "", "finished": ""}\n', ("", None)),
-    (b'{"student": "a", "rerun": ""}\n', ("a", "")),
+     ("a", None, False)),
+    (b'{"result": "a", "started": "", "finished": ""}\n', ("", None, False)),
+    (b'{"student": "a", "rerun": ""}\n', ("a", "", False)),
+    (b'{"student": "a", "rerun": "", "committed": true}\n', ("a", "", False)),
+    (b'{"result": {"student": "a"}, "committed": true}\n', ("a", None, False)),
 ])
 def test_a_line_that_cannot_be_read_is_rechecked_in_place(line: bytes, read: Any) -> None:
     assert Rechecks._read(line) == read
+
+
+@pytest.mark.parametrize("committed", [True, False, "yes", None])
+def test_a_line_says_whether_the_rechecker_committed_it(committed: Any) -> None:
+    done = Finished(student="a", result=_result("a"), started="s", finished="f",
+                    transcript="{}")
+    line = json.dumps({**done.to_dict(), "committed": committed}).encode() + b"\n"
+    assert Rechecks._read(line) == ("a", done, committed is True)
 
 
 # --------------------------------------------------------------------------- the command
@@ -259,18 +297,25 @@ def test_grade_resume_rechecks_in_forked_processes_as_in_place(
     edited = _rubric(tmp_path / "r1", [("rtol = 1e-6", "rtol = 1e-3"),
                                        ("points = 2", "points = 3"),
                                        ("credit = 0.5", "credit = 0.25")])
-    pids = tmp_path / "pids"
-    real = recheck.recheck_one
+    pids, writers = tmp_path / "pids", tmp_path / "writers"
+    real, real_write = recheck.recheck_one, report.write_student
 
     def noted(*args: Any) -> Any:
         with pids.open("a") as f:
             f.write(f"{os.getpid()}\n")
         return real(*args)
 
+    def written(result: SubmissionResult, *args: Any, **kwargs: Any) -> None:
+        with writers.open("a") as f:
+            f.write(f"{os.getpid()} {result.student}\n")
+        real_write(result, *args, **kwargs)
+
     monkeypatch.setattr(recheck, "recheck_one", noted)
+    monkeypatch.setattr(report, "write_student", written)
     pages = {}
     for jobs in ("1", "3"):
         pids.write_text("")
+        writers.write_text("")
         again = tmp_path / f"out-j{jobs}"
         shutil.copytree(out, again)
         capsys.readouterr()
@@ -282,11 +327,18 @@ def test_grade_resume_rechecks_in_forked_processes_as_in_place(
         try:
             assert {e for (e,) in db.execute("SELECT executor FROM latest")} == {
                 "stored answers"}
+            # Each re-check committed once, by whichever process made it.
+            assert db.execute("SELECT COUNT(*) FROM results WHERE executor = "
+                              "'stored answers'").fetchone() == (10,)
         finally:
             db.close()
         pages[jobs] = _pages(again)
         who = pids.read_text().split()
         assert len(who) == 10
+        # Each page written once, by whoever re-checked the student.
+        wrote = [line.split() for line in writers.read_text().splitlines()]
+        assert sorted(s for _, s in wrote) == sorted(p.stem for p in subs.iterdir())
+        assert sorted(w for w, _ in wrote) == sorted(who)
         if jobs == "1":
             assert set(who) == {str(os.getpid())}  # all in place
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,21 +100,28 @@ class Finished:
     # empty when no kernel ran. It is stored as text and read back only by the codec.
     transcript: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result and its times as plain JSON data (see :meth:`from_dict`)."""
+        return {"result": self.result.to_dict(), "started": self.started,
+                "finished": self.finished, "transcript": self.transcript}
+
     def to_json(self) -> str:
         """What a worker sends back: the result and its times as JSON text (see from_json)."""
-        return json.dumps({"result": self.result.to_dict(), "started": self.started,
-                           "finished": self.finished, "transcript": self.transcript},
-                          ensure_ascii=False, allow_nan=False, default=str)
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, default=str)
 
     @classmethod
-    def from_json(cls, text: str) -> Finished:
-        """Read what a worker sent back: a result and its times as JSON text, never a pickle."""
-        data = json.loads(text)
+    def from_dict(cls, data: Mapping[str, Any]) -> Finished:
+        """Read :meth:`to_dict`'s data (keys it does not know are ignored)."""
         result = SubmissionResult.from_dict(data["result"])
         transcript = data.get("transcript", "")
         return cls(student=result.student, result=result, started=data["started"],
                    finished=data["finished"],
                    transcript=transcript if isinstance(transcript, str) else "")
+
+    @classmethod
+    def from_json(cls, text: str) -> Finished:
+        """Read what a worker sent back: a result and its times as JSON text, never a pickle."""
+        return cls.from_dict(json.loads(text))
 
     @classmethod
     def failed(cls, task: Task, rubric: Rubric, message: str) -> Finished:
