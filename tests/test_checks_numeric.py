@@ -17,7 +17,7 @@ from grader.answers import MISSING, CallableAnswer, Rejected
 from grader.checks import Evidence
 from grader.checks.common import format_value
 from grader.checks.numbers import compare
-from grader.checks.numeric import grade
+from grader.checks.numeric import grade, spec_options
 from grader.checks.options import Mistake
 from grader.checks.protocol import CheckSpec
 from grader.checks.registry import make_check
@@ -306,6 +306,17 @@ def _grade(spec: CheckSpec, received: Any) -> Any:
     module = types.ModuleType("reference")
     module.__dict__.update(vars(REFERENCE))
     return grade(spec, Evidence(received=received, reference=module), 2.0)
+
+
+def test_a_specs_options_are_its_own_and_a_new_dict_each_time() -> None:
+    loose, strict = _spec("q1_count", atol=0.5), _spec("q1_count", rtol=1e-9, atol=0.0)
+    first = spec_options(loose)
+    first.pop("atol")  # a caller may change what it was given
+    assert spec_options(loose)["atol"] == 0.5
+    assert (spec_options(strict)["rtol"], spec_options(strict)["atol"]) == (1e-9, 0.0)
+    # Read once a spec, for many calls: the verdicts are those of each spec's tolerances.
+    assert [_grade(s, 661.4).status for s in (loose, strict, loose)] == [
+        "passed", "failed", "passed"]
 
 
 def test_grade_passed() -> None:

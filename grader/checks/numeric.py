@@ -42,9 +42,21 @@ OPTION_NAMES = ("rtol", "atol", "sigfigs", "decimals", "equal_nan", "bool_as_num
                 "unordered", "up_to_sign", "up_to_scale", "squeeze")
 
 
+# id(spec) -> (spec, its options). A function check asks once a call, and each option its
+# kind lacks raised inside the spec's __getattr__: a tenth of a re-check. The spec is
+# held so that its id is not reused while its entry stands; specs are frozen.
+_OPTIONS: dict[int, tuple[CheckSpec, dict[str, Any]]] = {}
+
+
 def spec_options(spec: CheckSpec) -> dict[str, Any]:
-    """The keyword arguments of :func:`compare` that a check's spec sets."""
-    return {name: getattr(spec, name) for name in OPTION_NAMES if hasattr(spec, name)}
+    """The keyword arguments of :func:`compare` that a check's spec sets (a new dict)."""
+    entry = _OPTIONS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        if len(_OPTIONS) >= 4096:  # a process that reads many rubrics (a test run)
+            _OPTIONS.clear()
+        entry = _OPTIONS[id(spec)] = (spec, {name: getattr(spec, name) for name in OPTION_NAMES
+                                             if hasattr(spec, name)})
+    return dict(entry[1])
 
 
 def grade(spec: CheckSpec, evidence: Evidence, max_score: float) -> CheckResult:
