@@ -30,7 +30,7 @@ from grader.points import format_points
 from grader.report import languages
 from grader.results import automatic, totals
 from grader.rubric import Rubric, check_reference_names, load_rubric
-from grader.settings import DEFAULTS, SANDBOX_MODES, ExecutionSettings
+from grader.settings import COLLECTOR_THRESHOLDS, DEFAULTS, SANDBOX_MODES, ExecutionSettings
 
 if TYPE_CHECKING:
     from grader.executors.worker import WarmPool
@@ -112,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    if argv is None:  # the command's own process, not a caller's
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
     try:
         status: int = args.handler(args)
         if argv is None:

@@ -29,3 +29,9 @@ class ExecutionSettings:
 
 
 DEFAULTS = ExecutionSettings()
+
+# The cyclic collector's thresholds in the grader's own processes (the command, its
+# workers): sympy and the checks make objects by the hundred thousand, few of them in
+# cycles, and the default young generation (700) was collected every few hundred, a
+# tenth of a re-check's time. Kernels keep Python's defaults.
+COLLECTOR_THRESHOLDS = (50_000, 10, 10)

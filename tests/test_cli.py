@@ -195,3 +195,26 @@ def test_a_big_local_batch_gets_a_worker_more_than_the_cores(tmp_path, monkeypat
     assert jobs([big], executor="dask") == 0
     monkeypatch.setattr(protocol, "default_jobs", lambda: 1)
     assert jobs([big]) == 0  # one core: one worker
+
+
+def test_the_command_collects_less_often_than_a_caller_of_main(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+    import sys
+
+    from grader.settings import COLLECTOR_THRESHOLDS
+
+    # A command that fails at once (no gradebook there): the collector is set before it.
+    command = ["export", "--out", str(tmp_path / "none"), "--format", "csv"]
+    before = gc.get_threshold()
+    try:
+        assert main(command) == 2
+        assert gc.get_threshold() == before  # a caller's process keeps its collector
+        monkeypatch.setattr(sys, "argv", ["grader", *command])
+        assert main() == 2  # the command's own process
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    assert "gradebook" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import gc
 import json
 import signal
 import threading
@@ -41,7 +42,7 @@ from grader.executors.worker import (
 )
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
-from grader.settings import ExecutionSettings
+from grader.settings import COLLECTOR_THRESHOLDS, ExecutionSettings
 
 if TYPE_CHECKING:
     from grader.rubric import Rubric
@@ -165,6 +166,7 @@ def _init_worker(config: str) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     die_with_parent()
     protect_from_oom()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     cfg = json.loads(config)
     settings, isolation = settings_from(cfg["settings"]), Isolation(**cfg["isolation"])
     # The fork server (a process of its own, importing ipykernel and the preload) starts

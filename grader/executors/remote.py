@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import os
 import select
@@ -33,6 +34,7 @@ from grader.errors import GraderError
 from grader.executors.protocol import Task
 from grader.executors.worker import Worker, die_with_parent, settings_from, warm_checks
 from grader.kernel.oom import protect_from_oom
+from grader.settings import COLLECTOR_THRESHOLDS
 
 if TYPE_CHECKING:
     from grader.rubric import Rubric
@@ -205,6 +207,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(signal.SIGTERM)
     protect_from_oom()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     # Replies go to a private copy of stdout; whatever else writes to fd 1 (a library's
     # print) goes to stderr and cannot break a reply line.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
