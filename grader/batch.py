@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -30,7 +30,7 @@ from grader.gradebook import RETRY_OUTCOMES, Gradebook, Latest
 from grader.kernel.oom import protect_from_oom
 from grader.kernel.sandbox import Isolation
 from grader.recheck import Rechecks
-from grader.report import student_file, write_student
+from grader.report import student_file, to_json, write_student
 from grader.results import SubmissionResult
 from grader.rubric import Rubric
 from grader.settings import ExecutionSettings
@@ -236,6 +236,9 @@ def grade_batch(subs: Sequence[Any], rubric: Rubric, *, out: Path,
     With ``options.resume``, a submission whose files are unchanged but whose rubric is
     not is re-checked from its stored transcript when the kernel run it records is the
     one the rubric now asks for (:func:`grader.grade.regrade`); otherwise it runs again.
+    Re-checks shared with forked processes are committed there (see
+    :class:`~grader.recheck.Rechecks`): ``write_page`` is then called in such a process,
+    and must keep no state of its own that the batch relies on.
     """
     from grader.grade import reproduce_command, submission_digest
 
@@ -540,14 +543,17 @@ def write_course(out: Path, rubric: Rubric, book: Gradebook) -> tuple[tuple[str,
 
 
 def _stale(out: Path, result: SubmissionResult) -> bool:
-    """Whether a kept student's page is missing or shows another score or late penalty."""
+    """Whether a kept student's page is missing or is not the page of ``result``.
+
+    Its JSON, written after the HTML, is compared as text: another score, late penalty or
+    override shows there, and so does a page pair an interrupted batch left half-written
+    (a re-checker stopped between committing a row and writing its page).
+    """
     try:
-        data = json.loads(student_file(out, result.student, ".json").read_text("utf-8"))
+        written = student_file(out, result.student, ".json").read_text("utf-8")
     except (OSError, ValueError):
         return True
-    late = asdict(result.late_penalty) if result.late_penalty is not None else None
-    return (data.get("score"), data.get("submitted_at"), data.get("late_penalty")) != \
-        (result.score, result.submitted_at, late)
+    return written != to_json(result)
 
 
 # --------------------------------------------------------------------------- manual grades

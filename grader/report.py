@@ -73,10 +73,15 @@ def to_json(result: SubmissionResult) -> str:
 
 def write_student(result: SubmissionResult, rubric: Rubric, out: Path, *,
                   lang: str = DEFAULT_LANG, templates: Path | str | None = None) -> None:
-    """Write ``students/<student>.json`` and ``students/<student>.html`` into ``out``."""
-    atomic_write(student_file(out, result.student, ".json"), to_json(result))
+    """Write ``students/<student>.html`` and then ``students/<student>.json`` into ``out``.
+
+    The JSON last: a batch stopped between the two leaves the JSON of the page before,
+    and a later ``--resume`` sees that the page is not of the stored result (it compares
+    the JSON's text) and writes both again.
+    """
     atomic_write(student_file(out, result.student, ".html"),
                  render_html(result, rubric, lang=lang, templates=templates))
+    atomic_write(student_file(out, result.student, ".json"), to_json(result))
 
 
 # --------------------------------------------------------------------------- messages

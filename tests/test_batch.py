@@ -580,3 +580,33 @@ def test_regrade_one_student_and_one_question_keeps_the_rest(tmp_path, monkeypat
     bad = subprocess.run(_grade_cmd(subs, out, "--questions", "q_nine", jobs=1),
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "--questions: q_nine not in" in bad.stderr
+
+
+def test_a_kept_page_is_written_again_unless_it_is_the_stored_results(tmp_path, monkeypatch):
+    import grader.report as report
+    from grader.batch import _stale
+
+    rubric = load_rubric(ROOT / "rubrics" / "hw2.toml")
+    line = (ROOT / "tests" / "data" / "course" / "examples.jsonl").read_text("utf-8")
+    result = SubmissionResult.from_dict(json.loads(line.splitlines()[0]))
+    order: list[str] = []
+    real = report.atomic_write
+
+    def noted(path, text):
+        order.append(Path(path).suffix)
+        real(path, text)
+
+    monkeypatch.setattr(report, "atomic_write", noted)
+    report.write_student(result, rubric, tmp_path)
+    assert order == [".html", ".json"]  # the JSON last: the pair is whole once it is there
+    assert not _stale(tmp_path, result)
+    # The same score with other feedback (a rubric edit whose page a batch stopped before
+    # writing, or wrote only the HTML of): not the stored result's page, written again.
+    q = result.questions[0]
+    reworded = replace(result, questions=(
+        replace(q, checks=(replace(q.checks[0], message="Reworded."), *q.checks[1:])),
+        *result.questions[1:]))
+    assert reworded.score == result.score
+    assert _stale(tmp_path, reworded)
+    report.student_file(tmp_path, result.student, ".json").unlink()
+    assert _stale(tmp_path, result)
