@@ -191,3 +191,34 @@ def test_a_comment_may_span_lines_as_spreadsheets_write_them(tmp_path, rubric):
     path = _csv(tmp_path, 'student,question,points,comment\nalice,why,1,"Good.\nVery good."\n')
     (grade,) = read_manual_csv(path, rubric, [make_result("alice")])
     assert grade.comment == "Good.\nVery good."
+
+
+def test_a_commit_that_fails_ends_its_transaction() -> None:
+    from grader.gradebook import _Transaction
+
+    class Connection:
+        """A connection whose COMMIT fails (a full disk) and leaves the transaction open."""
+
+        def __init__(self) -> None:
+            self.said: list[str] = []
+            self.in_transaction = False
+
+        def execute(self, sql: str) -> None:
+            self.said.append(sql)
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("database or disk is full")
+            self.in_transaction = sql.startswith("BEGIN")
+            if sql == "ROLLBACK":
+                self.in_transaction = False
+
+    db = Connection()
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        with _Transaction(db):  # type: ignore[arg-type]
+            pass
+    # Rolled back: the gradebook is not left locked against the other connections.
+    assert db.said == ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"] and not db.in_transaction
+    db.said.clear()
+    with pytest.raises(ValueError):
+        with _Transaction(db):  # type: ignore[arg-type]
+            raise ValueError("a bug")
+    assert db.said == ["BEGIN IMMEDIATE", "ROLLBACK"]
