@@ -2,13 +2,12 @@
 
 ``grader grade --resume`` after a rubric edit that changes only checks (tolerances,
 mistakes, points, feedback) grades a submission again from its stored transcript, without
-a kernel (:func:`grader.grade.regrade`). The coordinator still commits each result to the
-gradebook and writes the student's page; the re-checks themselves are the other half of
-the work, and on a machine with more than one core they run in forked processes of the
-coordinator while it commits (:class:`Rechecks`). A re-checker also commits what it
-re-checks, the gradebook row and then the page, as the coordinator would: a page costs
-about half as much as a re-check, and left to the coordinator alone they made it the
-batch's bottleneck.
+a kernel (:func:`grader.grade.regrade`). Each result is committed to the gradebook and
+its page written; on a machine with more than one core the re-checks run in forked
+processes of the coordinator as well as in it (:class:`Rechecks`), and a re-checker
+commits what it re-checks itself, the row and then the page, as the coordinator does: a
+page costs about half as much as a re-check, and left to the coordinator alone the pages
+made it the batch's bottleneck.
 
 A forked re-checker is the grader's own code on data the grader stored: it reads
 transcripts through a gradebook connection of its own and sends each result back as JSON
