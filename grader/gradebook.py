@@ -515,18 +515,14 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            try:
+        try:
+            if exc_type is None:
                 self.db.execute("COMMIT")
-                return
-            except sqlite3.Error:
-                # A COMMIT that failed (a full disk) may leave the transaction open, and
-                # the gradebook locked against every other connection: end it.
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-        if self.db.in_transaction:  # sqlite may have rolled back on its own
-            self.db.execute("ROLLBACK")
+        finally:
+            # An error rolls back; so does a COMMIT that failed (a full disk), which may
+            # leave the transaction open and the gradebook locked against the others.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
 
 
 def result_json(result: SubmissionResult) -> str:
