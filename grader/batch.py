@@ -578,7 +578,7 @@ def merge_manual(out: Path, csv_path: Path, rubric: Rubric,
     """
     import getpass
 
-    from grader.gradebook import read_grades_csv
+    from grader.manual_csv import read_grades_csv
 
     write = write_page or (lambda r: write_student(r, rubric, out))
     who = by or getpass.getuser()

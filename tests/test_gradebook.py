@@ -16,8 +16,8 @@ from grader.gradebook import (
     apply_manual,
     group_id,
     normalise,
-    read_manual_csv,
 )
+from grader.manual_csv import read_manual_csv
 from grader.results import CellError, CheckResult, QuestionResult, RunLog, SubmissionResult
 from grader.rubric import load_rubric
 

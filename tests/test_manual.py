@@ -12,7 +12,8 @@ import pytest
 
 from grader.cli import main
 from grader.errors import GraderError
-from grader.gradebook import Gradebook, read_grades_csv
+from grader.gradebook import Gradebook
+from grader.manual_csv import read_grades_csv
 from grader.overrides import StaffOverride, apply_overrides
 from grader.report import render_html
 from grader.results import CheckResult, QuestionResult, RunLog, SubmissionResult
