@@ -206,7 +206,7 @@ def _head_start(args: argparse.Namespace, settings: ExecutionSettings,
             len(paths) != 1 or paths[0].suffix not in SUFFIXES or not paths[0].is_file():
         return None
     timings.since_start("start-up")
-    return WarmPool.ahead(settings, isolation)
+    return WarmPool.ahead(settings, isolation, paths[0])
 
 
 def _kernels_for_all(args: argparse.Namespace) -> bool:
@@ -586,8 +586,10 @@ def _check(args: argparse.Namespace) -> int:
     from grader.executors.worker import grade_alone, rubric_and_kernel
     from grader.plugin import check_report
 
-    # As the pytest plugin does: the kernel first, with the preload of the final grading.
-    rubric, kernels = rubric_and_kernel(args.rubric, start=args.submission.exists())
+    # As the pytest plugin does: the kernel first, with what the submission names of the
+    # final grading's preload.
+    rubric, kernels = rubric_and_kernel(args.rubric, start=args.submission.exists(),
+                                        submission=args.submission)
     result = grade_alone(args.submission, rubric, kernels)
     text, failed = check_report(result)
     print(printable(text, lines=True))  # a TA may check a student's notebook: its answers

@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     start = submission.is_file() and not (config.getoption("help") or
                                           config.getoption("collectonly"))
     try:
-        rubric, kernels = rubric_and_kernel(rubric_path, start=start)
+        rubric, kernels = rubric_and_kernel(rubric_path, start=start, submission=submission)
     except GraderError as exc:
         raise pytest.UsageError(f"grader: {exc}") from None
     if not submission.is_file():

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+import grader.executors.worker as worker
 import grader.timings as timings
 from grader.cli import _head_start, main
 from grader.report import STUDENTS
@@ -53,7 +54,9 @@ def _phases(printed: str) -> list[str]:
 @pytest.mark.kernel
 def test_one_submission_is_graded_as_in_a_batch(tmp_path, monkeypatch, capsys) -> None:
     # The same files, at the same paths: alone (fast path) and in a batch of two graded
-    # in this process with kernels forked from a fork server (-j 1).
+    # in this process with kernels forked from a fork server (-j 1). Alice plots, so her
+    # kernel imports all of the rubric's preload ahead; carol does not, so hers leaves
+    # out matplotlib.pyplot (her own code never imports it): the results are the same.
     two = tmp_path / "two"
     two.mkdir()
     for name in ("alice.ipynb", "carol.ipynb"):
@@ -61,28 +64,73 @@ def test_one_submission_is_graded_as_in_a_batch(tmp_path, monkeypatch, capsys) -
     monkeypatch.chdir(tmp_path)
     assert main(["grade", "two", "--rubric", str(RUBRIC), "--out", "batch", "-j", "1"]) == 0
     batch_printed = capsys.readouterr()
-    assert main(["grade", "two/alice.ipynb", "--rubric", str(RUBRIC), "--out", "one",
-                 "--timings"]) == 0
-    printed = capsys.readouterr()
+    preloads: list[tuple[str, ...]] = []
+    named_preload = worker.named_preload
 
-    # The lone file took the fast path (its kernel was asked for at start-up) and the
-    # breakdown names every phase, on stderr, once the command's own lines are out.
-    assert _phases(printed.err) == list(PHASES), printed.err
-    assert "timings" not in printed.out and "timings" not in batch_printed.err
-    assert "[1/1] alice: 75/100" in printed.out
+    def named(preload: tuple[str, ...], submission: Path) -> tuple[str, ...]:
+        preloads.append(named_preload(preload, submission))
+        return preloads[-1]
 
-    def result(out: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((tmp_path / out / STUDENTS / "alice.json")
-                                          .read_text("utf-8"))
-        return data
+    monkeypatch.setattr(worker, "named_preload", named)
+    for student, score, preload in (
+            ("alice", "75", ("numpy", "sympy", "matplotlib.pyplot")),
+            ("carol", "61.15", ("numpy", "sympy"))):
+        assert main(["grade", f"two/{student}.ipynb", "--rubric", str(RUBRIC), "--out",
+                     f"one-{student}", "--timings"]) == 0
+        printed = capsys.readouterr()
 
-    one, batch = result("one"), result("batch")
-    assert _comparable(one) == _comparable(batch)
-    assert one["run"]["outcome"] == "ok" and one["run"]["figures"]
-    # The page a student reads differs by nothing but the time it was graded.
-    pages = [(tmp_path / out / STUDENTS / "alice.html").read_text("utf-8")
-             for out in ("one", "batch")]
-    assert pages[0].replace(one["graded_at"], "") == pages[1].replace(batch["graded_at"], "")
+        # The lone file took the fast path (its kernel was asked for at start-up) and the
+        # breakdown names every phase, on stderr, once the command's own lines are out.
+        assert _phases(printed.err) == list(PHASES), printed.err
+        assert "timings" not in printed.out and "timings" not in batch_printed.err
+        assert f"[1/1] {student}: {score}/100" in printed.out
+        assert preloads[-1] == preload
+
+        def result(out: str, student: str = student) -> dict[str, Any]:
+            data: dict[str, Any] = json.loads((tmp_path / out / STUDENTS / f"{student}.json")
+                                              .read_text("utf-8"))
+            return data
+
+        one, batch = result(f"one-{student}"), result("batch")
+        assert _comparable(one) == _comparable(batch)
+        assert one["run"]["outcome"] == "ok"
+        assert bool(one["run"]["figures"]) == (student == "alice")
+        # The page a student reads differs by nothing but the time it was graded.
+        pages = [(tmp_path / out / STUDENTS / f"{student}.html").read_text("utf-8")
+                 for out in (f"one-{student}", "batch")]
+        assert pages[0].replace(one["graded_at"], "") == \
+            pages[1].replace(batch["graded_at"], "")
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("import numpy as np\nimport sympy as sp\n", ("numpy", "sympy")),
+    ("import matplotlib.pyplot as plt\n", ("matplotlib.pyplot",)),
+    ("from matplotlib import pyplot\n", ("matplotlib.pyplot",)),
+    ('{"source": ["import numpy\\n", "from sympy import symbols"]}', ("numpy", "sympy")),
+    ("# no plot here: matplotlib would only slow it\n", ("matplotlib.pyplot",)),
+    ("import matplotlib_helpers, numpyish, mysympy\n", ()),
+    ("x = 1\n", ()),
+    ("", ()),
+], ids=["imports", "module", "from-import", "notebook-json", "comment", "other-words",
+        "none", "empty"])
+def test_a_lone_kernel_preloads_what_its_file_names(tmp_path, text, kept) -> None:
+    path = tmp_path / "sub.py"
+    path.write_text(text, "utf-8")
+    assert worker.named_preload(("numpy", "sympy", "matplotlib.pyplot"), path) == kept
+
+
+def test_a_file_that_cannot_be_searched_keeps_the_whole_preload(tmp_path, monkeypatch) -> None:
+    preload = ("numpy", "matplotlib.pyplot")
+    assert worker.named_preload(preload, tmp_path / "gone.py") == preload
+    big = tmp_path / "big.ipynb"
+    big.write_bytes(b"x" * (worker.NAMED_PRELOAD_MAX_BYTES + 1))
+    assert worker.named_preload(preload, big) == preload
+    monkeypatch.setattr(worker, "NAMED_PRELOAD_MAX_BYTES", 10 ** 9)
+    assert worker.named_preload(preload, big) == ()
+    # Not UTF-8: still searched, as text with the undecodable bytes replaced.
+    odd = tmp_path / "odd.py"
+    odd.write_bytes(b"\xff\xfeimport numpy\n")
+    assert worker.named_preload(preload, odd) == ("numpy",)
 
 
 @pytest.fixture(scope="module")

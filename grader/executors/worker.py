@@ -39,10 +39,13 @@ class WarmPool:
     """
 
     def __init__(self, settings: ExecutionSettings, isolation: Isolation, size: int = 1,
-                 *, fork: bool = True) -> None:
+                 *, fork: bool = True, preload: tuple[str, ...] | None = None) -> None:
         self.settings = settings
         self.isolation = isolation
         self.size = max(0, size)
+        # What a started kernel imports ahead of need: the settings' preload, or (for one
+        # submission) the part of it that the submission names.
+        self.preload = settings.preload if preload is None else preload
         self._threads = cf.ThreadPoolExecutor(max_workers=max(1, self.size),
                                               thread_name_prefix="grader-warm")
         self._ready: deque[cf.Future[Any]] = deque()
@@ -62,12 +65,15 @@ class WarmPool:
             self._start_one()
 
     @classmethod
-    def ahead(cls, settings: ExecutionSettings, isolation: Isolation) -> WarmPool:
+    def ahead(cls, settings: ExecutionSettings, isolation: Isolation,
+              submission: Path | None = None) -> WarmPool:
         """One kernel, starting now, for a lone submission (``grader grade`` of one
         file, the pytest plugin) while the rubric's reference and the rest load.
 
         A plain kernel with the preload run in it, as ``--fresh-kernels`` makes: a fork
-        server costs as much for its first kernel and pays off from the second.
+        server costs as much for its first kernel and pays off from the second. Given
+        the ``submission`` file, only the preload modules it names are imported ahead
+        (:func:`named_preload`).
         """
         # What starting a kernel imports, imported here: in the kernel's thread it would
         # compete for the GIL with all the caller loads meanwhile, and the kernel's
@@ -77,7 +83,8 @@ class WarmPool:
         for name in ("nbformat", "nbclient", "jupyter_client.manager",
                      "jupyter_client.asynchronous"):
             importlib.import_module(name)
-        return cls(settings, isolation, 1, fork=False)
+        preload = None if submission is None else named_preload(settings.preload, submission)
+        return cls(settings, isolation, 1, fork=False, preload=preload)
 
     def _start_one(self) -> None:
         with self._lock:
@@ -90,7 +97,7 @@ class WarmPool:
         began = time.monotonic()
         session = KernelSession(self.settings, isolation=self.isolation)
         session.start()
-        if self.settings.preload:
+        if self.preload:
             # The rubric's heavy imports (numpy, sympy) happen before a student's code
             # runs: what it costs leaves the critical path. A failed import is no error
             # of the student's: their own import line will report it.
@@ -98,7 +105,7 @@ class WarmPool:
             session.run_code(
                 "def _grader_preload():\n"
                 "    import importlib\n"
-                f"    for name in {list(self.settings.preload)!r}:\n"
+                f"    for name in {list(self.preload)!r}:\n"
                 "        try:\n"
                 "            importlib.import_module(name)\n"
                 "        except Exception:\n"
@@ -152,6 +159,33 @@ class WarmPool:
         self._threads.shutdown(wait=True)
         if self.forkserver is not None:
             self.forkserver.close()
+
+
+# A submission larger than this is not read for the names it mentions: it keeps the
+# whole preload (a notebook that big is mostly its outputs).
+NAMED_PRELOAD_MAX_BYTES = 8_000_000
+
+
+def named_preload(preload: tuple[str, ...], submission: Path) -> tuple[str, ...]:
+    """The modules of ``preload`` whose top-level package the ``submission`` file names.
+
+    One submission's kernel waits on its preload before its first cell runs: a module it
+    never uses (``matplotlib.pyplot`` in a notebook without a plot: 0.6 s) only delays
+    it. The file's text is searched, never parsed or run: a package named as a word
+    anywhere (an import, a comment) keeps its modules. Missing one costs no more than
+    the student's own import of it would, so an unreadable or very large file keeps
+    the whole preload.
+    """
+    import re
+
+    try:
+        if submission.stat().st_size > NAMED_PRELOAD_MAX_BYTES:
+            return preload
+        text = submission.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return preload
+    return tuple(name for name in preload
+                 if re.search(rf"\b{re.escape(name.split('.')[0])}\b", text))
 
 
 def _closing_loop(start: Callable[[], Any]) -> Any:
@@ -221,12 +255,14 @@ class Worker:
         self.pool.close()
 
 
-def rubric_and_kernel(path: str | Path, *, start: bool) -> tuple[Rubric, WarmPool | None]:
+def rubric_and_kernel(path: str | Path, *, start: bool, submission: Path | None = None
+                      ) -> tuple[Rubric, WarmPool | None]:
     """The rubric at ``path`` and, when ``start``, a kernel for one submission.
 
     The rubric is read once; the kernel starts as soon as it is, before its reference
-    loads and is checked (:meth:`WarmPool.ahead`). A rubric whose reference fails to
-    load raises its :class:`~grader.errors.GraderError` with no kernel left running.
+    loads and is checked (:meth:`WarmPool.ahead`, preloading what the ``submission``
+    file names, when it is a file). A rubric whose reference fails to load raises its
+    :class:`~grader.errors.GraderError` with no kernel left running.
     """
     from grader.kernel import sandbox
     from grader.rubric import check_reference_names, load_rubric
@@ -236,7 +272,9 @@ def rubric_and_kernel(path: str | Path, *, start: bool) -> tuple[Rubric, WarmPoo
         check_reference_names(rubric)
         return rubric, None
     timings.since_start("start-up")
-    kernels = WarmPool.ahead(rubric.execution, sandbox.resolve(rubric.execution.sandbox))
+    kernels = WarmPool.ahead(rubric.execution, sandbox.resolve(rubric.execution.sandbox),
+                             submission if submission is not None and submission.is_file()
+                             else None)
     try:
         check_reference_names(rubric)
     except BaseException:
