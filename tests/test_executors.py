@@ -154,6 +154,39 @@ def test_a_warm_pool_starts_kernel_after_kernel_in_its_thread():
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("fork", [False, True], ids=["plain", "forked"])
+def test_a_kernel_has_no_debugger_and_works_as_one_started_by_jupyter(fork):
+    """Grading never debugs: a kernel goes without debugpy (its import was a tenth of a
+    second of each start), whether forked or started on its own, and is otherwise the
+    kernel it was: IPython, inline figures, a student's own error reported."""
+    from grader.kernel import sandbox
+    from grader.kernel.execute import KernelSession
+    from grader.kernel.forkserver import ForkServer
+
+    settings = ExecutionSettings()
+    isolation = sandbox.resolve(settings.sandbox)
+    server = ForkServer(settings, isolation).start() if fork else None
+    try:
+        session = KernelSession(settings, isolation=isolation, forkserver=server).start()
+        try:
+            status, outputs = session.run_code(
+                "import sys, matplotlib\n"
+                "print(sys.modules.get('debugpy'), type(get_ipython()).__name__,\n"
+                "      matplotlib.get_backend())\n", timeout=30)
+            assert status == "ok", outputs
+            assert "".join(o.get("text", "") for o in outputs).split() == [
+                "None", "ZMQInteractiveShell", "module://matplotlib_inline.backend_inline"]
+            status, outputs = session.run_code("import debugpy", timeout=30)
+            assert status == "error"
+            assert [o.get("ename") for o in outputs] == ["ModuleNotFoundError"]
+        finally:
+            session.close()
+    finally:
+        if server is not None:
+            server.close()
+
+
+@pytest.mark.kernel
 def test_a_forked_kernel_is_gone_when_its_kill_returns():
     """The fork server answers a SIGKILL once the kernel has ended: jupyter_client, finding
     it still alive, would sleep 0.1 s on every submission before it asked again."""

@@ -24,9 +24,24 @@ from grader.submission import Submission
 KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")
 
 
+# A kernel starts as ``python -m ipykernel_launcher`` starts one (the working folder off
+# sys.path while ipykernel loads; IPython puts it back for the student's own modules),
+# but without a debugger: ipykernel loads debugpy, a tenth of a second of every kernel's
+# start, only for a front end's debugging, which grading never asks for. The fork
+# server's kernels go without it too (grader/kernel/zygote.py).
+KERNEL_LAUNCH = (
+    "import os, sys\n"
+    "sys.modules['debugpy'] = None\n"
+    "if sys.path and (sys.path[0] == '' or os.path.abspath(sys.path[0]) == os.getcwd()):\n"
+    "    del sys.path[0]\n"
+    "from ipykernel import kernelapp\n"
+    "kernelapp.launch_new_instance()\n"
+)
+
+
 def kernel_argv(python: str | None = None) -> list[str]:
     """The command that starts an IPython kernel with the grader's Python."""
-    return [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+    return [python or sys.executable, "-c", KERNEL_LAUNCH, "-f", "{connection_file}",
             *KERNEL_ARGS]
 
 

@@ -70,7 +70,9 @@ def _channel() -> tuple[Any, Any]:
 
 def _preload(names: list[str]) -> list[str]:
     loaded = []
-    # ipykernel.debugger (debugpy) is imported by every kernel's start: a third of it.
+    # No debugger in the kernels, as in a kernel the grader starts itself
+    # (grader.kernel.workspace.KERNEL_LAUNCH): grading never asks for one.
+    sys.modules["debugpy"] = None  # type: ignore[assignment]
     kernel = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
               "ipykernel.debugger"]
     for name in [*kernel, *names]:
