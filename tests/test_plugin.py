@@ -205,7 +205,8 @@ points = 2
   answer = "b"
   kind = "numeric"
   value = 424242
-  visibility = "hidden"
+  feedback = "verdict"
+  public = "none"
 
 [[questions]]
 id = "q2"
@@ -215,7 +216,9 @@ points = 1
   answer = "c"
   kind = "numeric"
   value = 3
-  visibility = "after_due_date"
+  feedback = "full"
+  feedback_when = "due_date"
+  public = "none"
 
 [[questions]]
 id = "q3"
