@@ -237,6 +237,13 @@ class KernelSession:
         process = getattr(getattr(km, "provisioner", None), "process", None)
         return getattr(process, "host_pid", getattr(process, "pid", None))
 
+    def _process_alive(self) -> bool:
+        """Whether the kernel's process still runs (asked of the process, not the client:
+        the asynchronous client's ``is_alive`` is a coroutine, true whatever it says)."""
+        km = self._client.km if self._client is not None else None
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        return process is not None and process.poll() is None
+
     def exit_signal(self) -> int | None:
         """The signal that ended the kernel process, when it was killed by one."""
         km = self._client.km if self._client is not None else None
@@ -309,7 +316,7 @@ class KernelSession:
         except Exception:  # nbclient surfaces a dead or killed kernel in several ways
             if self.deadline_hit:
                 return "timeout"
-            if self._client.kc is not None and self._client.kc.is_alive():
+            if self._process_alive():
                 # Alive but unreadable (its session serialiser was replaced, a reply came
                 # without the protocol's fields): it can no longer run or answer anything,
                 # so it is stopped and the cell is treated as one that killed the kernel.
