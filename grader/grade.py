@@ -27,7 +27,7 @@ from grader.checks.registry import kind_of
 from grader.errors import GraderError, SubmissionError, TranscriptError
 from grader.kernel import sandbox
 from grader.kernel.execute import KernelSession
-from grader.kernel.notebook import load_notebook
+from grader.kernel.notebook import load_notebook, markdown_cells
 from grader.kernel.sandbox import Isolation
 from grader.messages import say
 from grader.results import (
@@ -152,7 +152,7 @@ def grade_run(sub: Submission, rubric: Rubric, *,
             if digest:
                 transcript = replace(crossed, isolation=isolation.mode, fingerprint=(
                     run_fingerprint(digest, rubric, calls, settings, isolation.mode, keys)))
-        answers.update(_text_answers(loaded.nb, rubric))
+        answers.update(_text_answers(loaded.nb.cells, rubric))
     began = time.monotonic()
     result = _result(sub, rubric, answers, outcomes, calls, reference, run=run,
                      isolation=isolation.mode, command=command, digest=digest,
@@ -187,9 +187,6 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
     if plan is None:
         raise TranscriptError("the transcript is of another kernel run")
     calls, keys = plan
-    loaded = load_notebook(sub)
-    if loaded.nb is None:
-        raise TranscriptError("the submission no longer reads")
     # Decoded in the order grade() decodes them, against one budget, as a harvest is.
     budget = budget_of(wire.Limits.of(settings))
     answers: dict[str, Any]
@@ -208,7 +205,16 @@ def regrade(sub: Submission, rubric: Rubric, transcript: Transcript, run: RunLog
         outcomes[id(c)] = decode_calls(entry[2], budget, entry[1])
     if next(stored, None) is not None:
         raise TranscriptError("the transcript holds calls that are not planned")
-    answers.update(_text_answers(loaded.nb, rubric))
+    if _manual_names(rubric):
+        # The digest above is the transcript's: these bytes read as a notebook when they
+        # ran, so their text answers need no nbformat (see markdown_cells).
+        cells = markdown_cells(sub)
+        if cells is None:
+            loaded = load_notebook(sub)
+            if loaded.nb is None:
+                raise TranscriptError("the submission no longer reads")
+            cells = loaded.nb.cells
+        answers.update(_text_answers(cells, rubric))
     return _result(sub, rubric, answers, outcomes, calls, reference, run=run,
                    isolation=transcript.isolation, command=command, digest=digest,
                    questions=questions)
@@ -281,10 +287,10 @@ def _calling(rubric: Rubric, calls: dict[int, CallPlan], answers: dict[str, Any]
             if id(c) in calls and isinstance(answers.get(c.answer), CallableAnswer)]
 
 
-def _text_answers(nb: Any, rubric: Rubric) -> dict[str, str]:
+def _text_answers(cells: Any, rubric: Rubric) -> dict[str, str]:
     from grader.kernel.harvest import text_answers
 
-    return {name: text for name, text in text_answers(nb, _manual_names(rubric)).items()
+    return {name: text for name, text in text_answers(cells, _manual_names(rubric)).items()
             if text}
 
 

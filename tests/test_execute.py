@@ -9,7 +9,7 @@ import pytest
 
 from grader.kernel.cells import strip_ansi
 from grader.kernel.execute import KernelSession
-from grader.kernel.notebook import load_notebook, notebook_from_module
+from grader.kernel.notebook import load_notebook, markdown_cells, notebook_from_module
 from grader.kernel.workspace import matplotlib_cache, workspace
 from grader.settings import ExecutionSettings
 from grader.submission import Submission
@@ -66,6 +66,76 @@ def test_old_notebook_is_upgraded(tmp_path):
     path.write_text(json.dumps(v3))
     loaded = load_notebook(Submission(student="old", path=path))
     assert loaded.nb is not None and loaded.nb.cells[0].source == "k = 1"
+
+
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted([*ROOT.glob("submissions_example/**/*.ipynb"),
+                    *ROOT.glob("tests/data/**/*.ipynb")])
+
+
+def _markdown(cells) -> list[tuple[str, list]]:
+    return [(c["source"], c.get("metadata", {}).get("tags", [])) for c in cells
+            if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_markdown_cells_read_as_nbformat_reads_them(path: Path) -> None:
+    # What a regrade reads of a notebook's text answers, without nbformat.
+    sub = Submission(student="s", path=path)
+    loaded = load_notebook(sub)
+    light = markdown_cells(sub)
+    if loaded.nb is None:
+        return  # a notebook that does not read is never re-checked from stored answers
+    assert light is not None
+    assert _markdown(light) == _markdown(loaded.nb.cells)
+
+
+def _v4(*cells: object) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": list(cells)}
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    # source as a list of lines is joined, as nbformat joins it; code cells are left out
+    (_v4({"cell_type": "markdown", "metadata": {"tags": ["a"]}, "source": ["x\n", "y"], "id": "1"},
+         {"cell_type": "code", "metadata": {}, "source": "k = 1", "outputs": [],
+          "execution_count": None, "id": "2"}),
+     [("x\ny", ["a"])]),
+    (_v4({"cell_type": "markdown", "metadata": {}, "source": "\ud800 lone", "id": "1"}),
+     [("\ufffd lone", [])]),  # a lone surrogate scrubbed, as load_notebook scrubs it
+    (_v4(), []),
+])
+def test_markdown_cells_of_small_notebooks(tmp_path: Path, doc: dict, expected: list) -> None:
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(doc))
+    sub = Submission(student="n", path=path)
+    light = markdown_cells(sub)
+    assert light is not None and _markdown(light) == expected
+    assert _markdown(load_notebook(sub).nb.cells) == expected
+
+
+@pytest.mark.parametrize("content", [
+    json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+                "worksheets": [{"cells": []}]}).encode(),  # another version: read in full
+    json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {}}).encode(),
+    json.dumps(_v4("not a cell")).encode(),
+    json.dumps(_v4({"cell_type": "markdown", "metadata": {}, "source": 7})).encode(),
+    json.dumps(_v4({"cell_type": "markdown", "metadata": {}, "source": ["a", 7]})).encode(),
+    b"{not json", b"\xff\xfe", b"[]",
+])
+def test_markdown_cells_leave_what_they_do_not_take_to_nbformat(tmp_path: Path,
+                                                                 content: bytes) -> None:
+    path = tmp_path / "n.ipynb"
+    path.write_bytes(content)
+    assert markdown_cells(Submission(student="n", path=path)) is None
+
+
+def test_a_module_has_no_markdown_cells(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("# %% [markdown]\n# text\nk = 1\n")
+    assert markdown_cells(Submission(student="m", path=path)) == []
+    assert not [c for c in load_notebook(Submission(student="m", path=path)).nb.cells
+                if c.cell_type == "markdown"]
 
 
 def test_workspace_copies_only_the_students_own_files(tmp_path):

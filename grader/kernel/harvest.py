@@ -328,11 +328,11 @@ def _outcome(item: Any, budget: DecodeBudget | None = None,
     return CallOutcome(value=value)
 
 
-def text_answers(nb: Any, names: Iterable[str]) -> dict[str, str]:
+def text_answers(cells: Iterable[Any], names: Iterable[str]) -> dict[str, str]:
     """Text answers given as markdown cells tagged with the answer's name."""
     wanted = set(names)
     found: dict[str, list[str]] = {}
-    for cell in nb.cells if nb is not None else ():
+    for cell in cells:
         if cell.get("cell_type") != "markdown":
             continue
         tags = cell.get("metadata", {}).get("tags", [])
