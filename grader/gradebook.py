@@ -308,6 +308,19 @@ class Gradebook:
         return {r[0] for r in self.db.execute(
             "SELECT l.student FROM latest l JOIN transcripts t ON t.result_id = l.id")}
 
+    def received(self) -> dict[str, tuple[str, ...]]:
+        """What each student's latest result received, check by check, as display text.
+
+        Equal for students whose answers showed alike: an order that puts them side by
+        side (see :class:`~grader.recheck.Rechecks`).
+        """
+        found: dict[str, list[str]] = {}
+        for student, text in self.db.execute(
+                "SELECT l.student, c.received FROM latest l JOIN checks c "
+                "ON c.result_id = l.id ORDER BY l.id, c.question, c.position"):
+            found.setdefault(student, []).append(text or "")
+        return {student: tuple(texts) for student, texts in found.items()}
+
     def graded(self) -> dict[str, Graded]:
         """Every student's latest row, by student id."""
         rows = self.db.execute(

@@ -73,11 +73,17 @@ class Rechecks:
     Iterating yields ``(submission, Finished | str)`` as each is done, in no set order;
     a string is why the submission must run in a kernel (see :func:`recheck_one`).
     ``workers - 1`` processes fork at construction, before the coordinator starts any
-    thread of its own (a progress bar's): a fork copies only the thread that forks. They
-    and the coordinator take the next submission from one shared counter, so the
-    coordinator re-checks whenever no result waits to be committed, and the work stays
-    balanced however long each part takes. What a re-checker took but never sent (it
-    died) is re-checked by the coordinator at the end.
+    thread of its own (a progress bar's): a fork copies only the thread that forks. The
+    submissions are put in the order of what their stored results received
+    (:meth:`Gradebook.received`), so that students who gave the same answers stand side
+    by side, and each process is given one run of that order: the first comparison of an
+    answer is the costly one (a symbolic one samples the expression), and later ones are
+    remembered in the process that made it, so an answer is compared afresh in about one
+    process rather than in each. A process takes the next submission of its own run, and
+    when that is done the last one of the run with the most left, all through memory
+    shared with the re-checkers: the coordinator re-checks whenever no result waits to be
+    committed, and the work stays balanced however long each part takes. What a
+    re-checker took but never sent (it died) is re-checked by the coordinator at the end.
 
     ``commit(done, book)``, when given, commits a result in the re-checker that made it,
     through the re-checker's own connection to the gradebook, and says whether it did;
@@ -93,7 +99,7 @@ class Rechecks:
                  workers: int,
                  commit: Callable[[Finished, Gradebook], bool] | None = None) -> None:
         self.book = book
-        self.subs = list(subs)
+        self.subs = _side_by_side(book, subs)
         self.rubric = rubric
         self.before = before
         self.settings = settings
@@ -103,7 +109,7 @@ class Rechecks:
         self.committed: set[str] = set()
         self.children: dict[int, int] = {}  # read end -> pid
         self._reading: set[int] = set()  # the read ends _shared has taken over
-        self.counter: Any = None
+        self.runs: Any = None  # each process's run of subs: [start, end) by process
         # The cores, not -j or a cluster's size: more re-checkers than cores would only
         # share them, and push comparisons towards their wall-clock limit. Linux only:
         # elsewhere a fork after numpy's and the system's libraries loaded is not safe.
@@ -113,29 +119,42 @@ class Rechecks:
         if forks > 0:
             import multiprocessing
 
-            # The next submission to take, in memory shared with the re-checkers.
-            self.counter = multiprocessing.get_context("fork").Value("l", 0)
-            for _ in range(forks):
+            # What is left to take of each process's run, in memory shared with the
+            # re-checkers; the coordinator's is the first. A run whose fork failed is
+            # taken from its end by the others.
+            self.runs = multiprocessing.get_context("fork").Array(
+                "l", _runs(len(self.subs), forks + 1))
+            for me in range(1, forks + 1):
                 try:
-                    self._fork()
+                    self._fork(me)
                 except OSError:  # no process or pipe to be had: fewer re-checkers, then
                     break
 
-    def take(self) -> int:
-        """The index of the next submission nobody has taken (``len(subs)`` when none)."""
-        if self.counter is None:
+    def take(self, me: int = 0) -> int:
+        """The index of the next submission nobody has taken (``len(subs)`` when none).
+
+        ``me`` is the taking process (0 the coordinator, then the re-checkers in turn):
+        the first of its own run, else the last of the run with the most left.
+        """
+        if self.runs is None:
             return len(self.subs)
-        lock = self.counter.get_lock()
+        lock = self.runs.get_lock()
         # A re-checker killed while it held the lock must not hang the rest: whoever
         # cannot take stops taking, and the coordinator re-checks what was never sent.
         if not lock.acquire(timeout=_LOCK_TIMEOUT):
             return len(self.subs)
         try:
-            taken = int(self.counter.value)
-            self.counter.value = min(taken + 1, len(self.subs))
+            runs = self.runs.get_obj()
+            if runs[2 * me] < runs[2 * me + 1]:
+                runs[2 * me] += 1
+                return int(runs[2 * me]) - 1
+            most = max(range(len(runs) // 2), key=lambda k: runs[2 * k + 1] - runs[2 * k])
+            if runs[2 * most] < runs[2 * most + 1]:
+                runs[2 * most + 1] -= 1
+                return int(runs[2 * most + 1])
         finally:
             lock.release()
-        return taken
+        return len(self.subs)
 
     def __iter__(self) -> Iterator[tuple[Any, Finished | str]]:
         if not self.children:
@@ -218,7 +237,7 @@ class Rechecks:
             return (student if isinstance(student, str) else ""), None, False
         return done.student, done, data.get(_COMMITTED) is True
 
-    def _fork(self) -> None:
+    def _fork(self, me: int) -> None:
         read, write = os.pipe()
         try:
             pid = os.fork()
@@ -233,7 +252,7 @@ class Rechecks:
                 for other in self.children:  # the other re-checkers' pipes are not ours
                     os.close(other)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it at once
-                code = _recheck_into(write, self)
+                code = _recheck_into(write, self, me)
             finally:
                 os._exit(code)  # no finalizers: the coordinator's connection is not ours
         os.close(write)
@@ -263,12 +282,29 @@ class Rechecks:
                 pass
 
 
-def _recheck_into(fd: int, shared: Rechecks) -> int:
+def _side_by_side(book: Gradebook, subs: Sequence[Any]) -> list[Any]:
+    """``subs`` in the order of what their stored results received (see :class:`Rechecks`)."""
+    if len(subs) < MIN_FORKED:
+        return list(subs)  # re-checked in place: the order would change nothing
+    try:
+        received = book.received()
+    except Exception:  # an order is worth no failure: keep the one given
+        return list(subs)
+    return sorted(subs, key=lambda s: received.get(s.student, ()))
+
+
+def _runs(n: int, processes: int) -> list[int]:
+    """``[start, end, start, end, ...]``: ``range(n)`` cut into one run per process."""
+    cuts = [n * k // processes for k in range(processes + 1)]
+    return [x for k in range(processes) for x in (cuts[k], cuts[k + 1])]
+
+
+def _recheck_into(fd: int, shared: Rechecks, me: int) -> int:
     """Re-check, in a forked process, what it takes of ``shared``: a JSON line each on ``fd``."""
     # A connection of its own: one opened before a fork must not be used after it.
     book = Gradebook(shared.book.path)
     with os.fdopen(fd, "wb") as out:
-        while (i := shared.take()) < len(shared.subs):
+        while (i := shared.take(me)) < len(shared.subs):
             sub = shared.subs[i]
             done = recheck_one(book, sub, shared.rubric, shared.before[sub.student],
                                shared.settings, shared.isolation,

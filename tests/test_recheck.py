@@ -231,6 +231,56 @@ def test_few_rechecks_are_done_in_place(tmp_path: Path,
     assert {d.finished for _, d in shared if isinstance(d, Finished)} == {"coordinator"}
 
 
+
+@pytest.mark.parametrize(("n", "processes", "runs"), [
+    (40, 2, [0, 20, 20, 40]),
+    (10, 3, [0, 3, 3, 6, 6, 10]),
+    (8, 4, [0, 2, 2, 4, 4, 6, 6, 8]),
+    (5, 1, [0, 5]),
+])
+def test_each_process_is_given_one_run_of_the_order(n: int, processes: int,
+                                                    runs: list[int]) -> None:
+    assert recheck._runs(n, processes) == runs
+
+
+def test_a_process_takes_its_own_run_then_the_end_of_the_longest_left() -> None:
+    import multiprocessing
+
+    shared = Rechecks.__new__(Rechecks)
+    shared.subs = list(range(12))
+    shared.runs = multiprocessing.get_context("fork").Array("l", recheck._runs(12, 3))
+    # the runs are 0-3, 4-7 and 8-11
+    assert [shared.take(0), shared.take(0)] == [0, 1]
+    assert [shared.take(1) for _ in range(4)] == [4, 5, 6, 7]  # its own, in order
+    assert shared.take(1) == 11  # then the last of the run with the most left (2's)
+    assert [shared.take(0), shared.take(0)] == [2, 3]
+    assert shared.take(0) == 10
+    assert [shared.take(2), shared.take(2)] == [8, 9]
+    assert [shared.take(k) for k in (0, 1, 2)] == [12, 12, 12]  # nothing left: len(subs)
+
+
+def test_students_who_gave_the_same_answers_stand_side_by_side(tmp_path: Path) -> None:
+    answers = {"a": "1", "b": "2", "c": "1", "d": "3", "e": "2", "f": "1", "g": "3",
+               "h": "2"}
+
+    def result(student: str, received: str) -> SubmissionResult:
+        check = CheckResult(answer="k", kind="numeric", status="passed", score=1.0,
+                            max_score=1.0, message="", received=received)
+        q = QuestionResult(id="q", title="Q", score=1.0, max_score=1.0, status="passed",
+                           checks=(check,))
+        return SubmissionResult(student=student, submission=f"{student}.py", score=1.0,
+                                max_score=1.0, questions=(q,), run=RunLog(cells_total=1))
+
+    with Gradebook.in_folder(tmp_path) as book:
+        for student, received in answers.items():
+            book.record(result(student, received), started="s", finished="f")
+        book.record(result("a", "3"), started="s", finished="f")  # a's latest says 3
+        subs = [SimpleNamespace(student=n) for n in [*answers, "new"]]
+        order = [s.student for s in recheck._side_by_side(book, subs)]
+    assert order == ["new", "c", "f", "b", "e", "h", "a", "d", "g"]  # stable within
+    assert recheck._side_by_side(book, subs[:3]) == subs[:3]  # too few to fork: as given
+
+
 @pytest.mark.parametrize(("line", "read"), [
     (b"not json\n", ("", None, False)),
     (b"[1, 2]\n", ("", None, False)),
