@@ -152,7 +152,7 @@ def _make_environment(templates: str | None) -> Any:
     # for some file names: every student string is hostile HTML, so it is on for all.
     env = Environment(loader=ChoiceLoader(loaders),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=template_cache())
     env.globals.update(status_symbols=STATUS_SYMBOLS, array_diff=array_diff,
                        tidy_pair=tidy_pair, figure_view=figure_view,
                        is_graded_text=is_graded_text, max_rows=MAX_ARRAY_ROWS,
@@ -168,6 +168,51 @@ def _make_environment(templates: str | None) -> Any:
 
 # One environment per template folder: it caches compiled templates across students.
 _environment = functools.cache(_make_environment)
+
+
+@functools.cache
+def template_cache() -> Any:
+    """Where compiled templates are kept from one run to the next; None where there is none.
+
+    Compiling the page's templates takes a twentieth of a second, in every process that
+    writes pages (each worker, each re-checker, a lone submission's command): jinja2 keeps
+    the compiled code in ``$XDG_CACHE_HOME/grader`` (``~/.cache/grader``), keyed by each
+    template's file and checked against its source, so an edited template compiles anew.
+    Every environment that uses it is made with the same options (autoescape on, blocks
+    trimmed). That code runs as the grader: a folder that is not the grader's own, or
+    that others may write to, is not used; nor is a cache that cannot be written or read,
+    which costs the compiling alone.
+    """
+    import os
+    import stat
+
+    import jinja2
+
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = base / "grader" / f"templates-jinja2-{jinja2.__version__}"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = folder.lstat()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() \
+            or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # unreadable or cut short: compile, as without a cache
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # a full disk, a folder gone: the page is made all the same
+                pass
+
+    return QuietCache(str(folder))
 
 
 def prepare(templates: Path | str | None = None) -> None:

@@ -37,7 +37,7 @@ from grader.atomic import atomic_write
 from grader.checks.registry import kind_of
 from grader.gradebook import group_id, text_sha256
 from grader.points import format_points
-from grader.report import STUDENTS
+from grader.report import STUDENTS, template_cache
 from grader.results import ABSENT, CellError, CheckResult, LatePenalty, SubmissionResult
 from grader.roster import Roster
 from grader.rubric import Rubric
@@ -436,7 +436,7 @@ def _environment() -> Any:
     # Autoescape on for every template: student names and answers are hostile HTML.
     env = Environment(loader=PackageLoader("grader", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=template_cache())
     env.filters["points"] = format_points
     env.filters["pct"] = lambda x: f"{100 * x:.0f}%"
     env.globals["href"] = page_href

@@ -596,3 +596,86 @@ def test_to_dict_is_what_dataclasses_asdict_gives():
         assert json.dumps(data, sort_keys=True) == json.dumps(dataclasses.asdict(r),
                                                               sort_keys=True)
         assert SubmissionResult.from_dict(data) == r
+
+
+# --------------------------------------------------------------------------- compiled templates
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A cache folder of the test's own, and environments made anew on it."""
+    import grader.report as report
+    import grader.summary as summary
+
+    def fresh() -> None:
+        for cached in (report.template_cache, report._environment, summary._environment):
+            cached.cache_clear()
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fresh()
+    yield tmp_path / "cache", fresh
+    fresh()  # the next test's environments use the real cache folder again
+
+
+def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import jinja2
+
+    made: list[str] = []
+    real = jinja2.Environment.compile
+
+    def compile(self, source, name=None, filename=None, *args, **kwargs):
+        made.append(name)
+        return real(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", compile)
+    return made
+
+
+def test_compiled_templates_are_kept_for_the_next_run(rubric, cache_home, monkeypatch):
+    folder, fresh = cache_home
+    made = _compiles(monkeypatch)
+    page = render_html(realistic(), rubric)
+    assert "student.html.j2" in made  # the first run compiles
+    kept = sorted(p.name for p in next(folder.glob("grader/templates-jinja2-*")).iterdir())
+    assert len(kept) == len(set(made)) and all(n.endswith(".cache") for n in kept)
+    made.clear()
+    fresh()  # another process: its own environment, the same cache folder
+    assert render_html(realistic(), rubric) == page
+    assert made == []  # nothing compiled again
+
+
+def test_an_edited_template_compiles_anew(rubric, cache_home, monkeypatch, tmp_path):
+    _, fresh = cache_home
+    mine = tmp_path / "templates"
+    mine.mkdir()
+    (mine / "student.html.j2").write_text("<p>{{ result.student }} one</p>", "utf-8")
+    assert render_html(result(), rubric, templates=mine) == "<p>alice one</p>"
+    fresh()
+    (mine / "student.html.j2").write_text("<p>{{ result.student }} two</p>", "utf-8")
+    assert render_html(result(), rubric, templates=mine) == "<p>alice two</p>"
+
+
+@pytest.mark.parametrize("spoil", ["others_may_write", "not_a_folder", "garbage"])
+def test_a_cache_that_cannot_be_trusted_or_read_costs_only_the_compiling(
+        rubric, cache_home, monkeypatch, spoil):
+    import grader.report as report
+
+    folder, fresh = cache_home
+    page = render_html(realistic(), rubric)
+    kept = next(folder.glob("grader/templates-jinja2-*"))
+    fresh()
+    if spoil == "others_may_write":
+        kept.chmod(0o777)  # code another user could put there would run as the grader
+    elif spoil == "not_a_folder":
+        for p in kept.iterdir():
+            p.unlink()
+        kept.rmdir()
+        kept.write_text("")
+    else:
+        for p in kept.iterdir():
+            p.write_bytes(p.read_bytes()[:40] + b"\x00garbage")
+    made = _compiles(monkeypatch)
+    if spoil != "garbage":
+        assert report.template_cache() is None
+    assert render_html(realistic(), rubric) == page
+    assert "student.html.j2" in made
