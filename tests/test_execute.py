@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.kernel.cells import strip_ansi
-from grader.kernel.execute import KernelSession
+from grader.kernel.execute import KernelSession, code_cell
 from grader.kernel.notebook import load_notebook, markdown_cells, notebook_from_module
 from grader.kernel.workspace import matplotlib_cache, workspace
 from grader.settings import ExecutionSettings
@@ -214,3 +214,13 @@ def test_a_kernel_uses_the_font_list_instead_of_scanning_fonts(tmp_path):
         log = s.run_notebook(load_notebook(Submission(student="s", path=sub)).nb)
         assert log.errors == ()
         assert {p.name: p.stat().st_mtime_ns for p in fonts.iterdir()} == before
+
+
+@pytest.mark.parametrize("source", ["", "x = 1", "for i in range(3):\n    print(i)", "# ☃ \u200f"])
+def test_a_code_cell_is_the_cell_nbformat_makes(source: str) -> None:
+    import nbformat
+
+    cell, theirs = code_cell(source), nbformat.v4.new_code_cell(source)
+    assert {**cell, "id": ""} == {**theirs, "id": ""}
+    assert cell.id != code_cell(source).id  # each its own id, as nbformat gives
+    nbformat.validate(nbformat.v4.new_notebook(cells=[cell, code_cell(source)]))
