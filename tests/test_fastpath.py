@@ -283,3 +283,25 @@ def test_the_clock_counts_phases_added_from_several_threads_at_once():
         sys.setswitchinterval(interval)
     assert clock.counts["cells"] == 80_000 and clock.seconds["cells"] == 80_000.0
     assert "x80000" in clock.lines()[1]
+
+
+def test_warming_up_leaves_nothing_for_the_first_notebook_to_compile() -> None:
+    # What a lone submission's grading does while its kernel starts: the check kinds'
+    # modules imported, and the validator a notebook's reading uses compiled, so that
+    # reading the submission once the kernel is ready compiles nothing.
+    probe = (
+        "import sys, nbformat, nbformat.validator as v\n"
+        "from grader.executors.worker import warm_checks\n"
+        "warm_checks()\n"
+        "kept = dict(v.validators)\n"
+        "text = open(sys.argv[1], encoding='utf-8').read()\n"
+        "nbformat.reads(text, as_version=4)\n"
+        "print(sorted(m for m in ('grader.checks.common', 'grader.checks.numbers',\n"
+        "                         'grader.checks.algebra') if m in sys.modules))\n"
+        "print(len(kept), dict(v.validators) == kept)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "submissions_example" /
+                                                            "carol.ipynb")],
+                          capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.splitlines() == [
+        "['grader.checks.algebra', 'grader.checks.common', 'grader.checks.numbers']",
+        "1 True"]
