@@ -188,9 +188,10 @@ def template_cache() -> Any:
 
     import jinja2
 
+    from grader.settings import cache_folder
+
     try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        folder = base / "grader" / f"templates-jinja2-{jinja2.__version__}"
+        folder = cache_folder() / f"templates-jinja2-{jinja2.__version__}"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         found = folder.lstat()
     except (OSError, RuntimeError):  # RuntimeError: no home folder to be found

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 SANDBOX_MODES = ("auto", "bwrap", "none", "required")
 
@@ -35,3 +37,12 @@ DEFAULTS = ExecutionSettings()
 # cycles, and the default young generation (700) was collected every few hundred, a
 # tenth of a re-check's time. Kernels keep Python's defaults.
 COLLECTOR_THRESHOLDS = (50_000, 10, 10)
+
+
+def cache_folder() -> Path:
+    """Where the grader keeps what it builds for later runs: ``$XDG_CACHE_HOME/grader``.
+
+    ``~/.cache/grader`` when the variable is unset; RuntimeError when there is no home
+    folder to be found. Nothing is made here: each user of it makes its own subfolder.
+    """
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.settings import cache_folder
 from grader.submission import Submission
 
 KERNEL_ARGS = ("--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False")
@@ -84,7 +85,10 @@ def matplotlib_cache() -> Path | None:
     version = _matplotlib_version()
     if version is None:
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader"
+    try:
+        base = cache_folder()
+    except RuntimeError:  # no home folder to be found: each kernel scans the fonts
+        return None
     folder = base / f"matplotlib-{version}"
     if any(folder.glob("fontlist-*.json")):
         return folder
