@@ -99,7 +99,7 @@ class Rechecks:
                  workers: int,
                  commit: Callable[[Finished, Gradebook], bool] | None = None) -> None:
         self.book = book
-        self.subs = _side_by_side(book, subs)
+        self.subs = list(subs)
         self.rubric = rubric
         self.before = before
         self.settings = settings
@@ -119,6 +119,7 @@ class Rechecks:
         if forks > 0:
             import multiprocessing
 
+            self.subs = _side_by_side(book, self.subs)
             # What is left to take of each process's run, in memory shared with the
             # re-checkers; the coordinator's is the first. A run whose fork failed is
             # taken from its end by the others.
@@ -284,8 +285,6 @@ class Rechecks:
 
 def _side_by_side(book: Gradebook, subs: Sequence[Any]) -> list[Any]:
     """``subs`` in the order of what their stored results received (see :class:`Rechecks`)."""
-    if len(subs) < MIN_FORKED:
-        return list(subs)  # re-checked in place: the order would change nothing
     try:
         received = book.received()
     except Exception:  # an order is worth no failure: keep the one given

@@ -278,7 +278,24 @@ def test_students_who_gave_the_same_answers_stand_side_by_side(tmp_path: Path) -
         subs = [SimpleNamespace(student=n) for n in [*answers, "new"]]
         order = [s.student for s in recheck._side_by_side(book, subs)]
     assert order == ["new", "c", "f", "b", "e", "h", "a", "d", "g"]  # stable within
-    assert recheck._side_by_side(book, subs[:3]) == subs[:3]  # too few to fork: as given
+
+
+@pytest.mark.parametrize(("count", "workers"), [(recheck.MIN_FORKED - 1, 4), (12, 1)])
+def test_rechecks_done_in_place_keep_the_order_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, workers: int) -> None:
+    # Nobody to share with: the order would change nothing, and is not asked for.
+    asked: list[int] = []
+    monkeypatch.setattr(recheck, "_side_by_side", lambda book, subs: asked.append(1) or
+                        sorted(subs, key=lambda s: s.student))
+    names = [f"s{i:02d}" for i in range(count)][::-1]
+    shared = _rechecks(tmp_path, names, workers)
+    assert shared.children == {} and asked == []
+    assert [s.student for s in shared.subs] == names
+    monkeypatch.setattr(recheck, "recheck_one", _fake)
+    shared = _rechecks(tmp_path / "shared", [f"s{i:02d}" for i in range(16)][::-1], 2)
+    assert asked == [1] and [s.student for s in shared.subs] == sorted(
+        f"s{i:02d}" for i in range(16))  # forked: put in order
+    assert len(list(shared)) == 16
 
 
 @pytest.mark.parametrize(("line", "read"), [
